@@ -1,0 +1,36 @@
+# Peapods. Every target brings its own toolchain: Node 24 from the npm registry and the
+# Kubernetes binaries from the Go module proxy, both cached outside the clone
+# (~/.cache/peapods, or $PEAPODS_CACHE).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+NODE_BIN := $(shell hack/node.sh)
+export PATH := $(NODE_BIN):$(PATH)
+
+.PHONY: help deps build lint typecheck test unit bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.package-lock.json ## install Node 24 and the npm packages
+
+build: deps ## compile TypeScript to dist/
+	npm run --silent build
+
+lint: deps ## eslint
+	npm run --silent lint
+
+typecheck: deps ## tsc --noEmit over src and test
+	npm run --silent typecheck
+
+test: deps ## lint, type check, build, then every jest suite (unit and integration)
+	npm test
+
+bench: build ## benchmarks, each against a baseline measured in the same run
+	node dist/bench/sidecar.bench.js
+
+clean: ## remove build output
+	rm -rf dist coverage

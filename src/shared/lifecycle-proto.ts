@@ -1,0 +1,101 @@
+// Loads proto/peapods/v1/lifecycle.proto once and gives both programs (the operator, which
+// calls it, and the sidecar, which serves it) the same types and client.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+export const LIFECYCLE_SERVICE = 'peapods.v1.Lifecycle';
+
+export type Phase =
+  | 'PHASE_UNSPECIFIED'
+  | 'PHASE_STARTING'
+  | 'PHASE_READY'
+  | 'PHASE_CANCELLING'
+  | 'PHASE_TEARING_DOWN'
+  | 'PHASE_EXITED';
+
+/** google.protobuf.Timestamp as proto-loader gives it (longs as strings). */
+export interface Timestamp {
+  seconds: string | number;
+  nanos: number;
+}
+
+export interface RuntimeStatus {
+  phase: Phase;
+  ready: boolean;
+  exitCode?: number | null;
+  signal: string;
+  reason: string;
+  message: string;
+  pid: number;
+  startedTime?: Timestamp | null;
+  readyTime?: Timestamp | null;
+  cancelTime?: Timestamp | null;
+  exitTime?: Timestamp | null;
+  teardownTime?: Timestamp | null;
+}
+
+export interface CancelRequest {
+  reason?: string;
+}
+
+export interface CancelResponse {
+  status: RuntimeStatus;
+  alreadyCancelled: boolean;
+}
+
+export interface LifecycleClient extends grpc.Client {
+  cancel(req: CancelRequest, options: grpc.CallOptions, cb: grpc.requestCallback<CancelResponse>): grpc.ClientUnaryCall;
+  cancel(req: CancelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, cb: grpc.requestCallback<CancelResponse>): grpc.ClientUnaryCall;
+  status(req: object, options: grpc.CallOptions, cb: grpc.requestCallback<RuntimeStatus>): grpc.ClientUnaryCall;
+  watch(req: object, options?: grpc.CallOptions): grpc.ClientReadableStream<RuntimeStatus>;
+}
+
+/** Walks up from this file to the package root, so it works from src/ (jest) and dist/. */
+export function protoDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'proto', 'peapods', 'v1', 'lifecycle.proto'))) return join(dir, 'proto');
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('proto/peapods/v1/lifecycle.proto not found above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+let cached: grpc.ServiceDefinition | undefined;
+
+export function lifecycleServiceDefinition(): grpc.ServiceDefinition {
+  if (!cached) {
+    const def = protoLoader.loadSync('peapods/v1/lifecycle.proto', {
+      includeDirs: [protoDir()],
+      keepCase: false,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    cached = def[LIFECYCLE_SERVICE] as grpc.ServiceDefinition;
+  }
+  return cached;
+}
+
+const ClientCtor = (): grpc.ServiceClientConstructor =>
+  grpc.makeGenericClientConstructor(lifecycleServiceDefinition(), 'Lifecycle');
+
+/** A Lifecycle client for `host:port` (plaintext, as inside the cluster network). */
+export function lifecycleClient(address: string, options: grpc.ClientOptions = {}): LifecycleClient {
+  const Ctor = ClientCtor();
+  return new Ctor(address, grpc.credentials.createInsecure(), options) as unknown as LifecycleClient;
+}
+
+export function toTimestamp(ms: number | undefined): Timestamp | null {
+  if (ms === undefined) return null;
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
+}
+
+export function fromTimestamp(ts: Timestamp | null | undefined): Date | undefined {
+  if (!ts) return undefined;
+  return new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6));
+}
