@@ -1,0 +1,110 @@
+// The sidecar's gRPC port: grpc.health.v1 for the kubelet and peapods.v1.Lifecycle for
+// the operator. Health "" mirrors the runtime's readiness; the Lifecycle service's own
+// health entry says whether control calls are taken (the startup probe reads it).
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from '../../shared/logger.js';
+import {
+  LIFECYCLE_SERVICE,
+  lifecycleServiceDefinition,
+  toTimestamp,
+  type CancelRequest,
+  type CancelResponse,
+  type RuntimeStatus,
+} from '../../shared/lifecycle-proto.js';
+import type { Supervisor, SupervisorStatus } from './supervisor.js';
+
+/** Control messages are tiny; refusing big ones early keeps a flood cheap. */
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export function toRuntimeStatus(s: SupervisorStatus): RuntimeStatus {
+  return {
+    phase: s.phase,
+    ready: s.ready,
+    exitCode: s.exitCode ?? null,
+    signal: s.signal,
+    reason: s.reason,
+    message: s.message,
+    pid: s.pid,
+    startedTime: toTimestamp(s.startedTime),
+    readyTime: toTimestamp(s.readyTime),
+    cancelTime: toTimestamp(s.cancelTime),
+    exitTime: toTimestamp(s.exitTime),
+    teardownTime: toTimestamp(s.teardownTime),
+  };
+}
+
+export interface SidecarGrpcServer {
+  port: number;
+  /** Ends Watch streams and closes the port; in-flight unary calls get a moment to finish. */
+  close(): Promise<void>;
+}
+
+export async function startGrpcServer(supervisor: Supervisor, host: string, port: number, log: Logger): Promise<SidecarGrpcServer> {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_concurrent_streams': 100,
+  });
+  const health = new HealthImplementation({ '': 'NOT_SERVING', [LIFECYCLE_SERVICE]: 'NOT_SERVING' });
+  health.addToServer(server);
+
+  const watchers = new Set<grpc.ServerWritableStream<object, RuntimeStatus>>();
+  const onChange = (s: SupervisorStatus): void => {
+    health.setStatus('', s.ready && !supervisor.cancelled ? 'SERVING' : 'NOT_SERVING');
+    const msg = toRuntimeStatus(s);
+    for (const w of watchers) w.write(msg);
+  };
+  supervisor.on('change', onChange);
+
+  server.addService(lifecycleServiceDefinition(), {
+    Cancel: (call: grpc.ServerUnaryCall<CancelRequest, CancelResponse>, cb: grpc.sendUnaryData<CancelResponse>) => {
+      const reason = typeof call.request.reason === 'string' ? call.request.reason.slice(0, 256) : '';
+      log.info({ peer: call.getPeer(), reason }, 'Cancel RPC');
+      const { found, alreadyCancelled } = supervisor.cancel(reason || 'Cancel RPC');
+      cb(null, { status: toRuntimeStatus(found), alreadyCancelled });
+    },
+    Status: (_call: grpc.ServerUnaryCall<object, RuntimeStatus>, cb: grpc.sendUnaryData<RuntimeStatus>) => {
+      cb(null, toRuntimeStatus(supervisor.status));
+    },
+    Watch: (call: grpc.ServerWritableStream<object, RuntimeStatus>) => {
+      watchers.add(call);
+      const drop = (): void => void watchers.delete(call);
+      call.on('cancelled', drop);
+      call.on('close', drop);
+      call.on('error', drop);
+      call.write(toRuntimeStatus(supervisor.status));
+    },
+  });
+
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(portError(err, port)) : resolve(p))),
+  );
+  health.setStatus(LIFECYCLE_SERVICE, 'SERVING');
+  onChange(supervisor.status);
+
+  return {
+    port: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        supervisor.off('change', onChange);
+        health.setStatus('', 'NOT_SERVING');
+        health.setStatus(LIFECYCLE_SERVICE, 'NOT_SERVING');
+        for (const w of watchers) w.end();
+        watchers.clear();
+        // Health Watch streams (the kubelet does not use them, others may) would hold
+        // tryShutdown open; after a short grace, force.
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 100);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}
+
+function portError(err: Error, port: number): Error {
+  return new Error(`cannot listen for gRPC on port ${port}: ${err.message} (is another process using it? choose another with --grpc-port)`);
+}

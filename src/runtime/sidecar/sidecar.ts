@@ -1,0 +1,80 @@
+// `pea-runtime sidecar`: wires the supervisor to its two ports and to the process signals.
+import type { Logger } from '../../shared/logger.js';
+import { writeTerminationMessage } from '../termination.js';
+import { startGrpcServer } from './grpc-server.js';
+import { startHookServer } from './hook-server.js';
+import { createReadyCheck, formatReadySpec, type ReadySpec } from './ready-check.js';
+import { attachRuntime, spawnRuntime } from './runtime-process.js';
+import { Supervisor, sidecarExitCode } from './supervisor.js';
+import { noTeardown, runTeardownCommand } from './teardown.js';
+
+export interface SidecarOptions {
+  /** Child mode: the runtime's argv. */
+  command?: string[];
+  /** Attach mode: NAME=VALUE marking the runtime container's processes. */
+  attachEnv?: string;
+  ready: ReadySpec;
+  readyPeriodMs: number;
+  host: string;
+  grpcPort: number;
+  httpPort: number;
+  cancelTimeoutMs: number;
+  teardownTimeoutMs: number;
+  teardownCommand?: string[];
+  terminationLog: string;
+  /** Called once the ports are open (tests and benchmarks use the bound ports). */
+  onListening?: (ports: { grpc: number; http: number }) => void;
+}
+
+/** Runs until the lifecycle is over; resolves the process exit code. */
+export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<number> {
+  const attach = opts.attachEnv !== undefined;
+  const supervisor = new Supervisor({
+    launch: (signal) =>
+      attach
+        ? attachRuntime({ env: opts.attachEnv as string, pollMs: 100, signal })
+        : spawnRuntime(opts.command?.[0] as string, opts.command?.slice(1) ?? []),
+    readyCheck: createReadyCheck(opts.ready),
+    readyPeriodMs: opts.readyPeriodMs,
+    cancelTimeoutMs: opts.cancelTimeoutMs,
+    teardownTimeoutMs: opts.teardownTimeoutMs,
+    teardown: opts.teardownCommand ? (budget) => runTeardownCommand(opts.teardownCommand as string[], budget) : noTeardown,
+    exitCodeKnown: !attach,
+    log,
+  });
+
+  let servers;
+  try {
+    const grpc = await startGrpcServer(supervisor, opts.host, opts.grpcPort, log);
+    const http = await startHookServer(supervisor, opts.host, opts.httpPort, opts.teardownTimeoutMs, log).catch(async (err) => {
+      await grpc.close();
+      throw err;
+    });
+    servers = [grpc, http];
+    opts.onListening?.({ grpc: grpc.port, http: http.port });
+  } catch (err) {
+    log.error({ err: String(err) }, 'sidecar could not start');
+    writeTerminationMessage(opts.terminationLog, String(err), log);
+    return 1;
+  }
+  log.info({ mode: attach ? `attach ${opts.attachEnv}` : 'child', ready: formatReadySpec(opts.ready), grpcPort: servers[0]?.port, httpPort: servers[1]?.port }, 'sidecar listening');
+
+  // In attach mode the sidecar outlives the runtime (Kubernetes stops a native sidecar
+  // after the main containers), so after the end it keeps answering Status until SIGTERM.
+  const terminated = new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      log.info({ signal: sig }, 'signal received');
+      supervisor.cancel(sig);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+
+  void supervisor.start();
+  const final = await supervisor.done;
+  writeTerminationMessage(opts.terminationLog, `${final.reason}: ${final.message}`, log);
+  if (attach) await terminated;
+  await Promise.all(servers.map((s) => s.close()));
+  return sidecarExitCode(final);
+}

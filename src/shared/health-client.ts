@@ -1,0 +1,46 @@
+// A grpc.health.v1 client built from the service definition grpc-health-check ships, so
+// the sidecar's ready check, the tests and the benchmarks speak the kubelet's protocol.
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+
+export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+
+interface RawHealthClient extends grpc.Client {
+  check(
+    req: { service: string },
+    options: grpc.CallOptions,
+    cb: grpc.requestCallback<{ status: ServingStatus }>,
+  ): grpc.ClientUnaryCall;
+  watch(req: { service: string }, options?: grpc.CallOptions): grpc.ClientReadableStream<{ status: ServingStatus }>;
+}
+
+const RawCtor = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, 'Health');
+
+export class HealthClient {
+  readonly raw: RawHealthClient;
+
+  constructor(address: string, credentials = grpc.credentials.createInsecure(), options: grpc.ClientOptions = {}) {
+    this.raw = new RawCtor(address, credentials, options) as unknown as RawHealthClient;
+  }
+
+  /** The status for `service`; rejects with the gRPC error (e.g. NOT_FOUND, UNAVAILABLE). */
+  check(service: string, timeoutMs: number): Promise<ServingStatus> {
+    return new Promise((resolve, reject) => {
+      this.raw.check({ service }, { deadline: Date.now() + timeoutMs }, (err, res) =>
+        err ? reject(err) : resolve(res?.status ?? 'UNKNOWN'),
+      );
+    });
+  }
+
+  /** True only for SERVING, as the kubelet's probe; every error counts as not serving. */
+  isServing(service: string, timeoutMs: number): Promise<boolean> {
+    return this.check(service, timeoutMs).then(
+      (s) => s === 'SERVING',
+      () => false,
+    );
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+}

@@ -1,0 +1,91 @@
+// Real processes for the sidecar tests: the built CLI (dist/, from `make build`) and the
+// example runtimes, on free loopback ports, with their output kept for assertions.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = join(ROOT, 'dist/src/runtime/cli.js');
+export const example = (name: string): string => join(ROOT, 'dist/examples', `${name}.js`);
+
+if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`make build\` (make test does) before jest`);
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'peapods-test-'));
+}
+
+export interface Proc {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves the exit code (128+n for a signal), as a shell would report it. */
+  exited: Promise<number>;
+  /** Parsed pino lines from stdout. */
+  logLines(): Array<Record<string, unknown>>;
+}
+
+export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number>((res) =>
+    child.once('close', (code, signal) => res(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1))),
+  );
+  running.add(child);
+  void exited.then(() => running.delete(child));
+  return {
+    child,
+    exited,
+    output: () => out,
+    logLines: () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+const running = new Set<ChildProcess>();
+
+/** Kills whatever a test left running, so a failed test cannot hang the suite. */
+export function killAll(): void {
+  for (const c of running) c.kill('SIGKILL');
+}
+
+export function readEvents(file: string): Array<{ event: string; [k: string]: unknown }> {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (l.startsWith('{') ? JSON.parse(l) : { event: l.trim() }));
+}
+
+/** Polls `fn` until it returns a truthy value; fails with `what` after `ms`. */
+export async function until<T>(what: string, fn: () => T | Promise<T>, ms = 10000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

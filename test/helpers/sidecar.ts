@@ -1,0 +1,85 @@
+// Starts `pea-runtime sidecar` for a test and gives it typed gRPC and HTTP handles.
+import { HealthClient } from '../../src/shared/health-client.js';
+import { lifecycleClient, type CancelResponse, type LifecycleClient, type RuntimeStatus } from '../../src/shared/lifecycle-proto.js';
+import { CLI, freePort, start, tempDir, type Proc } from './processes.js';
+import { join } from 'node:path';
+
+export interface SidecarUnderTest extends Proc {
+  grpcPort: number;
+  httpPort: number;
+  healthPort: number;
+  dir: string;
+  eventsFile: string;
+  terminationLog: string;
+  health: HealthClient;
+  lifecycle: LifecycleClient;
+  status(): Promise<RuntimeStatus>;
+  cancel(reason?: string): Promise<CancelResponse>;
+  http(path: string, method?: string): Promise<{ code: number; body: Record<string, unknown> }>;
+  /** Kills the sidecar and its runtime: a SIGKILLed sidecar cannot take its child along. */
+  close(): Promise<void>;
+}
+
+export interface SidecarArgs {
+  /** Sidecar flags before `--`. `{health}`, `{grpc}` and `{dir}` become the runtime's health
+   * port, the sidecar's gRPC port and the test's temp dir. */
+  flags?: string[];
+  /** The runtime command after `--` (child mode). `{health}` likewise. */
+  runtime?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startSidecar(a: SidecarArgs): Promise<SidecarUnderTest> {
+  const [grpcPort, httpPort, healthPort] = [await freePort(), await freePort(), await freePort()];
+  const dir = tempDir();
+  const eventsFile = join(dir, 'events.jsonl');
+  const terminationLog = join(dir, 'termination-log');
+  const fill = (s: string): string =>
+    s.replaceAll('{health}', String(healthPort)).replaceAll('{grpc}', String(grpcPort)).replaceAll('{dir}', dir);
+  const args = [CLI, 'sidecar', '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--host', '127.0.0.1',
+    '--termination-log', terminationLog, ...(a.flags ?? []).map(fill), ...(a.runtime ? ['--', ...a.runtime.map(fill)] : [])];
+  const proc = start(process.execPath, args, { PEA_HEALTH_PORT: String(healthPort), PEA_EVENTS_FILE: eventsFile, ...a.env });
+  return attachClients(proc, { runtimeIsChild: true, grpcPort, httpPort, healthPort, dir, eventsFile, terminationLog });
+}
+
+export function attachClients(
+  proc: Proc,
+  p: { runtimeIsChild: boolean; grpcPort: number; httpPort: number; healthPort: number; dir: string; eventsFile: string; terminationLog: string },
+): SidecarUnderTest {
+  const health = new HealthClient(`127.0.0.1:${p.grpcPort}`, undefined, { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 200 });
+  const lifecycle = lifecycleClient(`127.0.0.1:${p.grpcPort}`, { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 200 });
+  const deadline = (): { deadline: number } => ({ deadline: Date.now() + 5000 });
+  return {
+    ...proc,
+    ...p,
+    health,
+    lifecycle,
+    status: () => new Promise((res, rej) => lifecycle.status({}, deadline(), (e, r) => (e ? rej(e) : res(r as RuntimeStatus)))),
+    cancel: (reason = 'test') => new Promise((res, rej) => lifecycle.cancel({ reason }, deadline(), (e, r) => (e ? rej(e) : res(r as CancelResponse)))),
+    http: async (path, method = 'GET') => {
+      const res = await fetch(`http://127.0.0.1:${p.httpPort}${path}`, { method });
+      return { code: res.status, body: (await res.json()) as Record<string, unknown> };
+    },
+    close: async () => {
+      // Only a child runtime's pid means something here; an attached one's is another namespace's.
+      const pid = p.runtimeIsChild && proc.child.exitCode === null ? (await statusOf(lifecycle).catch(() => undefined))?.pid : undefined;
+      health.close();
+      lifecycle.close();
+      if (pid) killGroup(pid);
+      proc.child.kill('SIGKILL');
+    },
+  };
+}
+
+function statusOf(lifecycle: LifecycleClient): Promise<RuntimeStatus> {
+  return new Promise((res, rej) => lifecycle.status({}, { deadline: Date.now() + 1000 }, (e, r) => (e ? rej(e) : res(r as RuntimeStatus))));
+}
+
+/** The sidecar starts its runtime in a process group of its own (see runtime-process.ts). */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
