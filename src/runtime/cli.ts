@@ -1,5 +1,5 @@
-#!/usr/bin/env node
-// `pea-runtime`: the program inside every Pea pod (and the image's entrypoint).
+// `pea-runtime`: the program inside every Pea pod (and the image's entrypoint; started
+// through main.js). Each subcommand loads only what it needs.
 //   pea-runtime sidecar [options] [-- CMD ARGS...]   supervise the runtime, serve lifecycle
 //   pea-runtime run MODULE [ARGS...]                 host a BaseRuntime subclass as a process
 //   pea-runtime prestop                              exec-form preStop: ask the sidecar to tear down
@@ -7,11 +7,9 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../shared/logger.js';
-import { runSidecar } from './sidecar/sidecar.js';
 import { parseReadySpec } from './sidecar/ready-check.js';
 import { parseTeardownCommand } from './sidecar/teardown.js';
 import { DEFAULT_TERMINATION_LOG } from './termination.js';
-import { serveRuntime } from './sdk/host.js';
 import type { RuntimeClass } from './sdk/base-runtime.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
@@ -69,6 +67,7 @@ export function buildProgram(): Command {
         program.error('error: give either a runtime command after "--" or --attach-env NAME=VALUE, not both and not neither', { exitCode: 2 });
       }
       const log = createLogger('pea-runtime-sidecar', o.logLevel);
+      const { runSidecar } = await import('./sidecar/sidecar.js');
       process.exitCode = await runSidecar({
         command: command.length ? command : undefined,
         attachEnv: o.attachEnv,
@@ -94,6 +93,7 @@ export function buildProgram(): Command {
     .action(async (module: string, args: string[], o) => {
       const mod = (await import(pathToFileURL(resolve(module)).href)) as { default?: RuntimeClass };
       if (typeof mod.default !== 'function') program.error(`error: ${module} has no default export; export your BaseRuntime subclass as default`, { exitCode: 2 });
+      const { serveRuntime } = await import('./sdk/host.js');
       await serveRuntime(mod.default as RuntimeClass, { args, healthPort: o.healthPort, terminationLog: o.terminationLog });
     });
 

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = join(ROOT, 'dist/src/runtime/cli.js');
+export const CLI = join(ROOT, 'dist/src/runtime/main.js');
 export const example = (name: string): string => join(ROOT, 'dist/examples', `${name}.js`);
 
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`make build\` (make test does) before jest`);
