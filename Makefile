@@ -6,7 +6,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps build lint typecheck test unit bench clean
+.PHONY: help deps build lint typecheck test bench sidecar clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -31,6 +31,10 @@ test: deps ## lint, type check, build, then every jest suite (unit and integrati
 
 bench: build ## benchmarks, each against a baseline measured in the same run
 	node dist/bench/sidecar.bench.js
+
+sidecar: build ## run the sidecar locally around an example runtime (Ctrl-C cancels it)
+	PEA_HEALTH_PORT=50061 node dist/src/runtime/main.js sidecar --ready grpc://127.0.0.1:50061 \
+	  -- node dist/examples/slow-start.js --ready-after 2
 
 clean: ## remove build output
 	rm -rf dist coverage
