@@ -1,7 +1,7 @@
 // Real processes for the sidecar tests: the built CLI (dist/, from `make build`) and the
 // example runtimes, on free loopback ports, with their output kept for assertions.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -24,8 +24,13 @@ export function freePort(): Promise<number> {
   });
 }
 
+const tempDirs: string[] = [];
+
+/** A fresh directory, removed by killAll() at the end of the test. */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'peapods-test-'));
+  const dir = mkdtempSync(join(tmpdir(), 'peapods-test-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export interface Proc {
@@ -64,6 +69,7 @@ const running = new Set<ChildProcess>();
 /** Kills whatever a test left running, so a failed test cannot hang the suite. */
 export function killAll(): void {
   for (const c of running) c.kill('SIGKILL');
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
 export function readEvents(file: string): Array<{ event: string; [k: string]: unknown }> {
