@@ -6,7 +6,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps build lint typecheck test bench sidecar clean
+.PHONY: help deps build lint typecheck test bench sidecar generate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -35,6 +35,9 @@ bench: build ## benchmarks, each against a baseline measured in the same run
 sidecar: build ## run the sidecar locally around an example runtime (Ctrl-C cancels it)
 	PEA_HEALTH_PORT=50061 node dist/src/runtime/main.js sidecar --ready grpc://127.0.0.1:50061 \
 	  -- node dist/examples/slow-start.js --ready-after 2
+
+generate: build ## regenerate deploy/crd from src/api (a test fails when they differ)
+	node dist/src/api/v1alpha1/crd.js > deploy/crd/peas.peapods.io.yaml
 
 clean: ## remove build output
 	rm -rf dist coverage

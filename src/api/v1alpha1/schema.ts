@@ -1,0 +1,166 @@
+// The Pea CRD, built from one place. `node dist/src/api/v1alpha1/crd.js` writes
+// deploy/crd/peas.peapods.io.yaml; a unit test fails when the committed file drifts.
+// Validation lives here, in the API server: schema bounds and CEL rules whose messages name
+// the field and say what to do.
+import { DEFAULT_TIMEOUTS, GROUP, KIND, PLURAL, VERSION } from './types.js';
+
+type Schema = Record<string, unknown>;
+
+const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
+const int = (description: string, extra: Schema = {}): Schema => ({ type: 'integer', format: 'int32', description, ...extra });
+const strList = (description: string): Schema => ({ type: 'array', description, items: { type: 'string' } });
+const strMap = (description: string): Schema => ({ type: 'object', description, additionalProperties: { type: 'string' } });
+/** Kubernetes' own types (EnvVar, Volume, …): validated by the API server when the pod is created. */
+const k8sObject = (description: string): Schema => ({ type: 'object', description, 'x-kubernetes-preserve-unknown-fields': true });
+const k8sList = (description: string): Schema => ({ type: 'array', description, items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } });
+const immutable = (field: string): Schema[] => [
+  { rule: 'self == oldSelf', message: `${field} cannot change once the Pea exists: delete the Pea and create it again` },
+];
+const port = (what: string): Schema => int(`${what} port of the runtime, on localhost in the pod.`, { minimum: 1, maximum: 65535 });
+
+const ready: Schema = {
+  type: 'object',
+  description: 'How the runtime sidecar tells that the runtime is ready (the seed\'s ready event). Set exactly one of grpc, http, tcp or none; unset means none.',
+  properties: {
+    grpc: {
+      type: 'object',
+      description: 'Ready when grpc.health.v1 Check on this port answers SERVING.',
+      required: ['port'],
+      properties: { port: port('gRPC health'), service: str('Service name to check; empty checks the server as a whole.') },
+    },
+    http: {
+      type: 'object',
+      description: 'Ready when an HTTP GET answers 2xx or 3xx.',
+      required: ['port'],
+      properties: { port: port('HTTP'), path: str('Path to GET.', { default: '/' }) },
+    },
+    tcp: { type: 'object', description: 'Ready when a TCP connection to the port succeeds.', required: ['port'], properties: { port: port('TCP') } },
+    none: { type: 'object', description: 'Ready as soon as the runtime is running.' },
+  },
+  'x-kubernetes-validations': [
+    {
+      rule: '[has(self.grpc), has(self.http), has(self.tcp), has(self.none)].filter(x, x).size() <= 1',
+      message: 'spec.ready: set only one of grpc, http, tcp or none',
+    },
+    ...immutable('spec.ready'),
+  ],
+};
+
+const timeouts: Schema = {
+  type: 'object',
+  description: 'Lifecycle timeouts, in seconds.',
+  default: {},
+  properties: {
+    readySeconds: int('How long the runtime may take to become ready before the Pea fails with reason ReadyTimeout. 0 waits forever. Raise it for slow starts such as loading a large model.', { minimum: 0, default: DEFAULT_TIMEOUTS.readySeconds }),
+    cancelSeconds: int('How long a cancelled runtime may take to stop after SIGTERM before it is killed (reason CancelTimeout).', { minimum: 1, default: DEFAULT_TIMEOUTS.cancelSeconds }),
+    teardownSeconds: int('Budget of the preStop teardown (cancel, runtime exit, teardown); also the pod\'s termination grace period.', { minimum: 1, default: DEFAULT_TIMEOUTS.teardownSeconds }),
+  },
+};
+
+const pod: Schema = {
+  type: 'object',
+  description: 'Settings of the pod that runs the Pea.',
+  properties: {
+    labels: strMap('Extra labels on the pod.'),
+    annotations: strMap('Extra annotations on the pod.'),
+    nodeSelector: strMap('Node selector of the pod.'),
+    tolerations: k8sList('Tolerations of the pod (core/v1 Toleration).'),
+    affinity: k8sObject('Affinity of the pod (core/v1 Affinity).'),
+    serviceAccountName: str('Service account the pod runs as.'),
+    securityContext: k8sObject('Pod security context (core/v1 PodSecurityContext). Peapods defaults to non-root with seccomp RuntimeDefault.'),
+    imagePullSecrets: k8sList('Secrets for pulling the runtime image (core/v1 LocalObjectReference).'),
+    volumes: k8sList('Volumes of the pod (core/v1 Volume), for the runtime\'s volumeMounts.'),
+  },
+};
+
+const spec: Schema = {
+  type: 'object',
+  description: 'What to run and how its lifecycle is driven.',
+  required: ['image'],
+  properties: {
+    image: str('Image of the runtime container.', { minLength: 1, 'x-kubernetes-validations': immutable('spec.image') }),
+    command: { ...strList('Entrypoint of the runtime container; the image\'s when unset.'), 'x-kubernetes-validations': immutable('spec.command') },
+    args: { ...strList('Arguments of the runtime container.'), 'x-kubernetes-validations': immutable('spec.args') },
+    env: { ...k8sList('Environment of the runtime container (core/v1 EnvVar).'), 'x-kubernetes-validations': immutable('spec.env') },
+    resources: k8sObject('Compute resources of the runtime container (core/v1 ResourceRequirements).'),
+    ports: { ...k8sList('Ports the runtime container exposes (core/v1 ContainerPort).'), 'x-kubernetes-validations': immutable('spec.ports') },
+    volumeMounts: k8sList('Volume mounts of the runtime container (core/v1 VolumeMount); volumes are in spec.pod.volumes.'),
+    ready,
+    timeouts,
+    cancel: { type: 'boolean', description: 'Set to true to stop a running Pea without deleting it: the runtime is cancelled and torn down, and the Pea ends as Cancelled.', default: false },
+    pod,
+  },
+};
+
+const condition: Schema = {
+  type: 'object',
+  required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
+  properties: {
+    type: str('Condition type: Ready or Finished.'),
+    status: str('True, False or Unknown.', { enum: ['True', 'False', 'Unknown'] }),
+    reason: str('Machine-readable reason in CamelCase.'),
+    message: str('What happened, for humans.'),
+    lastTransitionTime: str('When the status last changed.', { format: 'date-time' }),
+    observedGeneration: { type: 'integer', format: 'int64', description: 'The .metadata.generation the condition was set from.' },
+  },
+};
+
+const status: Schema = {
+  type: 'object',
+  description: 'Observed state, written by the operator.',
+  properties: {
+    phase: str('Pending, Starting, Ready, Cancelling, Succeeded or Failed.', { enum: ['Pending', 'Starting', 'Ready', 'Cancelling', 'Succeeded', 'Failed'] }),
+    conditions: { type: 'array', description: 'Ready, and Finished once the Pea has ended.', items: condition, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },
+    observedGeneration: { type: 'integer', format: 'int64', description: 'The .metadata.generation the status was computed from.' },
+    podName: str('Name of the Pea\'s pod.'),
+    podIP: str('IP of the Pea\'s pod.'),
+    startTime: str('When the pod was created.', { format: 'date-time' }),
+    readyTime: str('When the Pea first became Ready.', { format: 'date-time' }),
+    finishTime: str('When the Pea ended.', { format: 'date-time' }),
+    exitCode: int('Exit code of the runtime container, once it ended.'),
+    reason: str('How the Pea ended: Completed, Cancelled, CancelTimeout, FailedToStart, RunForeverError, TeardownFailed or ReadyTimeout.'),
+    message: str('The runtime\'s termination message, or what the operator saw.'),
+  },
+};
+
+export function peaCrd(): Schema {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${PLURAL}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: 'pea', shortNames: ['pea'], categories: ['peapods'] },
+      scope: 'Namespaced',
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [
+            { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+            { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1 },
+            { name: 'Pod', type: 'string', jsonPath: '.status.podName' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: 'A Pea is one long-lived runtime (a model server, a worker, a gateway) run in a pod with the Peapods runtime sidecar: init → runForever → teardown, with cancel from the operator.',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec,
+                status,
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}

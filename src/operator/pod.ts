@@ -1,0 +1,142 @@
+// The Pea's pod, as a pure function of the Pea and the operator's settings.
+// Shape: the runtime sidecar as a native sidecar (init container, restartPolicy Always) that
+// must pass its startup probe before the runtime starts; a shared PID namespace so it can
+// signal the runtime; the kubelet's gRPC readiness probe on the sidecar; the runtime
+// container's preStop hook calling the sidecar, so any pod deletion runs cancel → teardown.
+import type { V1Container, V1Pod, V1Probe, V1SecurityContext } from '@kubernetes/client-node';
+import { LIFECYCLE_SERVICE } from '../shared/lifecycle-proto.js';
+import { API_VERSION, DEFAULT_TIMEOUTS, KIND, type Pea, type ReadyProbe, type Timeouts } from '../api/v1alpha1/types.js';
+
+export interface PodSettings {
+  /** Image with `pea-runtime` (the operator's own image by default). */
+  sidecarImage: string;
+  grpcPort: number;
+  httpPort: number;
+  /** UID both containers run as unless the Pea says otherwise. */
+  runAsUser: number;
+}
+
+export const DEFAULT_POD_SETTINGS: PodSettings = { sidecarImage: 'peapods/peapods:dev', grpcPort: 50051, httpPort: 50052, runAsUser: 65532 };
+
+export const LABEL_PEA = 'peapods.io/pea';
+export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
+export const MANAGER = 'peapods';
+/** Marks the runtime container's processes so the sidecar can find them (--attach-env). */
+export const RUNTIME_MARKER = { name: 'PEAPODS_RUNTIME', value: '1' };
+export const SIDECAR_CONTAINER = 'pea-runtime';
+export const RUNTIME_CONTAINER = 'runtime';
+
+export function timeoutsOf(pea: Pea): Timeouts {
+  return { ...DEFAULT_TIMEOUTS, ...pea.spec.timeouts };
+}
+
+export function podName(pea: Pea): string {
+  return `${pea.metadata.name}-pea`.slice(0, 63).replace(/-+$/, '');
+}
+
+/** `--ready` for the sidecar, from spec.ready. */
+export function readyFlag(ready: ReadyProbe | undefined): string {
+  if (ready?.grpc) return `grpc://127.0.0.1:${ready.grpc.port}/${ready.grpc.service ?? ''}`;
+  if (ready?.http) return `http://127.0.0.1:${ready.http.port}${ready.http.path ?? '/'}`;
+  if (ready?.tcp) return `tcp://127.0.0.1:${ready.tcp.port}`;
+  return 'none';
+}
+
+const restrictedContainer: V1SecurityContext = {
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  runAsNonRoot: true,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+function grpcProbe(port: number, service: string | undefined, periodSeconds: number, failureThreshold: number): V1Probe {
+  return { grpc: { port, ...(service ? { service } : {}) }, periodSeconds, timeoutSeconds: 1, failureThreshold };
+}
+
+function sidecarContainer(pea: Pea, s: PodSettings, t: Timeouts): V1Container {
+  return {
+    name: SIDECAR_CONTAINER,
+    image: s.sidecarImage,
+    imagePullPolicy: 'IfNotPresent',
+    restartPolicy: 'Always',
+    args: [
+      'sidecar',
+      '--attach-env', `${RUNTIME_MARKER.name}=${RUNTIME_MARKER.value}`,
+      '--ready', readyFlag(pea.spec.ready),
+      '--grpc-port', String(s.grpcPort),
+      '--http-port', String(s.httpPort),
+      '--cancel-timeout', String(t.cancelSeconds),
+      '--teardown-timeout', String(t.teardownSeconds),
+    ],
+    ports: [
+      { name: 'lifecycle', containerPort: s.grpcPort, protocol: 'TCP' },
+      { name: 'hooks', containerPort: s.httpPort, protocol: 'TCP' },
+    ],
+    // The runtime container starts only once the sidecar takes control calls.
+    startupProbe: grpcProbe(s.grpcPort, LIFECYCLE_SERVICE, 1, 30),
+    // Service "" is SERVING only while the runtime is ready: this is the Pea's readiness.
+    readinessProbe: grpcProbe(s.grpcPort, undefined, 1, 1),
+    resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '160Mi' } },
+    securityContext: { ...restrictedContainer, readOnlyRootFilesystem: true },
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    env: [{ name: 'NODE_COMPILE_CACHE', value: '/tmp/node-compile-cache' }],
+    volumeMounts: [{ name: 'pea-runtime-tmp', mountPath: '/tmp' }],
+  };
+}
+
+function runtimeContainer(pea: Pea, s: PodSettings): V1Container {
+  const spec = pea.spec;
+  return {
+    name: RUNTIME_CONTAINER,
+    image: spec.image,
+    ...(spec.command ? { command: spec.command } : {}),
+    ...(spec.args ? { args: spec.args } : {}),
+    env: [...(spec.env ?? []), RUNTIME_MARKER],
+    ...(spec.resources ? { resources: spec.resources } : {}),
+    ...(spec.ports ? { ports: spec.ports } : {}),
+    ...(spec.volumeMounts ? { volumeMounts: spec.volumeMounts } : {}),
+    // Runs before the kubelet's SIGTERM: the sidecar cancels, waits for the exit and tears down.
+    // No host: the kubelet then dials the pod IP, i.e. the sidecar in the same pod.
+    lifecycle: { preStop: { httpGet: { path: '/prestop', port: s.httpPort } } },
+    securityContext: restrictedContainer,
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+export function buildPod(pea: Pea, s: PodSettings = DEFAULT_POD_SETTINGS): V1Pod {
+  const t = timeoutsOf(pea);
+  const name = pea.metadata.name as string;
+  const podSpec = pea.spec.pod ?? {};
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: podName(pea),
+      namespace: pea.metadata.namespace,
+      labels: { ...podSpec.labels, [LABEL_PEA]: name, [LABEL_MANAGED]: MANAGER },
+      ...(podSpec.annotations ? { annotations: podSpec.annotations } : {}),
+      ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name, uid: pea.metadata.uid as string, controller: true, blockOwnerDeletion: true }],
+    },
+    spec: {
+      restartPolicy: 'Never',
+      shareProcessNamespace: true,
+      terminationGracePeriodSeconds: t.teardownSeconds,
+      automountServiceAccountToken: false,
+      initContainers: [sidecarContainer(pea, s, t)],
+      containers: [runtimeContainer(pea, s)],
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: s.runAsUser,
+        runAsGroup: s.runAsUser,
+        seccompProfile: { type: 'RuntimeDefault' },
+        ...podSpec.securityContext,
+      },
+      volumes: [{ name: 'pea-runtime-tmp', emptyDir: { sizeLimit: '64Mi' } }, ...(podSpec.volumes ?? [])],
+      ...(podSpec.nodeSelector ? { nodeSelector: podSpec.nodeSelector } : {}),
+      ...(podSpec.tolerations ? { tolerations: podSpec.tolerations } : {}),
+      ...(podSpec.affinity ? { affinity: podSpec.affinity } : {}),
+      ...(podSpec.serviceAccountName ? { serviceAccountName: podSpec.serviceAccountName } : {}),
+      ...(podSpec.imagePullSecrets ? { imagePullSecrets: podSpec.imagePullSecrets } : {}),
+    },
+  };
+}

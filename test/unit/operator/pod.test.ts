@@ -1,0 +1,85 @@
+import { describe, expect, it } from '@jest/globals';
+import type { V1Container } from '@kubernetes/client-node';
+import type { Pea } from '../../../src/api/v1alpha1/types.js';
+import { buildPod, DEFAULT_POD_SETTINGS, readyFlag } from '../../../src/operator/pod.js';
+
+const pea = (spec: Partial<Pea['spec']> = {}): Pea => ({
+  apiVersion: 'peapods.io/v1alpha1',
+  kind: 'Pea',
+  metadata: { name: 'model', namespace: 'ml', uid: 'uid-1', generation: 1 },
+  spec: { image: 'example/model:1', ...spec },
+});
+
+const sidecarOf = (p: ReturnType<typeof buildPod>): V1Container => p.spec!.initContainers![0]!;
+const runtimeOf = (p: ReturnType<typeof buildPod>): V1Container => p.spec!.containers[0]!;
+const flag = (c: V1Container, name: string): string | undefined => c.args?.[c.args.indexOf(name) + 1];
+
+describe('readyFlag', () => {
+  it.each([
+    [undefined, 'none'],
+    [{ none: {} }, 'none'],
+    [{ grpc: { port: 9000 } }, 'grpc://127.0.0.1:9000/'],
+    [{ grpc: { port: 9000, service: 'model.v1.Infer' } }, 'grpc://127.0.0.1:9000/model.v1.Infer'],
+    [{ http: { port: 8080, path: '/ready' } }, 'http://127.0.0.1:8080/ready'],
+    [{ http: { port: 8080 } }, 'http://127.0.0.1:8080/'],
+    [{ tcp: { port: 6379 } }, 'tcp://127.0.0.1:6379'],
+  ])('%j → %s', (ready, expected) => expect(readyFlag(ready)).toBe(expected));
+});
+
+describe('buildPod', () => {
+  it('runs the sidecar as a native sidecar that gates the runtime and carries readiness', () => {
+    const s = sidecarOf(buildPod(pea()));
+    expect(s.restartPolicy).toBe('Always');
+    expect(s.startupProbe?.grpc).toEqual({ port: 50051, service: 'peapods.v1.Lifecycle' });
+    expect(s.readinessProbe).toMatchObject({ grpc: { port: 50051 }, periodSeconds: 1 });
+    expect(s.image).toBe(DEFAULT_POD_SETTINGS.sidecarImage);
+  });
+
+  it.each([
+    [{}, { '--cancel-timeout': '10', '--teardown-timeout': '30', grace: 30 }],
+    [{ timeouts: { cancelSeconds: 3, teardownSeconds: 7 } }, { '--cancel-timeout': '3', '--teardown-timeout': '7', grace: 7 }],
+  ])('timeouts %j become sidecar flags and the grace period', (spec, want) => {
+    const p = buildPod(pea(spec));
+    expect(flag(sidecarOf(p), '--cancel-timeout')).toBe(want['--cancel-timeout']);
+    expect(flag(sidecarOf(p), '--teardown-timeout')).toBe(want['--teardown-timeout']);
+    expect(p.spec!.terminationGracePeriodSeconds).toBe(want.grace);
+  });
+
+  it('lets the sidecar find and signal the runtime, and tears down on any deletion', () => {
+    const p = buildPod(pea({ env: [{ name: 'A', value: '1' }] }));
+    expect(p.spec!.shareProcessNamespace).toBe(true);
+    expect(p.spec!.restartPolicy).toBe('Never');
+    expect(flag(sidecarOf(p), '--attach-env')).toBe('PEAPODS_RUNTIME=1');
+    expect(runtimeOf(p).env).toEqual([{ name: 'A', value: '1' }, { name: 'PEAPODS_RUNTIME', value: '1' }]);
+    expect(runtimeOf(p).lifecycle?.preStop?.httpGet).toEqual({ path: '/prestop', port: 50052 });
+  });
+
+  it('is owned by the Pea and selectable by its name', () => {
+    const p = buildPod(pea({ pod: { labels: { team: 'ml', 'peapods.io/pea': 'spoofed' } } }));
+    expect(p.metadata!.name).toBe('model-pea');
+    expect(p.metadata!.labels).toEqual({ team: 'ml', 'peapods.io/pea': 'model', 'app.kubernetes.io/managed-by': 'peapods' });
+    expect(p.metadata!.ownerReferences).toEqual([{ apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', name: 'model', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
+  });
+
+  it('is secure by default: non-root, one shared UID, no escalation, no capabilities, RuntimeDefault seccomp', () => {
+    const p = buildPod(pea());
+    expect(p.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    for (const c of [sidecarOf(p), runtimeOf(p)]) {
+      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true });
+      expect(c.terminationMessagePolicy).toBe('FallbackToLogsOnError');
+    }
+    expect(sidecarOf(p).securityContext?.readOnlyRootFilesystem).toBe(true);
+    expect(p.spec!.automountServiceAccountToken).toBe(false);
+  });
+
+  it('passes the runtime container and pod settings through', () => {
+    const p = buildPod(pea({
+      command: ['serve'], args: ['--model', 'x'], ports: [{ containerPort: 8000 }], resources: { limits: { cpu: '2' } },
+      pod: { nodeSelector: { gpu: 'yes' }, tolerations: [{ key: 'gpu', operator: 'Exists' }], serviceAccountName: 'model-sa', volumes: [{ name: 'data', emptyDir: {} }] },
+      volumeMounts: [{ name: 'data', mountPath: '/data' }],
+    }));
+    expect(runtimeOf(p)).toMatchObject({ image: 'example/model:1', command: ['serve'], args: ['--model', 'x'], ports: [{ containerPort: 8000 }], resources: { limits: { cpu: '2' } }, volumeMounts: [{ name: 'data', mountPath: '/data' }] });
+    expect(p.spec).toMatchObject({ nodeSelector: { gpu: 'yes' }, tolerations: [{ key: 'gpu', operator: 'Exists' }], serviceAccountName: 'model-sa' });
+    expect(p.spec!.volumes!.map((v) => v.name)).toEqual(['pea-runtime-tmp', 'data']);
+  });
+});
