@@ -27,10 +27,12 @@ export interface SidecarArgs {
   /** The runtime command after `--` (child mode). `{health}` likewise. */
   runtime?: string[];
   env?: NodeJS.ProcessEnv;
+  /** A fixed gRPC port (e.g. the one the operator under test dials); free port otherwise. */
+  grpcPort?: number;
 }
 
 export async function startSidecar(a: SidecarArgs): Promise<SidecarUnderTest> {
-  const [grpcPort, httpPort, healthPort] = [await freePort(), await freePort(), await freePort()];
+  const [grpcPort, httpPort, healthPort] = [a.grpcPort ?? (await freePort()), await freePort(), await freePort()];
   const dir = tempDir();
   const eventsFile = join(dir, 'events.jsonl');
   const terminationLog = join(dir, 'termination-log');

@@ -116,6 +116,7 @@ const status: Schema = {
     podIP: str('IP of the Pea\'s pod.'),
     startTime: str('When the pod was created.', { format: 'date-time' }),
     readyTime: str('When the Pea first became Ready.', { format: 'date-time' }),
+    cancelTime: str('When the operator sent the Cancel RPC to the runtime sidecar.', { format: 'date-time' }),
     finishTime: str('When the Pea ended.', { format: 'date-time' }),
     exitCode: int('Exit code of the runtime container, once it ended.'),
     reason: str('How the Pea ended: Completed, Cancelled, CancelTimeout, FailedToStart, RunForeverError, TeardownFailed or ReadyTimeout.'),

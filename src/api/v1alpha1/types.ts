@@ -69,6 +69,8 @@ export interface PeaStatus {
   podIP?: string;
   startTime?: string;
   readyTime?: string;
+  /** When the operator sent the Cancel RPC; set once, so a restart does not send it again. */
+  cancelTime?: string;
   finishTime?: string;
   exitCode?: number;
   reason?: Reason | string;

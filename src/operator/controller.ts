@@ -1,0 +1,236 @@
+// The Pea controller: informers feed keys to a work queue; workers reconcile one key at a
+// time: read the Pea and its pod from the caches, decide() (pure), then write the difference.
+import * as k8s from '@kubernetes/client-node';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type Pea, type PeaStatus } from '../api/v1alpha1/types.js';
+import { lifecycleClient, type CancelResponse } from '../shared/lifecycle-proto.js';
+import type { Logger } from '../shared/logger.js';
+import { decide, FINALIZER, type Action, type Decision, type PeaEvent } from './decide.js';
+import { resilientInformer, type ResilientInformer } from './informer.js';
+import type { Metrics } from './metrics.js';
+import { buildPod, LABEL_MANAGED, LABEL_PEA, MANAGER, podName, type PodSettings } from './pod.js';
+import { WorkQueue } from './queue.js';
+
+export interface ControllerOptions {
+  kc: k8s.KubeConfig;
+  /** '' = every namespace. */
+  namespace: string;
+  pod: PodSettings;
+  maxConcurrentReconciles: number;
+  resyncMs: number;
+  cancelRpcTimeoutMs: number;
+  log: Logger;
+}
+
+const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+export class Controller {
+  readonly queue = new WorkQueue();
+  private readonly peas: ResilientInformer<Pea & k8s.KubernetesObject>;
+  private readonly pods: ResilientInformer<k8s.V1Pod>;
+  private readonly custom: k8s.CustomObjectsApi;
+  private readonly core: k8s.CoreV1Api;
+  private readonly inFlight = new Set<Promise<void>>();
+  private running = false;
+  /** Set by the caller when metrics are served. */
+  metrics?: Metrics;
+
+  constructor(private readonly o: ControllerOptions) {
+    this.custom = o.kc.makeApiClient(k8s.CustomObjectsApi);
+    this.core = o.kc.makeApiClient(k8s.CoreV1Api);
+    const ns = o.namespace;
+    this.peas = resilientInformer<Pea & k8s.KubernetesObject>({
+      name: 'peas', kc: o.kc, resyncMs: o.resyncMs, log: o.log,
+      path: ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      list: () => (ns
+        ? this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
+        : this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as Promise<k8s.KubernetesListObject<Pea & k8s.KubernetesObject>>,
+      onChange: (pea) => this.enqueue(pea.metadata?.namespace, pea.metadata?.name),
+    });
+    const selector = `${LABEL_MANAGED}=${MANAGER}`;
+    this.pods = resilientInformer<k8s.V1Pod>({
+      name: 'pods', kc: o.kc, resyncMs: o.resyncMs, log: o.log, labelSelector: selector,
+      path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
+      list: () => (ns ? this.core.listNamespacedPod({ namespace: ns, labelSelector: selector }) : this.core.listPodForAllNamespaces({ labelSelector: selector })),
+      onChange: (pod) => this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[LABEL_PEA]),
+    });
+  }
+
+  get synced(): boolean {
+    return this.peas.synced && this.pods.synced;
+  }
+
+  get peaList(): readonly Pea[] {
+    return this.peas.list();
+  }
+
+  private enqueue(namespace: string | undefined, name: string | undefined): void {
+    if (namespace && name) this.queue.add(`${namespace}/${name}`);
+  }
+
+  start(): void {
+    this.running = true;
+    this.peas.start();
+    this.pods.start();
+    for (let i = 0; i < this.o.maxConcurrentReconciles; i++) void this.worker();
+  }
+
+  /** Stops taking work, lets in-flight reconciles finish, stops the watches. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.queue.shutDown();
+    await Promise.allSettled([...this.inFlight]);
+    this.peas.stop();
+    this.pods.stop();
+  }
+
+  private async worker(): Promise<void> {
+    while (this.running) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      const p = this.process(key);
+      this.inFlight.add(p);
+      await p;
+      this.inFlight.delete(p);
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    const started = performance.now();
+    let result = 'success';
+    try {
+      const requeueAfterMs = await this.reconcile(key);
+      this.queue.forget(key);
+      if (requeueAfterMs !== undefined) {
+        this.queue.addAfter(key, requeueAfterMs);
+        result = 'requeue_after';
+      }
+    } catch (err) {
+      result = 'error';
+      this.o.log.warn({ pea: key, err: describe(err) }, 'reconcile failed; retrying with backoff');
+      this.queue.addRateLimited(key);
+    } finally {
+      this.queue.done(key);
+      this.metrics?.reconciled(result, (performance.now() - started) / 1000);
+    }
+  }
+
+  /** One pass for one Pea; resolves when to look again, if a deadline is pending. */
+  async reconcile(key: string): Promise<number | undefined> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const cached = this.peas.get(namespace, name);
+    if (!cached) return undefined; // deleted; its pod goes with it (owner reference)
+    const pea = structuredClone(cached) as Pea;
+    const log = this.o.log.child({ pea: key });
+    const pod = this.ownedPod(pea);
+    const d = decide(pea, pod, new Date());
+    for (const a of d.actions.filter((x) => x.kind !== 'removeFinalizer')) await this.act(a, pea, log);
+    await this.writeStatus(pea, d.status);
+    for (const ev of d.events) await this.event(pea, ev, log);
+    if (d.actions.some((a) => a.kind === 'removeFinalizer')) await this.act({ kind: 'removeFinalizer' }, pea, log);
+    return d.requeueAfterMs;
+  }
+
+  /** The Pea's pod from the cache, only if it is really this Pea's (same UID). */
+  private ownedPod(pea: Pea): k8s.V1Pod | undefined {
+    const pod = this.pods.get(pea.metadata.namespace as string, podName(pea));
+    return pod?.metadata?.ownerReferences?.some((r) => r.uid === pea.metadata.uid) ? pod : undefined;
+  }
+
+  private async act(a: Action, pea: Pea, log: Logger): Promise<void> {
+    const ns = pea.metadata.namespace as string;
+    const name = pea.metadata.name as string;
+    switch (a.kind) {
+      case 'addFinalizer':
+      case 'removeFinalizer': {
+        const others = (pea.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+        const finalizers = a.kind === 'addFinalizer' ? [...others, FINALIZER] : others;
+        // resourceVersion makes this a compare-and-swap: a conflict retries with fresh state.
+        await ignore(404, this.custom.patchNamespacedCustomObject(
+          { group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name, body: { metadata: { finalizers, resourceVersion: pea.metadata.resourceVersion } } }, MERGE));
+        return;
+      }
+      case 'createPod':
+        log.info({ pod: podName(pea) }, 'creating pod');
+        await ignore(409, this.core.createNamespacedPod({ namespace: ns, body: buildPod(pea, this.o.pod) }));
+        return;
+      case 'deletePod':
+        log.info({ pod: podName(pea) }, 'deleting pod');
+        await ignore(404, this.core.deleteNamespacedPod({ namespace: ns, name: podName(pea) }));
+        return;
+      case 'cancelRpc':
+        await this.cancelRpc(pea, log);
+        return;
+    }
+  }
+
+  /** Cancel on the pod IP, retried; failing that, the cancel deadline deletes the pod. */
+  private async cancelRpc(pea: Pea, log: Logger): Promise<void> {
+    const ip = this.ownedPod(pea)?.status?.podIP;
+    if (!ip) {
+      log.info('no pod IP yet: deleting the pod instead of calling Cancel');
+      await ignore(404, this.core.deleteNamespacedPod({ namespace: pea.metadata.namespace as string, name: podName(pea) }));
+      return;
+    }
+    const address = `${ip.includes(':') ? `[${ip}]` : ip}:${this.o.pod.grpcPort}`;
+    const reason = pea.metadata.deletionTimestamp ? 'Pea deleted' : 'spec.cancel';
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const client = lifecycleClient(address);
+      try {
+        const res = await new Promise<CancelResponse>((resolve, reject) =>
+          client.cancel({ reason }, { deadline: Date.now() + this.o.cancelRpcTimeoutMs }, (err, r) => (err ? reject(err) : resolve(r as CancelResponse))));
+        log.info({ address, found: res.status?.phase, alreadyCancelled: res.alreadyCancelled }, 'Cancel RPC sent');
+        return;
+      } catch (err) {
+        log.warn({ address, attempt, err: describe(err) }, 'Cancel RPC failed');
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      } finally {
+        client.close();
+      }
+    }
+    await this.event(pea, { type: 'Warning', reason: 'CancelUnreachable', message: `the runtime sidecar at ${address} did not answer Cancel; the pod is deleted when spec.timeouts.cancelSeconds runs out` }, log);
+  }
+
+  private async writeStatus(pea: Pea, status: PeaStatus): Promise<void> {
+    if (JSON.stringify(pea.status ?? {}) === JSON.stringify(status)) return;
+    await ignore(404, this.custom.patchNamespacedCustomObjectStatus(
+      { group: GROUP, version: VERSION, namespace: pea.metadata.namespace as string, plural: PLURAL, name: pea.metadata.name as string, body: { status } }, MERGE));
+  }
+
+  private async event(pea: Pea, ev: PeaEvent, log: Logger): Promise<void> {
+    const now = new Date();
+    const ns = pea.metadata.namespace as string;
+    try {
+      await this.core.createNamespacedEvent({
+        namespace: ns,
+        body: {
+          metadata: { generateName: `${pea.metadata.name}.`, namespace: ns },
+          involvedObject: { apiVersion: API_VERSION, kind: KIND, name: pea.metadata.name, namespace: ns, uid: pea.metadata.uid, resourceVersion: pea.metadata.resourceVersion },
+          type: ev.type, reason: ev.reason, message: ev.message, source: { component: 'peapods-operator' },
+          firstTimestamp: now, lastTimestamp: now, count: 1,
+        },
+      });
+    } catch (err) {
+      log.warn({ err: describe(err) }, 'could not record an event');
+    }
+  }
+}
+
+async function ignore<T>(code: number, p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if ((err as { code?: number }).code === code) return undefined;
+    throw err;
+  }
+}
+
+export function describe(err: unknown): string {
+  const e = err as { code?: number; body?: unknown; message?: string };
+  if (e?.code && e.body) {
+    const body = typeof e.body === 'string' ? e.body : JSON.stringify(e.body);
+    return `HTTP ${e.code}: ${body.slice(0, 500)}`;
+  }
+  return e?.message ?? String(err);
+}
+
+export type { Decision };

@@ -1,0 +1,178 @@
+// The heart of the reconciler, as a pure function: from the Pea, its pod (if any) and the
+// time, decide the Pea's status and the writes that move the world towards it. Everything
+// it needs is re-read each time, so a restart at any point repeats no work and loses no
+// transition: e.g. `status.cancelTime` records that the Cancel RPC went out.
+import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { ConditionType, type Condition, type Pea, type PeaPhase, type PeaStatus } from '../api/v1alpha1/types.js';
+import { Reason } from '../shared/reasons.js';
+import { RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
+
+export const FINALIZER = 'peapods.io/cancel';
+/** A pod deleted by someone else: the Pea reports it and is not restarted. */
+export const REASON_POD_DELETED = 'PodDeleted';
+export const REASON_INVALID = 'InvalidSpec';
+
+export type Action =
+  | { kind: 'addFinalizer' }
+  | { kind: 'removeFinalizer' }
+  | { kind: 'createPod' }
+  | { kind: 'cancelRpc' }
+  | { kind: 'deletePod' };
+
+export interface PeaEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface Decision {
+  status: PeaStatus;
+  actions: Action[];
+  /** Reconcile again after this long even if nothing changes (deadlines). */
+  requeueAfterMs?: number;
+  events: PeaEvent[];
+}
+
+const isFinished = (p?: PeaPhase): boolean => p === 'Succeeded' || p === 'Failed';
+
+export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
+  const old = pea.status ?? {};
+  const d: Decision = { status: { ...old }, actions: [], events: [] };
+  const deleting = Boolean(pea.metadata.deletionTimestamp);
+  const hasFinalizer = (pea.metadata.finalizers ?? []).includes(FINALIZER);
+  if (!deleting && !hasFinalizer && !isFinished(old.phase)) d.actions.push({ kind: 'addFinalizer' });
+
+  const problem = invalid(pea);
+  if (problem && !isFinished(old.phase) && !pod) finish(d, 'Failed', REASON_INVALID, problem, now);
+  else if (!isFinished(old.phase)) progress(pea, pod, now, d);
+
+  if (isFinished(d.status.phase) && deleting && hasFinalizer) d.actions.push({ kind: 'removeFinalizer' });
+  d.status.observedGeneration = pea.metadata.generation;
+  d.status.conditions = conditions(old.conditions ?? [], d.status, pea.metadata.generation, now);
+  if (d.status.phase !== old.phase) {
+    const warn = d.status.phase === 'Failed';
+    d.events.push({ type: warn ? 'Warning' : 'Normal', reason: d.status.reason ?? d.status.phase ?? 'Unknown', message: d.status.message ?? `Pea is ${d.status.phase}` });
+  }
+  return d;
+}
+
+/** What an older CRD or a hand edit could let through; reported, never thrown. */
+function invalid(pea: Pea): string | undefined {
+  const spec = pea.spec as Partial<Pea['spec']> | undefined;
+  if (!spec || typeof spec !== 'object') return 'spec is missing: add spec.image at least';
+  if (typeof spec.image !== 'string' || spec.image === '') return 'spec.image is missing or empty: set the runtime image';
+  for (const [k, v] of Object.entries(spec.timeouts ?? {})) {
+    if (typeof v !== 'number' || v < 0) return `spec.timeouts.${k} must be a non-negative number of seconds`;
+  }
+  return undefined;
+}
+
+function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): void {
+  const s = d.status;
+  const wantsCancel = Boolean(pea.spec.cancel || pea.metadata.deletionTimestamp);
+  const t = timeoutsOf(pea);
+  if (!pod) {
+    if (s.podName && s.phase !== 'Pending') {
+      if (wantsCancel) return finish(d, 'Succeeded', Reason.Cancelled, 'cancelled; the pod is gone', now);
+      return finish(d, 'Failed', REASON_POD_DELETED, `pod ${s.podName} was deleted by someone else; a Pea is not restarted: delete and re-create the Pea to run it again`, now);
+    }
+    if (wantsCancel) return finish(d, 'Succeeded', Reason.Cancelled, 'cancelled before the runtime started', now);
+    d.actions.push({ kind: 'createPod' });
+    s.phase = 'Pending';
+    s.startTime ??= now.toISOString();
+    if (t.readySeconds > 0) d.requeueAfterMs = t.readySeconds * 1000;
+    return;
+  }
+  s.podName = pod.metadata?.name;
+  s.podIP = pod.status?.podIP ?? s.podIP;
+  s.startTime ??= (pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp) : now).toISOString();
+  if (s.phase === 'Pending') s.phase = 'Starting';
+
+  const runtime = containerStatus(pod, RUNTIME_CONTAINER);
+  const ended = runtime?.state?.terminated;
+  if (ended) return ran(d, ended.exitCode, ended.message || sidecarMessage(pod) || ended.reason || '', now);
+  if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
+    return ran(d, pod.status.phase === 'Succeeded' ? 0 : 1, pod.status.message ?? pod.status.reason ?? 'the pod ended', now);
+  }
+  if (wantsCancel) return cancelling(pea, d, now, t.cancelSeconds, t.teardownSeconds);
+
+  const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  if (ready) {
+    s.phase = 'Ready';
+    s.readyTime ??= now.toISOString();
+    return;
+  }
+  if (s.readyTime === undefined && t.readySeconds > 0) {
+    const waited = now.getTime() - new Date(s.startTime).getTime();
+    if (waited >= t.readySeconds * 1000) {
+      d.actions.push({ kind: 'deletePod' });
+      return finish(d, 'Failed', Reason.ReadyTimeout,
+        `the runtime was not ready after ${Math.round(waited / 1000)}s (spec.timeouts.readySeconds is ${t.readySeconds}); raise spec.timeouts.readySeconds if it needs longer to start, or 0 to wait forever`, now);
+    }
+    d.requeueAfterMs = t.readySeconds * 1000 - waited;
+  }
+}
+
+/** Cancel RPC once, then wait for the runtime to end; past the deadline, delete the pod. */
+function cancelling(pea: Pea, d: Decision, now: Date, cancelSeconds: number, teardownSeconds: number): void {
+  const s = d.status;
+  s.phase = 'Cancelling';
+  if (!s.cancelTime) {
+    s.cancelTime = now.toISOString();
+    s.message = pea.metadata.deletionTimestamp ? 'cancelling: the Pea is being deleted' : 'cancelling: spec.cancel is true';
+    d.actions.push({ kind: 'cancelRpc' });
+    d.requeueAfterMs = cancelSeconds * 1000;
+    return;
+  }
+  // The sidecar itself kills the runtime after cancelSeconds; allow it that plus teardown.
+  const deadline = new Date(s.cancelTime).getTime() + (cancelSeconds + Math.min(teardownSeconds, 5)) * 1000;
+  if (now.getTime() < deadline) {
+    d.requeueAfterMs = deadline - now.getTime();
+    return;
+  }
+  d.actions.push({ kind: 'deletePod' });
+  finish(d, 'Failed', Reason.CancelTimeout,
+    `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod was deleted, so the kubelet sends SIGTERM and then SIGKILL`, now);
+}
+
+/** The runtime container ended: how, in the Pea's words. */
+function ran(d: Decision, exitCode: number, message: string, now: Date): void {
+  const s = d.status;
+  s.exitCode = exitCode;
+  if (s.cancelTime) {
+    if (exitCode === 137) return finish(d, 'Failed', Reason.CancelTimeout, message || 'the runtime ignored SIGTERM and was killed', now);
+    if (exitCode === 0 || exitCode === 143) return finish(d, 'Succeeded', Reason.Cancelled, message || 'cancelled', now);
+  }
+  if (exitCode === 0) return finish(d, 'Succeeded', Reason.Completed, message || 'the runtime finished by itself', now);
+  const reason = s.readyTime ? Reason.RunForeverError : Reason.FailedToStart;
+  finish(d, 'Failed', reason, message || `the runtime exited with code ${exitCode}: see its logs (kubectl logs ${s.podName ?? ''} -c ${RUNTIME_CONTAINER})`, now);
+}
+
+function finish(d: Decision, phase: PeaPhase, reason: string, message: string, now: Date): void {
+  Object.assign(d.status, { phase, reason, message: message.slice(0, 1024), finishTime: d.status.finishTime ?? now.toISOString() });
+}
+
+function containerStatus(pod: V1Pod, name: string): V1ContainerStatus | undefined {
+  return [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find((c) => c.name === name);
+}
+
+function sidecarMessage(pod: V1Pod): string | undefined {
+  return containerStatus(pod, SIDECAR_CONTAINER)?.state?.terminated?.message;
+}
+
+function conditions(old: Condition[], s: PeaStatus, generation: number | undefined, now: Date): Condition[] {
+  const finished = isFinished(s.phase);
+  const want: Array<Omit<Condition, 'lastTransitionTime'>> = [
+    s.phase === 'Ready'
+      ? { type: ConditionType.Ready, status: 'True', reason: 'RuntimeReady', message: 'the runtime passes its ready check' }
+      : { type: ConditionType.Ready, status: 'False', reason: finished ? (s.reason ?? 'Finished') : (s.phase ?? 'Pending'), message: finished ? (s.message ?? '') : `the Pea is ${s.phase ?? 'Pending'}` },
+    finished
+      ? { type: ConditionType.Finished, status: 'True', reason: s.reason ?? 'Finished', message: s.message ?? '' }
+      : { type: ConditionType.Finished, status: 'False', reason: 'Running', message: 'the Pea has not ended' },
+  ];
+  return want.map((c) => {
+    const prev = old.find((o) => o.type === c.type);
+    const since = prev && prev.status === c.status ? prev.lastTransitionTime : now.toISOString();
+    return { ...c, lastTransitionTime: since, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
+  });
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// `peapods-operator`: the seed's manager (M) for every Pea. Conventional flags, each with an
+// environment-variable twin; metrics on :8080/metrics, probes on :8081; SIGTERM stops taking
+// work, finishes in-flight reconciles and releases the leader lease.
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import * as k8s from '@kubernetes/client-node';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { Controller } from './controller.js';
+import { LeaderElector } from './leader.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { DEFAULT_POD_SETTINGS } from './pod.js';
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number.');
+  return n;
+}
+
+function bindAddress(v: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(v);
+  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError('expected HOST:PORT or :PORT, e.g. :8080.');
+  return { host: m[1] || '0.0.0.0', port: Number(m[2]) };
+}
+
+export interface OperatorFlags {
+  kubeconfig?: string;
+  namespace: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  metricsBindAddress: { host: string; port: number };
+  healthProbeBindAddress: { host: string; port: number };
+  maxConcurrentReconciles: number;
+  sidecarImage: string;
+  sidecarGrpcPort: number;
+  sidecarHttpPort: number;
+  runAsUser: number;
+  resyncSeconds: number;
+  logLevel: string;
+}
+
+export function program(): Command {
+  return new Command('peapods-operator')
+    .description('Reconciles Pea objects into pods with the Peapods runtime sidecar.')
+    .addOption(new Option('--kubeconfig <path>', 'kubeconfig; in-cluster config when unset').env('KUBECONFIG'))
+    .addOption(new Option('--namespace <ns>', 'watch only this namespace (default: all)').default('').env('WATCH_NAMESPACE'))
+    .addOption(new Option('--leader-elect', 'elect a leader with a Lease, so that only one replica acts').default(false).env('LEADER_ELECT'))
+    .addOption(new Option('--leader-election-namespace <ns>', 'namespace of the Lease').default('peapods-system').env('POD_NAMESPACE'))
+    .addOption(new Option('--leader-election-id <name>', 'name of the Lease').default('peapods-operator').env('LEADER_ELECTION_ID'))
+    .addOption(new Option('--metrics-bind-address <addr>', 'where /metrics listens').default(bindAddress(':8080'), ':8080').argParser(bindAddress).env('METRICS_BIND_ADDRESS'))
+    .addOption(new Option('--health-probe-bind-address <addr>', 'where /healthz and /readyz listen').default(bindAddress(':8081'), ':8081').argParser(bindAddress).env('HEALTH_PROBE_BIND_ADDRESS'))
+    .addOption(new Option('--max-concurrent-reconciles <n>', 'Peas reconciled at once').default(4).argParser(positiveInt).env('MAX_CONCURRENT_RECONCILES'))
+    .addOption(new Option('--sidecar-image <image>', 'image with pea-runtime, for the runtime sidecar').default(DEFAULT_POD_SETTINGS.sidecarImage).env('SIDECAR_IMAGE'))
+    .addOption(new Option('--sidecar-grpc-port <port>', "the sidecar's gRPC port (health and Lifecycle)").default(DEFAULT_POD_SETTINGS.grpcPort).argParser(positiveInt).env('SIDECAR_GRPC_PORT'))
+    .addOption(new Option('--sidecar-http-port <port>', "the sidecar's HTTP port (preStop hook)").default(DEFAULT_POD_SETTINGS.httpPort).argParser(positiveInt).env('SIDECAR_HTTP_PORT'))
+    .addOption(new Option('--run-as-user <uid>', 'UID of both containers unless the Pea sets one').default(DEFAULT_POD_SETTINGS.runAsUser).argParser(positiveInt).env('RUN_AS_USER'))
+    .addOption(new Option('--resync-seconds <s>', 'how often every Pea is reconciled even without events').default(300).argParser(positiveInt).env('RESYNC_SECONDS'))
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info').env('LOG_LEVEL'));
+}
+
+function kubeConfig(path: string | undefined): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+function serve(addr: { host: string; port: number }, handler: (path: string) => Promise<[number, string]>, log: Logger): Server {
+  const server = createServer((req, res) => {
+    void handler((req.url ?? '/').split('?')[0] as string).then(([code, body]) => {
+      res.writeHead(code, { 'content-type': 'text/plain; version=0.0.4' });
+      res.end(body);
+    });
+  });
+  server.on('error', (err) => log.error({ err: String(err), port: addr.port }, 'cannot listen: choose another address with the bind-address flags'));
+  server.listen(addr.port, addr.host);
+  return server;
+}
+
+function countPhases(peas: ReadonlyArray<{ status?: { phase?: string } }>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of peas) out[p.status?.phase ?? 'Pending'] = (out[p.status?.phase ?? 'Pending'] ?? 0) + 1;
+  return out;
+}
+
+export async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
+  const kc = kubeConfig(f.kubeconfig);
+  const c = new Controller({
+    kc, namespace: f.namespace, maxConcurrentReconciles: f.maxConcurrentReconciles, resyncMs: f.resyncSeconds * 1000, cancelRpcTimeoutMs: 2000, log,
+    pod: { sidecarImage: f.sidecarImage, grpcPort: f.sidecarGrpcPort, httpPort: f.sidecarHttpPort, runAsUser: f.runAsUser },
+  });
+  const metrics: Metrics = createMetrics({ queueDepth: () => c.queue.depth, retries: () => c.queue.retries, phases: () => countPhases(c.peaList) });
+  c.metrics = metrics;
+  const identity = `${hostname()}-${process.pid}`;
+  const elector = f.leaderElect
+    ? new LeaderElector({ kc, namespace: f.leaderElectionNamespace, name: f.leaderElectionId, identity, leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, log })
+    : undefined;
+  const servers = [
+    serve(f.metricsBindAddress, async (p) => (p === '/metrics' ? [200, await metrics.registry.metrics()] : [404, 'try /metrics\n']), log),
+    serve(f.healthProbeBindAddress, async (p) => {
+      if (p === '/healthz') return [200, 'ok\n'];
+      // Ready to take work once the caches are synced (a standby replica is ready too).
+      if (p === '/readyz') return c.synced || (elector && !elector.isLeader) ? [200, 'ok\n'] : [503, 'caches not synced\n'];
+      return [404, 'try /healthz or /readyz\n'];
+    }, log),
+  ];
+
+  let stopping = false;
+  const shutdown = async (why: string, code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ why }, 'shutting down: finishing in-flight reconciles');
+    await c.stop();
+    await elector?.release();
+    for (const s of servers) s.close();
+    log.info('stopped');
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0)).on('SIGINT', () => void shutdown('SIGINT', 0));
+
+  if (elector) {
+    log.info({ identity }, 'waiting to become leader');
+    await elector.run(() => void shutdown('lost leadership', 1));
+  }
+  if (stopping) return;
+  log.info({ namespace: f.namespace || '(all)', maxConcurrentReconciles: f.maxConcurrentReconciles }, 'starting the Pea controller');
+  c.start();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const cmd = program();
+  cmd.parse(process.argv);
+  const flags = cmd.opts<OperatorFlags>();
+  const log = createLogger('peapods-operator', flags.logLevel);
+  runOperator(flags, log).catch((err) => {
+    log.fatal({ err: String(err) }, 'operator could not start: check --kubeconfig and the cluster connection');
+    process.exit(1);
+  });
+}

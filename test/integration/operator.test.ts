@@ -1,0 +1,151 @@
+// The operator against a real kube-apiserver and etcd, running as a process with the RBAC
+// it ships. No kubelet runs here: the test writes pod status as the kubelet would (see
+// TestCluster.kubelet*). Cancel goes to a real pea-runtime sidecar listening on loopback.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Pea } from '../../src/api/v1alpha1/types.js';
+import { startApiServer, type ApiServer } from '../harness/apiserver.js';
+import { TestCluster } from '../harness/cluster.js';
+import { freePort, killAll, until, type Proc } from '../helpers/processes.js';
+import { startSidecar } from '../helpers/sidecar.js';
+
+let api: ApiServer;
+let cluster: TestCluster;
+let operator: Proc;
+let sidecarPort: number;
+
+const cond = (p: Pea, type: string) => p.status?.conditions?.find((c) => c.type === type);
+
+beforeAll(async () => {
+  api = await startApiServer();
+  cluster = new TestCluster(api, 'peas');
+  await cluster.createNamespace();
+  sidecarPort = await freePort();
+  operator = cluster.startOperator(['--sidecar-grpc-port', String(sidecarPort)]);
+}, 120_000);
+
+afterAll(async () => {
+  operator?.child.kill('SIGTERM');
+  await operator?.exited;
+  killAll();
+  await api?.stop();
+}, 60_000);
+
+afterEach(() => {
+  if (operator.child.exitCode !== null) throw new Error(`the operator exited:\n${operator.output().slice(-3000)}`);
+});
+
+describe('the operator', () => {
+  it('creates the pod and turns its readiness into the Pea Ready condition', async () => {
+    await cluster.createPea('ready', { ready: { grpc: { port: 50061 } } });
+    const pod = await cluster.podOf('ready');
+    expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Pea', name: 'ready', controller: true, blockOwnerDeletion: true });
+    expect(pod.spec?.initContainers?.[0]?.args).toContain('grpc://127.0.0.1:50061/');
+    const pending = await cluster.peaUntil('ready', 'finalizer and Starting', (p) => (p.metadata.finalizers ?? []).includes('peapods.io/cancel') && p.status?.phase === 'Starting');
+    expect(cond(pending, 'Ready')?.status).toBe('False');
+    await cluster.kubeletRunning(pod, true);
+    const ready = await cluster.peaUntil('ready', 'Ready', (p) => p.status?.phase === 'Ready');
+    expect(cond(ready, 'Ready')).toMatchObject({ status: 'True', observedGeneration: 1 });
+    expect(ready.status).toMatchObject({ podName: 'ready-pea', podIP: '127.0.0.1' });
+    expect(ready.status?.readyTime).toBeDefined();
+  });
+
+  it('fails a Pea that is not ready in time with ReadyTimeout, naming the field to raise', async () => {
+    await cluster.createPea('slow', { timeouts: { readySeconds: 2 } });
+    await cluster.kubeletRunning(await cluster.podOf('slow'), false);
+    const failed = await cluster.peaUntil('slow', 'ReadyTimeout', (p) => p.status?.phase === 'Failed');
+    expect(failed.status?.reason).toBe('ReadyTimeout');
+    expect(failed.status?.message).toMatch(/not ready after \d+s \(spec\.timeouts\.readySeconds is 2\); raise spec\.timeouts\.readySeconds/);
+    expect(cond(failed, 'Finished')).toMatchObject({ status: 'True', reason: 'ReadyTimeout' });
+    await until('pod deleted', async () => (await cluster.podsOf('slow')).length === 0 || (await cluster.podsOf('slow'))[0]?.metadata?.deletionTimestamp);
+  });
+
+  it.each([
+    ['before ready: FailedToStart', false, 'FailedToStart'],
+    ['after ready: RunForeverError', true, 'RunForeverError'],
+  ])('reports a crash %s', async (_name, wasReady, reason) => {
+    const name = `crash-${wasReady ? 'late' : 'early'}`;
+    await cluster.createPea(name);
+    const pod = await cluster.podOf(name);
+    if (wasReady) {
+      await cluster.kubeletRunning(pod, true);
+      await cluster.peaUntil(name, 'Ready', (p) => p.status?.phase === 'Ready');
+    }
+    await cluster.kubeletTerminated(pod, 3, 'model file is corrupt');
+    const failed = await cluster.peaUntil(name, reason, (p) => p.status?.phase === 'Failed');
+    expect(failed.status).toMatchObject({ reason, exitCode: 3, message: 'model file is corrupt' });
+  });
+
+  it('cancels by spec.cancel through the real sidecar, then reports Cancelled', async () => {
+    // The operator dials the pod IP (127.0.0.1 here) on its --sidecar-grpc-port.
+    const sidecar = await startSidecar({ runtime: ['sleep', '600'], grpcPort: sidecarPort });
+    const pea = 'cancel-spec';
+    try {
+      await cluster.createPea(pea);
+      const pod = await cluster.podOf(pea);
+      await cluster.kubeletRunning(pod, true);
+      await cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
+      await cluster.patchPea(pea, { spec: { cancel: true } });
+      const cancelling = await cluster.peaUntil(pea, 'Cancelling', (p) => p.status?.phase === 'Cancelling');
+      expect(cancelling.status?.cancelTime).toBeDefined();
+      expect(await sidecar.exited).toBe(0); // the sidecar got Cancel, stopped the runtime, tore down
+      await cluster.kubeletTerminated(pod, 143);
+      const done = await cluster.peaUntil(pea, 'Cancelled', (p) => p.status?.phase === 'Succeeded');
+      expect(done.status?.reason).toBe('Cancelled');
+    } finally {
+      await sidecar.close();
+    }
+  });
+
+  it('cancels on delete through the finalizer, then lets the Pea go', async () => {
+    const sidecar = await startSidecar({ runtime: ['sleep', '600'], grpcPort: sidecarPort });
+    const pea = 'cancel-delete';
+    try {
+      await cluster.createPea(pea);
+      const pod = await cluster.podOf(pea);
+      await cluster.kubeletRunning(pod, true);
+      await cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
+      await cluster.deletePea(pea);
+      await cluster.peaUntil(pea, 'Cancelling', (p) => p.status?.phase === 'Cancelling');
+      expect(await sidecar.exited).toBe(0);
+      await cluster.kubeletTerminated(pod, 0);
+      await until('the Pea is gone', async () => cluster.getPea(pea).then(() => false, (e: { code?: number }) => e.code === 404));
+    } finally {
+      await sidecar.close();
+    }
+  });
+
+  it('deletes the pod of a runtime that does not stop in time: CancelTimeout', async () => {
+    await cluster.createPea('stubborn', { timeouts: { cancelSeconds: 1, teardownSeconds: 1 } });
+    const pod = await cluster.podOf('stubborn');
+    await cluster.kubeletRunning(pod, true);
+    await cluster.peaUntil('stubborn', 'Ready', (p) => p.status?.phase === 'Ready');
+    await cluster.patchPea('stubborn', { spec: { cancel: true } });
+    const failed = await cluster.peaUntil('stubborn', 'CancelTimeout', (p) => p.status?.phase === 'Failed');
+    expect(failed.status?.reason).toBe('CancelTimeout');
+    expect(failed.status?.message).toContain('spec.timeouts.cancelSeconds (1s)');
+    const pods = await cluster.podsOf('stubborn');
+    expect(pods.every((p) => p.metadata?.deletionTimestamp) || pods.length === 0).toBe(true);
+  });
+
+  it('reports a pod deleted by someone else and does not recreate it', async () => {
+    await cluster.createPea('orphaned');
+    const pod = await cluster.podOf('orphaned');
+    await cluster.kubeletRunning(pod, true);
+    await cluster.peaUntil('orphaned', 'Ready', (p) => p.status?.phase === 'Ready');
+    await cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: 'peas', gracePeriodSeconds: 0 });
+    const failed = await cluster.peaUntil('orphaned', 'PodDeleted', (p) => p.status?.phase === 'Failed');
+    expect(failed.status?.reason).toBe('PodDeleted');
+    expect(await cluster.podsOf('orphaned')).toHaveLength(0);
+  });
+
+  it('survives a SIGKILL mid-reconcile: no second pod, no lost transition', async () => {
+    await cluster.createPea('restart');
+    const pod = await cluster.podOf('restart');
+    operator.child.kill('SIGKILL');
+    await operator.exited;
+    await cluster.kubeletRunning(pod, true); // happens while no operator runs
+    operator = cluster.startOperator(['--sidecar-grpc-port', String(sidecarPort)]);
+    await cluster.peaUntil('restart', 'Ready', (p) => p.status?.phase === 'Ready');
+    expect(await cluster.podsOf('restart')).toHaveLength(1);
+  });
+});
