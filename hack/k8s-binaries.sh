@@ -105,7 +105,7 @@ build_helm() {
   mkdir -p "$dir"
   (cd "$dir"
    [[ -f go.mod ]] || printf 'module peapods.local/helm-build\n\ngo 1.24\n' > go.mod
-   go get "helm.sh/helm/v3@$HELM_VERSION" >&2
+   go get "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
    CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" -o "$bin/.helm.tmp" helm.sh/helm/v3/cmd/helm)
 }
 

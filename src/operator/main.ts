@@ -30,6 +30,7 @@ export interface OperatorFlags {
   leaderElect: boolean;
   leaderElectionNamespace: string;
   leaderElectionId: string;
+  leaseDurationSeconds: number;
   metricsBindAddress: { host: string; port: number };
   healthProbeBindAddress: { host: string; port: number };
   maxConcurrentReconciles: number;
@@ -49,6 +50,7 @@ export function program(): Command {
     .addOption(new Option('--leader-elect', 'elect a leader with a Lease, so that only one replica acts').default(false).env('LEADER_ELECT'))
     .addOption(new Option('--leader-election-namespace <ns>', 'namespace of the Lease').default('peapods-system').env('POD_NAMESPACE'))
     .addOption(new Option('--leader-election-id <name>', 'name of the Lease').default('peapods-operator').env('LEADER_ELECTION_ID'))
+    .addOption(new Option('--lease-duration-seconds <s>', 'how long a leader that stopped renewing keeps the Lease; renew every fifth of it').default(15).argParser(positiveInt).env('LEASE_DURATION_SECONDS'))
     .addOption(new Option('--metrics-bind-address <addr>', 'where /metrics listens').default(bindAddress(':8080'), ':8080').argParser(bindAddress).env('METRICS_BIND_ADDRESS'))
     .addOption(new Option('--health-probe-bind-address <addr>', 'where /healthz and /readyz listen').default(bindAddress(':8081'), ':8081').argParser(bindAddress).env('HEALTH_PROBE_BIND_ADDRESS'))
     .addOption(new Option('--max-concurrent-reconciles <n>', 'Peas reconciled at once').default(4).argParser(positiveInt).env('MAX_CONCURRENT_RECONCILES'))
@@ -95,7 +97,8 @@ export async function runOperator(f: OperatorFlags, log: Logger): Promise<void> 
   c.metrics = metrics;
   const identity = `${hostname()}-${process.pid}`;
   const elector = f.leaderElect
-    ? new LeaderElector({ kc, namespace: f.leaderElectionNamespace, name: f.leaderElectionId, identity, leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, log })
+    ? new LeaderElector({ kc, namespace: f.leaderElectionNamespace, name: f.leaderElectionId, identity, leaseDurationSeconds: f.leaseDurationSeconds,
+        renewDeadlineMs: f.leaseDurationSeconds * 667, retryPeriodMs: f.leaseDurationSeconds * 200, log })
     : undefined;
   const servers = [
     serve(f.metricsBindAddress, async (p) => (p === '/metrics' ? [200, await metrics.registry.metrics()] : [404, 'try /metrics\n']), log),
