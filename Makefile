@@ -31,6 +31,7 @@ test: deps ## lint, type check, build, then every jest suite (unit and integrati
 
 bench: build ## benchmarks, each against a baseline measured in the same run
 	node dist/bench/sidecar.bench.js
+	node dist/bench/operator.bench.js
 
 sidecar: build ## run the sidecar locally around an example runtime (Ctrl-C cancels it)
 	PEA_HEALTH_PORT=50061 node dist/src/runtime/main.js sidecar --ready grpc://127.0.0.1:50061 \

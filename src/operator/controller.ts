@@ -125,7 +125,8 @@ export class Controller {
     const d = decide(pea, pod, new Date());
     for (const a of d.actions.filter((x) => x.kind !== 'removeFinalizer')) await this.act(a, pea, log);
     await this.writeStatus(pea, d.status);
-    for (const ev of d.events) await this.event(pea, ev, log);
+    // Like client-go's recorder, events are sent off the reconcile path.
+    for (const ev of d.events) void this.event(pea, ev, log);
     if (d.actions.some((a) => a.kind === 'removeFinalizer')) await this.act({ kind: 'removeFinalizer' }, pea, log);
     return d.requeueAfterMs;
   }

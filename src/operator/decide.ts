@@ -43,7 +43,7 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   if (!deleting && !hasFinalizer && !isFinished(old.phase)) d.actions.push({ kind: 'addFinalizer' });
 
   const problem = invalid(pea);
-  if (problem && !isFinished(old.phase) && !pod) finish(d, 'Failed', REASON_INVALID, problem, now);
+  if (problem && !isFinished(old.phase)) finish(d, 'Failed', REASON_INVALID, problem, now);
   else if (!isFinished(old.phase)) progress(pea, pod, now, d);
 
   if (isFinished(d.status.phase) && deleting && hasFinalizer) d.actions.push({ kind: 'removeFinalizer' });
@@ -85,8 +85,9 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   }
   s.podName = pod.metadata?.name;
   s.podIP = pod.status?.podIP ?? s.podIP;
-  s.startTime ??= (pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp) : now).toISOString();
-  if (s.phase === 'Pending') s.phase = 'Starting';
+  // A hand-edited or garbled time would make every deadline NaN: fall back to the pod's.
+  if (!validTime(s.startTime)) s.startTime = (pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp) : now).toISOString();
+  if (!s.phase || s.phase === 'Pending') s.phase = 'Starting';
 
   const runtime = containerStatus(pod, RUNTIME_CONTAINER);
   const ended = runtime?.state?.terminated;
@@ -117,7 +118,7 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
 function cancelling(pea: Pea, d: Decision, now: Date, cancelSeconds: number, teardownSeconds: number): void {
   const s = d.status;
   s.phase = 'Cancelling';
-  if (!s.cancelTime) {
+  if (!validTime(s.cancelTime)) {
     s.cancelTime = now.toISOString();
     s.message = pea.metadata.deletionTimestamp ? 'cancelling: the Pea is being deleted' : 'cancelling: spec.cancel is true';
     d.actions.push({ kind: 'cancelRpc' });
@@ -125,7 +126,7 @@ function cancelling(pea: Pea, d: Decision, now: Date, cancelSeconds: number, tea
     return;
   }
   // The sidecar itself kills the runtime after cancelSeconds; allow it that plus teardown.
-  const deadline = new Date(s.cancelTime).getTime() + (cancelSeconds + Math.min(teardownSeconds, 5)) * 1000;
+  const deadline = new Date(s.cancelTime as string).getTime() + (cancelSeconds + Math.min(teardownSeconds, 5)) * 1000;
   if (now.getTime() < deadline) {
     d.requeueAfterMs = deadline - now.getTime();
     return;
@@ -146,6 +147,10 @@ function ran(d: Decision, exitCode: number, message: string, now: Date): void {
   if (exitCode === 0) return finish(d, 'Succeeded', Reason.Completed, message || 'the runtime finished by itself', now);
   const reason = s.readyTime ? Reason.RunForeverError : Reason.FailedToStart;
   finish(d, 'Failed', reason, message || `the runtime exited with code ${exitCode}: see its logs (kubectl logs ${s.podName ?? ''} -c ${RUNTIME_CONTAINER})`, now);
+}
+
+function validTime(t: string | undefined): t is string {
+  return t !== undefined && Number.isFinite(new Date(t).getTime());
 }
 
 function finish(d: Decision, phase: PeaPhase, reason: string, message: string, now: Date): void {

@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The repository root, from test/helpers (jest) or dist/test/helpers (benchmarks). */
+export const ROOT = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dir !== '/') dir = resolve(dir, '..');
+  return dir;
+})();
 export const CLI = join(ROOT, 'dist/src/runtime/main.js');
 export const example = (name: string): string => join(ROOT, 'dist/examples', `${name}.js`);
 

@@ -1,0 +1,121 @@
+// `make bench` (operator part), against a real etcd + kube-apiserver started here:
+//  1. N Peas exist; the operator is started and timed until every Pea has its pod and a
+//     written status. Baseline: a bare client doing the same writes (N pod creates + N status
+//     patches) at the same concurrency, against the same server, in the same run.
+//  2. The operator's RSS with M Peas and their pods in its caches, per Pea above idle.
+//   node dist/bench/operator.bench.js [--peas 1000] [--cached 10000] [--concurrency 4]
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION, type Pea } from '../src/api/v1alpha1/types.js';
+import { buildPod } from '../src/operator/pod.js';
+import { startApiServer, type ApiServer } from '../test/harness/apiserver.js';
+import { TestCluster } from '../test/harness/cluster.js';
+import { killAll } from '../test/helpers/processes.js';
+
+const { values } = parseArgs({ options: { peas: { type: 'string', default: '1000' }, cached: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '4' } } });
+const N = Number(values.peas);
+const M = Number(values.cached);
+const C = Number(values.concurrency);
+const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+async function pool<T>(items: T[], concurrency: number, f: (t: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < items.length) await f(items[next++] as T);
+  }));
+}
+
+async function createPeas(c: TestCluster, n: number, prefix: string): Promise<Pea[]> {
+  const out: Pea[] = [];
+  await pool([...Array(n).keys()], 16, async (i) => out.push(await c.createPea(`${prefix}-${i}`)));
+  return out;
+}
+
+async function count(c: TestCluster): Promise<{ pods: number; written: number }> {
+  const peas = (await c.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: c.namespace, plural: PLURAL })) as { items: Pea[] };
+  const pods = await c.core.listNamespacedPod({ namespace: c.namespace });
+  return { pods: pods.items.length, written: peas.items.filter((p) => p.status?.phase).length };
+}
+
+/** The bare client: for each Pea, create its pod and patch its status, C at a time. */
+async function bare(c: TestCluster, peas: Pea[]): Promise<number> {
+  const t0 = performance.now();
+  await pool(peas, C, async (pea) => {
+    await c.core.createNamespacedPod({ namespace: c.namespace, body: buildPod(pea) });
+    await c.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: c.namespace, plural: PLURAL, name: pea.metadata.name!, body: { status: { phase: 'Pending' } } }, MERGE);
+  });
+  return (performance.now() - t0) / 1000;
+}
+
+async function operatorRun(c: TestCluster, n: number): Promise<number> {
+  const t0 = performance.now();
+  const op = c.startOperator(['--max-concurrent-reconciles', String(C), '--log-level', 'warn']);
+  for (;;) {
+    const { pods, written } = await count(c);
+    if (pods >= n && written >= n) break;
+    if (op.child.exitCode !== null) throw new Error(`operator exited: ${op.output().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const s = (performance.now() - t0) / 1000;
+  op.child.kill('SIGTERM');
+  await op.exited;
+  return s;
+}
+
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+}
+
+async function rssPerPea(api: ApiServer): Promise<{ idle: number; loaded: number; perPea: number }> {
+  const empty = new TestCluster(api, 'rss-idle');
+  await empty.createNamespace();
+  const idleOp = empty.startOperator(['--log-level', 'warn']);
+  await new Promise((r) => setTimeout(r, 3000));
+  const idle = rssKiB(idleOp.child.pid!);
+  idleOp.child.kill('SIGTERM');
+  await idleOp.exited;
+
+  const full = new TestCluster(api, 'rss-full');
+  await full.createNamespace();
+  const peas = await createPeas(full, M, 'r');
+  await pool(peas, 16, (pea) => full.core.createNamespacedPod({ namespace: full.namespace, body: buildPod(pea) }));
+  const op = full.startOperator(['--log-level', 'warn', '--max-concurrent-reconciles', '8']);
+  for (;;) {
+    if ((await count(full)).written >= M) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await new Promise((r) => setTimeout(r, 3000)); // let the queue drain and GC settle
+  const loaded = rssKiB(op.child.pid!);
+  op.child.kill('SIGTERM');
+  await op.exited;
+  return { idle, loaded, perPea: (loaded - idle) / M };
+}
+
+async function main(): Promise<void> {
+  process.stdout.write(`operator benchmark: ${N} Peas, concurrency ${C}; RSS with ${M} Peas cached\n`);
+  const api = await startApiServer();
+  try {
+    const baseline = new TestCluster(api, 'bench-bare');
+    await baseline.createNamespace();
+    const bareSeconds = await bare(baseline, await createPeas(baseline, N, 'b'));
+    const ours = new TestCluster(api, 'bench-operator');
+    await ours.createNamespace();
+    await createPeas(ours, N, 'o');
+    const opSeconds = await operatorRun(ours, N);
+    const rss = await rssPerPea(api);
+    const row = (what: string, v: string): void => void process.stdout.write(`${what.padEnd(52)}${v}\n`);
+    process.stdout.write('\n');
+    row(`bare client: ${N} pod creates + ${N} status patches`, `${bareSeconds.toFixed(2)} s  (${(N / bareSeconds).toFixed(0)} Peas/s)`);
+    row(`operator: ${N} Peas → pods created, status written`, `${opSeconds.toFixed(2)} s  (${(N / opSeconds).toFixed(0)} Peas/s)`);
+    row('ratio operator / bare (target ≥ 0.7)', (bareSeconds / opSeconds).toFixed(2));
+    row('operator RSS idle', `${(rss.idle / 1024).toFixed(1)} MiB`);
+    row(`operator RSS with ${M} Peas + pods cached`, `${(rss.loaded / 1024).toFixed(1)} MiB`);
+    row('per Pea above idle (target ≤ 10 KiB)', `${rss.perPea.toFixed(2)} KiB`);
+  } finally {
+    killAll();
+    await api.stop();
+  }
+}
+
+await main();
