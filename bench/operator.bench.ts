@@ -11,7 +11,7 @@ import { GROUP, PLURAL, VERSION, type Pea } from '../src/api/v1alpha1/types.js';
 import { buildPod } from '../src/operator/pod.js';
 import { startApiServer, type ApiServer } from '../test/harness/apiserver.js';
 import { TestCluster } from '../test/harness/cluster.js';
-import { killAll } from '../test/helpers/processes.js';
+import { freePort, killAll } from '../test/helpers/processes.js';
 
 const { values } = parseArgs({ options: { peas: { type: 'string', default: '1000' }, cached: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '4' } } });
 const N = Number(values.peas);
@@ -63,16 +63,33 @@ async function operatorRun(c: TestCluster, n: number): Promise<number> {
   return s;
 }
 
+/** Live heap as the operator's own /metrics reports it (prom-client default metrics). */
+async function heapUsedKiB(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1]) / 1024;
+}
+
 function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 }
 
-async function rssPerPea(api: ApiServer): Promise<{ idle: number; loaded: number; perPea: number }> {
+interface Memory {
+  idle: number;
+  loaded: number;
+  perPea: number;
+  heapIdle: number;
+  heapLoaded: number;
+  heapPerPea: number;
+}
+
+async function rssPerPea(api: ApiServer): Promise<Memory> {
   const empty = new TestCluster(api, 'rss-idle');
   await empty.createNamespace();
-  const idleOp = empty.startOperator(['--log-level', 'warn']);
+  const port = await freePort();
+  const idleOp = empty.startOperator(['--log-level', 'warn', '--metrics-bind-address', `127.0.0.1:${port}`]);
   await new Promise((r) => setTimeout(r, 3000));
   const idle = rssKiB(idleOp.child.pid!);
+  const heapIdle = await heapUsedKiB(port);
   idleOp.child.kill('SIGTERM');
   await idleOp.exited;
 
@@ -80,16 +97,18 @@ async function rssPerPea(api: ApiServer): Promise<{ idle: number; loaded: number
   await full.createNamespace();
   const peas = await createPeas(full, M, 'r');
   await pool(peas, 16, (pea) => full.core.createNamespacedPod({ namespace: full.namespace, body: buildPod(pea) }));
-  const op = full.startOperator(['--log-level', 'warn', '--max-concurrent-reconciles', '8']);
+  const port2 = await freePort();
+  const op = full.startOperator(['--log-level', 'warn', '--max-concurrent-reconciles', '8', '--metrics-bind-address', `127.0.0.1:${port2}`]);
   for (;;) {
     if ((await count(full)).written >= M) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  await new Promise((r) => setTimeout(r, 3000)); // let the queue drain and GC settle
+  await new Promise((r) => setTimeout(r, 5000)); // let the queue drain and GC settle
   const loaded = rssKiB(op.child.pid!);
+  const heapLoaded = await heapUsedKiB(port2);
   op.child.kill('SIGTERM');
   await op.exited;
-  return { idle, loaded, perPea: (loaded - idle) / M };
+  return { idle, loaded, perPea: (loaded - idle) / M, heapIdle, heapLoaded, heapPerPea: (heapLoaded - heapIdle) / M };
 }
 
 async function main(): Promise<void> {
@@ -111,7 +130,9 @@ async function main(): Promise<void> {
     row('ratio operator / bare (target ≥ 0.7)', (bareSeconds / opSeconds).toFixed(2));
     row('operator RSS idle', `${(rss.idle / 1024).toFixed(1)} MiB`);
     row(`operator RSS with ${M} Peas + pods cached`, `${(rss.loaded / 1024).toFixed(1)} MiB`);
-    row('per Pea above idle (target ≤ 10 KiB)', `${rss.perPea.toFixed(2)} KiB`);
+    row('RSS per Pea above idle (target ≤ 10 KiB)', `${rss.perPea.toFixed(2)} KiB`);
+    row('V8 heap used: idle → loaded', `${(rss.heapIdle / 1024).toFixed(1)} → ${(rss.heapLoaded / 1024).toFixed(1)} MiB`);
+    row('heap used per Pea above idle', `${rss.heapPerPea.toFixed(2)} KiB`);
   } finally {
     killAll();
     await api.stop();

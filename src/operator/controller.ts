@@ -45,6 +45,7 @@ export class Controller {
         ? this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
         : this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as Promise<k8s.KubernetesListObject<Pea & k8s.KubernetesObject>>,
       onChange: (pea) => this.enqueue(pea.metadata?.namespace, pea.metadata?.name),
+      trim: (pea) => void delete pea.metadata?.managedFields,
     });
     const selector = `${LABEL_MANAGED}=${MANAGER}`;
     this.pods = resilientInformer<k8s.V1Pod>({
@@ -52,6 +53,11 @@ export class Controller {
       path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
       list: () => (ns ? this.core.listNamespacedPod({ namespace: ns, labelSelector: selector }) : this.core.listPodForAllNamespaces({ labelSelector: selector })),
       onChange: (pod) => this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[LABEL_PEA]),
+      // decide() reads a pod's metadata and status only; its spec is ours and known.
+      trim: (pod) => {
+        delete pod.metadata?.managedFields;
+        delete (pod as { spec?: unknown }).spec;
+      },
     });
   }
 

@@ -148,4 +148,27 @@ describe('the operator', () => {
     await cluster.peaUntil('restart', 'Ready', (p) => p.status?.phase === 'Ready');
     expect(await cluster.podsOf('restart')).toHaveLength(1);
   });
+
+  it('serves /metrics, /healthz and /readyz on the conventional flags', async () => {
+    const [metricsPort, probePort] = [await freePort(), await freePort()];
+    const other = new TestCluster(api, 'observed');
+    await other.createNamespace();
+    const op = other.startOperator(['--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--health-probe-bind-address', `127.0.0.1:${probePort}`]);
+    try {
+      await until('/readyz 200 (caches synced)', async () => (await fetch(`http://127.0.0.1:${probePort}/readyz`)).status === 200);
+      expect((await fetch(`http://127.0.0.1:${probePort}/healthz`)).status).toBe(200);
+      await other.createPea('counted');
+      await other.peaUntil('counted', 'Starting', (p) => p.status?.phase === 'Starting');
+      const text = await until('reconciles counted', async () => {
+        const t = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        return /controller_runtime_reconcile_total\{controller="pea",result="(success|requeue_after)"\} [1-9]/.test(t) ? t : undefined;
+      });
+      expect(text).toContain('controller_runtime_reconcile_time_seconds_bucket');
+      expect(text).toMatch(/workqueue_depth\{name="pea"\} \d+/);
+      expect(text).toMatch(/peapods_peas\{phase="Starting"\} 1/);
+    } finally {
+      op.child.kill('SIGTERM');
+      expect(await op.exited).toBe(0);
+    }
+  });
 });
