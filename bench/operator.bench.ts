@@ -86,10 +86,11 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
   const empty = new TestCluster(api, 'rss-idle');
   await empty.createNamespace();
   const port = await freePort();
-  const idleOp = empty.startOperator(['--log-level', 'warn', '--metrics-bind-address', `127.0.0.1:${port}`]);
+  // --expose-gc: each /metrics scrape runs a full GC first, so both figures are live memory.
+  const idleOp = empty.startOperator(['--log-level', 'warn', '--metrics-bind-address', `127.0.0.1:${port}`], ['--expose-gc']);
   await new Promise((r) => setTimeout(r, 3000));
-  const idle = rssKiB(idleOp.child.pid!);
   const heapIdle = await heapUsedKiB(port);
+  const idle = rssKiB(idleOp.child.pid!);
   idleOp.child.kill('SIGTERM');
   await idleOp.exited;
 
@@ -98,14 +99,16 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
   const peas = await createPeas(full, M, 'r');
   await pool(peas, 16, (pea) => full.core.createNamespacedPod({ namespace: full.namespace, body: buildPod(pea) }));
   const port2 = await freePort();
-  const op = full.startOperator(['--log-level', 'warn', '--max-concurrent-reconciles', '8', '--metrics-bind-address', `127.0.0.1:${port2}`]);
+  const op = full.startOperator(['--log-level', 'warn', '--max-concurrent-reconciles', '8', '--metrics-bind-address', `127.0.0.1:${port2}`], ['--expose-gc']);
   for (;;) {
     if ((await count(full)).written >= M) break;
     await new Promise((r) => setTimeout(r, 500));
   }
   await new Promise((r) => setTimeout(r, 5000)); // let the queue drain and GC settle
-  const loaded = rssKiB(op.child.pid!);
   const heapLoaded = await heapUsedKiB(port2);
+  const loaded = rssKiB(op.child.pid!);
+  const text = await (await fetch(`http://127.0.0.1:${port2}/metrics`)).text();
+  process.stdout.write(`${text.split('\n').filter((l) => /^nodejs_(external_memory|heap_size_total|heap_space_size_used)/.test(l)).join('\n')}\n`);
   op.child.kill('SIGTERM');
   await op.exited;
   return { idle, loaded, perPea: (loaded - idle) / M, heapIdle, heapLoaded, heapPerPea: (heapLoaded - heapIdle) / M };

@@ -87,8 +87,8 @@ export class TestCluster {
   }
 
   /** The operator as a real process with the identity and RBAC it ships. */
-  startOperator(extra: string[] = []): Proc {
-    return start(process.execPath, [OPERATOR, '--kubeconfig', this.api.operatorKubeconfigFile, '--namespace', this.namespace,
+  startOperator(extra: string[] = [], nodeArgs: string[] = []): Proc {
+    return start(process.execPath, [...nodeArgs, OPERATOR, '--kubeconfig', this.api.operatorKubeconfigFile, '--namespace', this.namespace,
       '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--leader-election-namespace', 'peapods-system', ...extra]);
   }
 }
