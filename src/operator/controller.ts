@@ -158,7 +158,13 @@ export class Controller {
       }
       case 'createPod':
         log.info({ pod: podName(pea) }, 'creating pod');
-        await ignore(409, this.core.createNamespacedPod({ namespace: ns, body: buildPod(pea, this.o.pod) }));
+        try {
+          await ignore(409, this.core.createNamespacedPod({ namespace: ns, body: buildPod(pea, this.o.pod) }));
+        } catch (err) {
+          // Until the pod exists the Pea has no status to show this in; an event does.
+          void this.event(pea, { type: 'Warning', reason: 'FailedCreatePod', message: `could not create pod ${podName(pea)}: ${describe(err)}` }, log);
+          throw err;
+        }
         return;
       case 'deletePod':
         log.info({ pod: podName(pea) }, 'deleting pod');

@@ -45,6 +45,9 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   const problem = invalid(pea);
   if (problem && !isFinished(old.phase)) finish(d, 'Failed', REASON_INVALID, problem, now);
   else if (!isFinished(old.phase)) progress(pea, pod, now, d);
+  // The status waits until the new pod is seen (its watch event brings the Pea back here):
+  // writing Pending first would cost a write per Pea for a state that lasts milliseconds.
+  if (d.actions.some((a) => a.kind === 'createPod')) return { ...d, status: old };
 
   if (isFinished(d.status.phase) && deleting && hasFinalizer) d.actions.push({ kind: 'removeFinalizer' });
   d.status.observedGeneration = pea.metadata.generation;
@@ -78,8 +81,6 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
     }
     if (wantsCancel) return finish(d, 'Succeeded', Reason.Cancelled, 'cancelled before the runtime started', now);
     d.actions.push({ kind: 'createPod' });
-    s.phase = 'Pending';
-    s.startTime ??= now.toISOString();
     if (t.readySeconds > 0) d.requeueAfterMs = t.readySeconds * 1000;
     return;
   }

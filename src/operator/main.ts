@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as k8s from '@kubernetes/client-node';
+import { PooledKubeConfig } from '../shared/kubeconfig.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { Controller } from './controller.js';
 import { LeaderElector } from './leader.js';
@@ -63,7 +64,7 @@ export function program(): Command {
 }
 
 function kubeConfig(path: string | undefined): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
+  const kc = new PooledKubeConfig();
   if (path) kc.loadFromFile(path);
   else kc.loadFromCluster();
   return kc;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { CRD_FILE } from '../../src/api/v1alpha1/crd.js';
+import { PooledKubeConfig } from '../../src/shared/kubeconfig.js';
 import { ROOT, freePort } from '../helpers/processes.js';
 
 export const OPERATOR_NAMESPACE = 'peapods-system';
@@ -33,7 +34,9 @@ function binDir(): string {
 }
 
 function kubeConfig(url: string, user: string, token: string): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
+  // Pooled like the operator's, so the benchmark's bare client is not slowed by new TLS
+  // connections per request (see src/shared/kubeconfig.ts).
+  const kc = new PooledKubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'test', server: url, skipTLSVerify: true }],
     users: [{ name: user, token }],

@@ -34,8 +34,14 @@ describe('decide', () => {
   it('adds the finalizer and creates the pod of a new Pea', () => {
     const d = decide(pea({}, undefined, { finalizers: [] }), undefined, T0);
     expect(kinds(d)).toEqual(['addFinalizer', 'createPod']);
-    expect(d.status).toMatchObject({ phase: 'Pending', startTime: T0.toISOString() });
+    expect(d.status).toEqual({}); // written once the pod is seen
     expect(d.requeueAfterMs).toBe(60_000);
+  });
+
+  it('records the start when the new pod is seen', () => {
+    const d = decide(pea(), pod(), at(2));
+    expect(d.status).toMatchObject({ phase: 'Starting', podName: 'p-pea', startTime: T0.toISOString() });
+    expect(d.events).toEqual([expect.objectContaining({ type: 'Normal', reason: 'Starting' })]);
   });
 
   it.each([
