@@ -22,6 +22,8 @@ export interface ControllerOptions {
 }
 
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+const MAX_EVENTS_IN_FLIGHT = 2;
+const MAX_EVENT_BACKLOG = 1000;
 
 export class Controller {
   readonly queue = new WorkQueue();
@@ -129,10 +131,13 @@ export class Controller {
     const log = this.o.log.child({ pea: key });
     const pod = this.ownedPod(pea);
     const d = decide(pea, pod, new Date());
-    for (const a of d.actions.filter((x) => x.kind !== 'removeFinalizer')) await this.act(a, pea, log);
+    // Adding the finalizer and creating the pod do not depend on each other: one round trip.
+    // (Should the Pea be deleted between them, its pod still goes through preStop teardown.)
+    const first: Action[] = d.actions.filter((a) => a.kind === 'addFinalizer' || a.kind === 'createPod');
+    await Promise.all(first.map((a) => this.act(a, pea, log)));
+    for (const a of d.actions.filter((x) => !first.includes(x) && x.kind !== 'removeFinalizer')) await this.act(a, pea, log);
     await this.writeStatus(pea, d.status);
-    // Like client-go's recorder, events are sent off the reconcile path.
-    for (const ev of d.events) void this.event(pea, ev, log);
+    for (const ev of d.events) this.event(pea, ev, log);
     if (d.actions.some((a) => a.kind === 'removeFinalizer')) await this.act({ kind: 'removeFinalizer' }, pea, log);
     return d.requeueAfterMs;
   }
@@ -162,7 +167,7 @@ export class Controller {
           await ignore(409, this.core.createNamespacedPod({ namespace: ns, body: buildPod(pea, this.o.pod) }));
         } catch (err) {
           // Until the pod exists the Pea has no status to show this in; an event does.
-          void this.event(pea, { type: 'Warning', reason: 'FailedCreatePod', message: `could not create pod ${podName(pea)}: ${describe(err)}` }, log);
+          this.event(pea, { type: 'Warning', reason: 'FailedCreatePod', message: `could not create pod ${podName(pea)}: ${describe(err)}` }, log);
           throw err;
         }
         return;
@@ -200,7 +205,7 @@ export class Controller {
         client.close();
       }
     }
-    await this.event(pea, { type: 'Warning', reason: 'CancelUnreachable', message: `the runtime sidecar at ${address} did not answer Cancel; the pod is deleted when spec.timeouts.cancelSeconds runs out` }, log);
+    this.event(pea, { type: 'Warning', reason: 'CancelUnreachable', message: `the runtime sidecar at ${address} did not answer Cancel; the pod is deleted when spec.timeouts.cancelSeconds runs out` }, log);
   }
 
   private async writeStatus(pea: Pea, status: PeaStatus): Promise<void> {
@@ -209,7 +214,34 @@ export class Controller {
       { group: GROUP, version: VERSION, namespace: pea.metadata.namespace as string, plural: PLURAL, name: pea.metadata.name as string, body: { status } }, MERGE));
   }
 
-  private async event(pea: Pea, ev: PeaEvent, log: Logger): Promise<void> {
+  private eventsInFlight = 0;
+  private readonly eventBacklog: Array<() => Promise<void>> = [];
+
+  /**
+   * Queues an Event; a few go out at a time and a flood is cut short, as client-go's
+   * recorder does, so that Events never crowd out the writes that matter.
+   */
+  private event(pea: Pea, ev: PeaEvent, log: Logger): void {
+    if (this.eventBacklog.length >= MAX_EVENT_BACKLOG) {
+      log.debug({ reason: ev.reason }, 'event backlog full; dropping an event');
+      return;
+    }
+    this.eventBacklog.push(() => this.sendEvent(pea, ev, log));
+    this.pumpEvents();
+  }
+
+  private pumpEvents(): void {
+    while (this.eventsInFlight < MAX_EVENTS_IN_FLIGHT && this.eventBacklog.length > 0) {
+      const send = this.eventBacklog.shift() as () => Promise<void>;
+      this.eventsInFlight++;
+      void send().finally(() => {
+        this.eventsInFlight--;
+        this.pumpEvents();
+      });
+    }
+  }
+
+  private async sendEvent(pea: Pea, ev: PeaEvent, log: Logger): Promise<void> {
     const now = new Date();
     const ns = pea.metadata.namespace as string;
     try {
