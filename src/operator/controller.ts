@@ -113,8 +113,11 @@ export class Controller {
         result = 'requeue_after';
       }
     } catch (err) {
-      result = 'error';
-      this.o.log.warn({ pea: key, err: describe(err) }, 'reconcile failed; retrying with backoff');
+      const conflict = (err as { code?: number }).code === 409;
+      result = conflict ? 'conflict' : 'error';
+      // A conflict only means the cache was behind: expected, and retried at once.
+      if (conflict) this.o.log.debug({ pea: key }, 'stale read; reconciling again');
+      else this.o.log.warn({ pea: key, err: describe(err) }, 'reconcile failed; retrying with backoff');
       this.queue.addRateLimited(key);
     } finally {
       this.queue.done(key);
@@ -210,8 +213,12 @@ export class Controller {
 
   private async writeStatus(pea: Pea, status: PeaStatus): Promise<void> {
     if (JSON.stringify(pea.status ?? {}) === JSON.stringify(status)) return;
+    // resourceVersion makes the write conditional: a decision taken on a stale cached Pea
+    // (say, its pod's deletion seen before our own last status write) gets 409 and is
+    // retried on fresh state instead of overwriting a newer status.
     await ignore(404, this.custom.patchNamespacedCustomObjectStatus(
-      { group: GROUP, version: VERSION, namespace: pea.metadata.namespace as string, plural: PLURAL, name: pea.metadata.name as string, body: { status } }, MERGE));
+      { group: GROUP, version: VERSION, namespace: pea.metadata.namespace as string, plural: PLURAL, name: pea.metadata.name as string,
+        body: { metadata: { resourceVersion: pea.metadata.resourceVersion }, status } }, MERGE));
   }
 
   private eventsInFlight = 0;
