@@ -4,7 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type Pea, type PeaStatus } from '../api/v1alpha1/types.js';
 import { lifecycleClient, type CancelResponse } from '../shared/lifecycle-proto.js';
 import type { Logger } from '../shared/logger.js';
-import { decide, FINALIZER, type Action, type Decision, type PeaEvent } from './decide.js';
+import { decide, FINALIZER, podRejected, type Action, type Decision, type PeaEvent } from './decide.js';
 import { resilientInformer, type ResilientInformer } from './informer.js';
 import type { Metrics } from './metrics.js';
 import { buildPod, LABEL_MANAGED, LABEL_PEA, MANAGER, podName, type PodSettings } from './pod.js';
@@ -137,7 +137,15 @@ export class Controller {
     // Adding the finalizer and creating the pod do not depend on each other: one round trip.
     // (Should the Pea be deleted between them, its pod still goes through preStop teardown.)
     const first: Action[] = d.actions.filter((a) => a.kind === 'addFinalizer' || a.kind === 'createPod');
-    await Promise.all(first.map((a) => this.act(a, pea, log)));
+    try {
+      await Promise.all(first.map((a) => this.act(a, pea, log)));
+    } catch (err) {
+      if (!(err instanceof PodRejected)) throw err;
+      const r = podRejected(pea, err.message, new Date());
+      await this.writeStatus(pea, r.status);
+      for (const ev of r.events) this.event(pea, ev, log);
+      return undefined;
+    }
     for (const a of d.actions.filter((x) => !first.includes(x) && x.kind !== 'removeFinalizer')) await this.act(a, pea, log);
     await this.writeStatus(pea, d.status);
     for (const ev of d.events) this.event(pea, ev, log);
@@ -169,6 +177,9 @@ export class Controller {
         try {
           await ignore(409, this.core.createNamespacedPod({ namespace: ns, body: buildPod(pea, this.o.pod) }));
         } catch (err) {
+          if ((err as { code?: number }).code === 422) {
+            throw new PodRejected(`could not create pod ${podName(pea)}: ${apiMessage(err)}; fix the Pea's spec, then delete it and create it again`);
+          }
           // Until the pod exists the Pea has no status to show this in; an event does.
           this.event(pea, { type: 'Warning', reason: 'FailedCreatePod', message: `could not create pod ${podName(pea)}: ${describe(err)}` }, log);
           throw err;
@@ -216,9 +227,12 @@ export class Controller {
     // resourceVersion makes the write conditional: a decision taken on a stale cached Pea
     // (say, its pod's deletion seen before our own last status write) gets 409 and is
     // retried on fresh state instead of overwriting a newer status.
+    // A merge patch keeps keys it does not mention: null removes the ones decide() dropped.
+    const old = typeof pea.status === 'object' && pea.status !== null && !Array.isArray(pea.status) ? pea.status : {};
+    const removed = Object.fromEntries(Object.keys(old).filter((k) => !(k in status)).map((k) => [k, null]));
     await ignore(404, this.custom.patchNamespacedCustomObjectStatus(
       { group: GROUP, version: VERSION, namespace: pea.metadata.namespace as string, plural: PLURAL, name: pea.metadata.name as string,
-        body: { metadata: { resourceVersion: pea.metadata.resourceVersion }, status } }, MERGE));
+        body: { metadata: { resourceVersion: pea.metadata.resourceVersion }, status: { ...removed, ...status } } }, MERGE));
   }
 
   private eventsInFlight = 0;
@@ -265,6 +279,21 @@ export class Controller {
       log.warn({ err: describe(err) }, 'could not record an event');
     }
   }
+}
+
+/** The API server refused to create the pod (422): retrying cannot help. */
+class PodRejected extends Error {}
+
+/** The API server's own message from a failed call, else describe(err). */
+function apiMessage(err: unknown): string {
+  const body = (err as { body?: unknown }).body;
+  try {
+    const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: unknown } | undefined;
+    if (typeof parsed?.message === 'string') return parsed.message;
+  } catch {
+    // not JSON: fall through
+  }
+  return describe(err);
 }
 
 async function ignore<T>(code: number, p: Promise<T>): Promise<T | undefined> {

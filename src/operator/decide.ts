@@ -11,6 +11,7 @@ export const FINALIZER = 'peapods.io/cancel';
 /** A pod deleted by someone else: the Pea reports it and is not restarted. */
 export const REASON_POD_DELETED = 'PodDeleted';
 export const REASON_INVALID = 'InvalidSpec';
+export const REASON_MALFORMED_STATUS = 'MalformedStatus';
 
 export type Action =
   | { kind: 'addFinalizer' }
@@ -36,8 +37,11 @@ export interface Decision {
 const isFinished = (p?: PeaPhase): boolean => p === 'Succeeded' || p === 'Failed';
 
 export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
-  const old = pea.status ?? {};
+  const { status: old, garbled } = readStatus(pea.status);
   const d: Decision = { status: { ...old }, actions: [], events: [] };
+  if (garbled.length > 0) {
+    d.events.push({ type: 'Warning', reason: REASON_MALFORMED_STATUS, message: `ignored status fields the operator does not understand (${garbled.join(', ')}); they are rewritten from what it observes` });
+  }
   const deleting = Boolean(pea.metadata.deletionTimestamp);
   const hasFinalizer = (pea.metadata.finalizers ?? []).includes(FINALIZER);
   if (!deleting && !hasFinalizer && !isFinished(old.phase)) d.actions.push({ kind: 'addFinalizer' });
@@ -59,15 +63,67 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   return d;
 }
 
+const PHASES: readonly string[] = ['Pending', 'Starting', 'Ready', 'Cancelling', 'Succeeded', 'Failed'];
+const TIMES = ['startTime', 'readyTime', 'cancelTime', 'finishTime'] as const;
+const STRINGS = ['podName', 'podIP', 'reason', 'message'] as const;
+const NUMBERS = ['exitCode', 'observedGeneration'] as const;
+
+/**
+ * The status as the operator can use it: a hand edit or an older CRD may have put anything
+ * there. Fields of the wrong shape are dropped (and named, to be reported), so that the
+ * status is rebuilt from what is observed instead of a reconcile failing on every retry.
+ */
+export function readStatus(raw: unknown): { status: PeaStatus; garbled: string[] } {
+  if (raw === undefined || raw === null) return { status: {}, garbled: [] };
+  if (typeof raw !== 'object' || Array.isArray(raw)) return { status: {}, garbled: ['status'] };
+  const status: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  const garbled: string[] = [];
+  const drop = (k: string): void => {
+    if (status[k] === undefined) return;
+    delete status[k];
+    garbled.push(`status.${k}`);
+  };
+  if (typeof status.phase !== 'string' || !PHASES.includes(status.phase)) drop('phase');
+  for (const k of TIMES) if (typeof status[k] !== 'string' || !validTime(status[k] as string)) drop(k);
+  for (const k of STRINGS) if (typeof status[k] !== 'string') drop(k);
+  for (const k of NUMBERS) if (typeof status[k] !== 'number') drop(k);
+  const okCondition = (c: unknown): boolean => typeof c === 'object' && c !== null && typeof (c as Condition).type === 'string';
+  if (!Array.isArray(status.conditions) || !status.conditions.every(okCondition)) drop('conditions');
+  return { status: status as PeaStatus, garbled };
+}
+
 /** What an older CRD or a hand edit could let through; reported, never thrown. */
 function invalid(pea: Pea): string | undefined {
   const spec = pea.spec as Partial<Pea['spec']> | undefined;
   if (!spec || typeof spec !== 'object') return 'spec is missing: add spec.image at least';
-  if (typeof spec.image !== 'string' || spec.image === '') return 'spec.image is missing or empty: set the runtime image';
+  if (typeof spec.image !== 'string' || spec.image === '') return 'spec.image is missing, empty or not a string: set the runtime image';
+  if (spec.timeouts !== undefined && (typeof spec.timeouts !== 'object' || spec.timeouts === null)) return 'spec.timeouts must be an object of seconds, e.g. {readySeconds: 300}';
+  const ready = spec.ready as Record<string, { port?: unknown } | undefined> | undefined;
+  if (ready !== undefined && (typeof ready !== 'object' || ready === null)) return 'spec.ready must be an object with one of grpc, http, tcp or none';
+  const kinds = Object.keys(ready ?? {}).filter((k) => ['grpc', 'http', 'tcp', 'none'].includes(k));
+  if (kinds.length > 1) return 'spec.ready: set only one of grpc, http, tcp or none';
+  for (const k of kinds.filter((x) => x !== 'none')) {
+    const port = ready?.[k]?.port;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) return `spec.ready.${k}.port must be a port number from 1 to 65535`;
+  }
   for (const [k, v] of Object.entries(spec.timeouts ?? {})) {
-    if (typeof v !== 'number' || v < 0) return `spec.timeouts.${k} must be a non-negative number of seconds`;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return `spec.timeouts.${k} must be a non-negative number of seconds, not ${JSON.stringify(v)}`;
   }
   return undefined;
+}
+
+/**
+ * The API server refused the Pea's pod (422: a field of the spec it cannot take): a fact
+ * about the spec, so the Pea fails with InvalidSpec instead of retrying a doomed create.
+ */
+export function podRejected(pea: Pea, apiMessage: string, now: Date): Decision {
+  const { status: old } = readStatus(pea.status);
+  const d: Decision = { status: { ...old }, actions: [], events: [] };
+  finish(d, 'Failed', REASON_INVALID, apiMessage, now);
+  d.status.observedGeneration = pea.metadata.generation;
+  d.status.conditions = conditions(old.conditions ?? [], d.status, pea.metadata.generation, now);
+  d.events.push({ type: 'Warning', reason: REASON_INVALID, message: d.status.message as string });
+  return d;
 }
 
 function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): void {

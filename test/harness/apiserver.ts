@@ -26,6 +26,12 @@ export interface ApiServer {
   operator: k8s.KubeConfig;
   /** A kubeconfig file for the operator's identity, for running it as a process. */
   operatorKubeconfigFile: string;
+  /**
+   * Stops kube-apiserver and starts it again on the same port and etcd, as an upgrade or a
+   * crash would: every open watch breaks and requests are refused until it is back.
+   * `whileDown` runs in between.
+   */
+  restart(whileDown?: () => Promise<unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -73,7 +79,8 @@ async function waitFor(what: string, proc: ChildProcess, logFile: string, ok: ()
 }
 
 function startLogged(bin: string, args: string[], logFile: string): ChildProcess {
-  const out = openSync(logFile, 'w');
+  // Appended to, so a restarted apiserver's log follows the first one's.
+  const out = openSync(logFile, 'a');
   // Its own process group, so stop() takes any children along.
   return spawn(bin, args, { stdio: ['ignore', out, out], detached: true });
 }
@@ -118,29 +125,38 @@ export async function startApiServer(): Promise<ApiServer> {
     `${operatorToken},${operatorUser},uid-operator,"system:serviceaccounts,system:serviceaccounts:${OPERATOR_NAMESPACE},system:authenticated"`,
   ].join('\n'));
 
-  const apiserver = startLogged(join(bin, 'kube-apiserver'), [
+  const apiserverArgs = [
     '--etcd-servers', `http://127.0.0.1:${etcdPort}`, '--cert-dir', join(dir, 'certs'), '--secure-port', String(apiPort),
     '--bind-address', '127.0.0.1', '--service-cluster-ip-range', '10.0.0.0/24', '--allow-privileged=true',
     '--authorization-mode', 'RBAC', '--token-auth-file', join(dir, 'tokens.csv'),
     '--service-account-key-file', join(dir, 'sa.key'), '--service-account-signing-key-file', join(dir, 'sa.key'),
     '--service-account-issuer', 'https://peapods.test', '--disable-admission-plugins', 'ServiceAccount',
     '--enable-priority-and-fairness=false', '--profiling=false', '--v=1',
-  ], join(dir, 'apiserver.log'));
+  ];
+  let apiserver = startLogged(join(bin, 'kube-apiserver'), apiserverArgs, join(dir, 'apiserver.log'));
   const url = `https://127.0.0.1:${apiPort}`;
+  const apiserverReady = (): Promise<void> =>
+    waitFor('kube-apiserver', apiserver, join(dir, 'apiserver.log'), async () => (await probe(`${url}/readyz`, adminToken)) === 200);
+  const restart = async (whileDown?: () => Promise<unknown>): Promise<void> => {
+    await stopGroup(apiserver);
+    await whileDown?.();
+    apiserver = startLogged(join(bin, 'kube-apiserver'), apiserverArgs, join(dir, 'apiserver.log'));
+    await apiserverReady();
+  };
   const stop = async (): Promise<void> => {
     await stopGroup(apiserver);
     await stopGroup(etcd);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor('kube-apiserver', apiserver, join(dir, 'apiserver.log'), async () => (await probe(`${url}/readyz`, adminToken)) === 200);
+    await apiserverReady();
     const admin = kubeConfig(url, 'admin', adminToken);
     await installCrd(admin);
     await installRbac(admin);
     const operator = kubeConfig(url, operatorUser, operatorToken);
     const operatorKubeconfigFile = join(dir, 'operator.kubeconfig');
     writeFileSync(operatorKubeconfigFile, operator.exportConfig());
-    return { url, admin, operator, operatorKubeconfigFile, stop };
+    return { url, admin, operator, operatorKubeconfigFile, restart, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -163,15 +179,23 @@ async function installCrd(admin: k8s.KubeConfig): Promise<void> {
 }
 
 function postRaw(kc: k8s.KubeConfig, path: string, body: object): Promise<void> {
+  return sendRaw(kc, 'POST', path, body, 'application/json');
+}
+
+/**
+ * A raw request with the kubeconfig's token: CRDs go as they are, since client-node's typed
+ * models would drop keys whose wire names differ (x-kubernetes-validations, default).
+ */
+export function sendRaw(kc: k8s.KubeConfig, method: string, path: string, body: object, contentType: string): Promise<void> {
   const url = new URL(path, kc.getCurrentCluster()!.server);
   const token = kc.getCurrentUser()?.token;
   const data = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = request({ hostname: url.hostname, port: url.port, path: url.pathname, method: 'POST', rejectUnauthorized: false,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+    const req = request({ hostname: url.hostname, port: url.port, path: url.pathname, method, rejectUnauthorized: false,
+      headers: { authorization: `Bearer ${token}`, 'content-type': contentType, 'content-length': Buffer.byteLength(data) } }, (res) => {
       let out = '';
       res.on('data', (c: Buffer) => (out += c.toString()));
-      res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve() : reject(new Error(`POST ${path}: HTTP ${res.statusCode}: ${out.slice(0, 1000)}`))));
+      res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve() : reject(new Error(`${method} ${path}: HTTP ${res.statusCode}: ${out.slice(0, 1000)}`))));
     });
     req.on('error', reject);
     req.end(data);
