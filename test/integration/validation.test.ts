@@ -1,7 +1,9 @@
 // Invalid Peas are rejected by the API server itself, with a message naming the field.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { request } from 'node:https';
 import { startApiServer, type ApiServer } from '../harness/apiserver.js';
 import { TestCluster } from '../harness/cluster.js';
+import { until } from '../helpers/processes.js';
 
 let api: ApiServer;
 let cluster: TestCluster;
@@ -56,5 +58,40 @@ describe('Pea validation in the API server', () => {
   it('fills the defaults a user leaves out', async () => {
     const pea = await cluster.createPea('defaults');
     expect(pea.spec).toMatchObject({ cancel: false, timeouts: { readySeconds: 300, cancelSeconds: 10, teardownSeconds: 30 } });
+  });
+});
+
+/** GET as cluster admin; the test API server's certificate is self-signed. */
+function getJson(path: string, accept = 'application/json'): Promise<Record<string, unknown>> {
+  const url = new URL(path, api.url);
+  return new Promise((resolve, reject) => {
+    request({ hostname: url.hostname, port: url.port, path: url.pathname, rejectUnauthorized: false, headers: { accept, authorization: `Bearer ${api.admin.getCurrentUser()?.token}` } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as Record<string, unknown>) : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`))));
+    }).on('error', reject).end();
+  });
+}
+
+type Doc = { description?: string; properties?: Record<string, Doc>; allOf?: Doc[] };
+
+describe('kubectl explain and get', () => {
+  // kubectl explain reads the API server's OpenAPI v3 document; this reads the same one.
+  it('finds a description for pea.spec.timeouts and each of its fields', async () => {
+    const doc = await until('the Pea in the published OpenAPI', async () => {
+      const d = (await getJson('/openapi/v3/apis/peapods.io/v1alpha1')) as { components?: { schemas?: Record<string, Doc> } };
+      return d.components?.schemas?.['io.peapods.v1alpha1.Pea'];
+    });
+    const timeouts = doc.properties?.spec?.properties?.timeouts;
+    expect(timeouts?.description).toMatch(/timeouts, in seconds/i);
+    for (const field of ['readySeconds', 'cancelSeconds', 'teardownSeconds']) expect(timeouts?.properties?.[field]?.description).toBeTruthy();
+    expect(timeouts?.properties?.readySeconds?.description).toContain('ReadyTimeout');
+  });
+
+  // kubectl get asks for a Table and prints its columns: the CRD's printer columns.
+  it('lists Peas with their phase, readiness, pod and age', async () => {
+    await cluster.createPea('listed');
+    const table = (await getJson('/apis/peapods.io/v1alpha1/namespaces/validation/peas', 'application/json;as=Table;v=v1;g=meta.k8s.io')) as { columnDefinitions: Array<{ name: string; priority: number }> };
+    expect(table.columnDefinitions.filter((c) => c.priority === 0).map((c) => c.name)).toEqual(['Name', 'Phase', 'Ready', 'Pod', 'Age']);
   });
 });
