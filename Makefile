@@ -37,8 +37,8 @@ sidecar: build ## run the sidecar locally around an example runtime (Ctrl-C canc
 	PEA_HEALTH_PORT=50061 node dist/src/runtime/main.js sidecar --ready grpc://127.0.0.1:50061 \
 	  -- node dist/examples/slow-start.js --ready-after 2
 
-generate: build ## regenerate deploy/crd from src/api (a test fails when they differ)
-	node dist/src/api/v1alpha1/crd.js > deploy/crd/peas.peapods.io.yaml
+generate: build ## regenerate deploy/ (CRD from src/api, operator from charts/peapods); tests fail on drift
+	hack/render-deploy.sh
 
 clean: ## remove build output
 	rm -rf dist coverage

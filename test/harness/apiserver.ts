@@ -17,12 +17,13 @@ import { ROOT, freePort } from '../helpers/processes.js';
 
 export const OPERATOR_NAMESPACE = 'peapods-system';
 export const OPERATOR_SA = 'peapods-operator';
+export const OPERATOR_MANIFEST = 'deploy/peapods-operator.yaml';
 
 export interface ApiServer {
   url: string;
   /** Cluster admin (system:masters): for test set-up and for playing the kubelet. */
   admin: k8s.KubeConfig;
-  /** The operator's identity: only what deploy/rbac grants it. */
+  /** The operator's identity: only what deploy/peapods-operator.yaml grants it. */
   operator: k8s.KubeConfig;
   /** A kubeconfig file for the operator's identity, for running it as a process. */
   operatorKubeconfigFile: string;
@@ -202,13 +203,12 @@ export function sendRaw(kc: k8s.KubeConfig, method: string, path: string, body: 
   });
 }
 
-/** Applies deploy/rbac: the operator runs with exactly the permissions it ships. */
+/** Applies the RBAC of deploy/peapods-operator.yaml: the operator runs with exactly the permissions it ships. */
 async function installRbac(admin: k8s.KubeConfig): Promise<void> {
   const client = k8s.KubernetesObjectApi.makeApiClient(admin);
   await admin.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } });
-  for (const file of ['deploy/rbac/role.yaml']) {
-    for (const obj of k8s.loadAllYaml(readFileSync(join(ROOT, file), 'utf8')) as k8s.KubernetesObject[]) {
-      await client.create(obj);
-    }
+  const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
+  for (const obj of k8s.loadAllYaml(readFileSync(join(ROOT, OPERATOR_MANIFEST), 'utf8')) as k8s.KubernetesObject[]) {
+    if (obj && rbacKinds.includes(obj.kind as string)) await client.create(obj);
   }
 }
