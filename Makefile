@@ -37,7 +37,9 @@ sidecar: build ## run the sidecar locally around an example runtime (Ctrl-C canc
 	PEA_HEALTH_PORT=50061 node dist/src/runtime/main.js sidecar --ready grpc://127.0.0.1:50061 \
 	  -- node dist/examples/slow-start.js --ready-after 2
 
-generate: build ## regenerate deploy/ (CRD from src/api, operator from charts/peapods); tests fail on drift
+generate: build ## regenerate what is derived: deploy/ (from src/api and charts/), the proto descriptor; tests fail on drift
+	node --input-type=module -e "import('./dist/src/shared/lifecycle-proto.js').then((m) => process.stdout.write(m.lifecycleDescriptorJson()))" \
+	  > proto/peapods/v1/lifecycle.descriptor.json
 	hack/render-deploy.sh
 
 clean: ## remove build output
