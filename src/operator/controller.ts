@@ -8,6 +8,7 @@ import { decide, FINALIZER, podRejected, type Action, type Decision, type PeaEve
 import { resilientInformer, type ResilientInformer } from './informer.js';
 import type { Metrics } from './metrics.js';
 import { buildPod, LABEL_MANAGED, LABEL_PEA, MANAGER, podName, type PodSettings } from './pod.js';
+import { OwnWrites } from './own-writes.js';
 import { WorkQueue } from './queue.js';
 
 export interface ControllerOptions {
@@ -32,6 +33,7 @@ export class Controller {
   private readonly custom: k8s.CustomObjectsApi;
   private readonly core: k8s.CoreV1Api;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly ownWrites = new OwnWrites();
   private running = false;
   /** Set by the caller when metrics are served. */
   metrics?: Metrics;
@@ -43,9 +45,9 @@ export class Controller {
     this.peas = resilientInformer<Pea & k8s.KubernetesObject>({
       name: 'peas', kc: o.kc, resyncMs: o.resyncMs, log: o.log,
       path: ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-      list: () => (ns
-        ? this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
-        : this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as Promise<k8s.KubernetesListObject<Pea & k8s.KubernetesObject>>,
+      list: (page) => (ns
+        ? this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, ...page })
+        : this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, ...page })) as Promise<k8s.KubernetesListObject<Pea & k8s.KubernetesObject>>,
       onChange: (pea) => this.enqueue(pea.metadata?.namespace, pea.metadata?.name),
       trim: (pea) => void delete pea.metadata?.managedFields,
     });
@@ -53,7 +55,7 @@ export class Controller {
     this.pods = resilientInformer<k8s.V1Pod>({
       name: 'pods', kc: o.kc, resyncMs: o.resyncMs, log: o.log, labelSelector: selector,
       path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
-      list: () => (ns ? this.core.listNamespacedPod({ namespace: ns, labelSelector: selector }) : this.core.listPodForAllNamespaces({ labelSelector: selector })),
+      list: (page) => (ns ? this.core.listNamespacedPod({ namespace: ns, labelSelector: selector, ...page }) : this.core.listPodForAllNamespaces({ labelSelector: selector, ...page })),
       onChange: (pod) => this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[LABEL_PEA]),
       // decide() reads a pod's metadata and status only; its spec is ours and known.
       trim: (pod) => {
@@ -129,28 +131,55 @@ export class Controller {
   async reconcile(key: string): Promise<number | undefined> {
     const [namespace, name] = key.split('/') as [string, string];
     const cached = this.peas.get(namespace, name);
-    if (!cached) return undefined; // deleted; its pod goes with it (owner reference)
-    const pea = structuredClone(cached) as Pea;
-    const log = this.o.log.child({ pea: key });
-    const pod = this.ownedPod(pea);
-    const d = decide(pea, pod, new Date());
-    // Adding the finalizer and creating the pod do not depend on each other: one round trip.
-    // (Should the Pea be deleted between them, its pod still goes through preStop teardown.)
-    const first: Action[] = d.actions.filter((a) => a.kind === 'addFinalizer' || a.kind === 'createPod');
-    try {
-      await Promise.all(first.map((a) => this.act(a, pea, log)));
-    } catch (err) {
-      if (!(err instanceof PodRejected)) throw err;
-      const r = podRejected(pea, err.message, new Date());
-      await this.writeStatus(pea, r.status);
-      for (const ev of r.events) this.event(pea, ev, log);
-      return undefined;
+    if (!cached) {
+      this.ownWrites.forget(key);
+      return undefined; // deleted; its pod goes with it (owner reference)
     }
-    for (const a of d.actions.filter((x) => !first.includes(x) && x.kind !== 'removeFinalizer')) await this.act(a, pea, log);
-    await this.writeStatus(pea, d.status);
+    // Our own last write has not reached the cache yet: deciding on the older copy would
+    // repeat it and meet a conflict. That write's watch event brings the key back.
+    if (this.ownWrites.stale(key, cached.metadata?.resourceVersion)) return undefined;
+    let pea = structuredClone(cached) as Pea;
+    const log = this.o.log.child({ pea: key });
+    let pod = this.ownWrites.pod(key, pea, this.ownedPod(pea));
+    let d = decide(pea, pod, new Date());
+    if (d.actions.some((a) => a.kind === 'addFinalizer' || a.kind === 'createPod')) {
+      const started = await this.startPea(key, pea, d, log);
+      if (!started) return undefined;
+      ({ pea, pod } = started);
+      // Decide again on what those writes returned: the first status goes out in this pass
+      // instead of waiting for the pod's watch event.
+      d = decide(pea, pod, new Date());
+    }
+    for (const a of d.actions.filter((x) => x.kind === 'cancelRpc' || x.kind === 'deletePod')) await this.act(a, pea, log);
+    await this.writeStatus(key, pea, d.status);
     for (const ev of d.events) this.event(pea, ev, log);
     if (d.actions.some((a) => a.kind === 'removeFinalizer')) await this.act({ kind: 'removeFinalizer' }, pea, log);
     return d.requeueAfterMs;
+  }
+
+  /**
+   * Adds the finalizer and creates the pod, in one round trip as they do not depend on each
+   * other (should the Pea be deleted between them, its pod still goes through preStop
+   * teardown). Resolves the Pea and pod as the API server returned them, or undefined when
+   * the pod was refused and the Pea failed.
+   */
+  private async startPea(key: string, pea: Pea, d: Decision, log: Logger): Promise<{ pea: Pea; pod: k8s.V1Pod | undefined } | undefined> {
+    const wants = (kind: Action['kind']): boolean => d.actions.some((a) => a.kind === kind);
+    try {
+      const [patched, created] = await Promise.all([
+        wants('addFinalizer') ? this.addFinalizer(pea) : undefined,
+        wants('createPod') ? this.createPod(pea, log) : undefined,
+      ]);
+      if (patched && patched.metadata.resourceVersion !== pea.metadata.resourceVersion) this.ownWrites.wrote(key, pea.metadata.resourceVersion);
+      if (created) this.ownWrites.created(key, created);
+      return { pea: patched ?? pea, pod: created ?? this.ownedPod(pea) };
+    } catch (err) {
+      if (!(err instanceof PodRejected)) throw err;
+      const r = podRejected(pea, err.message, new Date());
+      await this.writeStatus(key, pea, r.status);
+      for (const ev of r.events) this.event(pea, ev, log);
+      return undefined;
+    }
   }
 
   /** The Pea's pod from the cache, only if it is really this Pea's (same UID). */
@@ -164,26 +193,17 @@ export class Controller {
     const name = pea.metadata.name as string;
     switch (a.kind) {
       case 'addFinalizer':
+        await this.addFinalizer(pea);
+        return;
       case 'removeFinalizer': {
-        const others = (pea.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
-        const finalizers = a.kind === 'addFinalizer' ? [...others, FINALIZER] : others;
+        const finalizers = (pea.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
         // resourceVersion makes this a compare-and-swap: a conflict retries with fresh state.
         await ignore(404, this.custom.patchNamespacedCustomObject(
           { group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, name, body: { metadata: { finalizers, resourceVersion: pea.metadata.resourceVersion } } }, MERGE));
         return;
       }
       case 'createPod':
-        log.info({ pod: podName(pea) }, 'creating pod');
-        try {
-          await ignore(409, this.core.createNamespacedPod({ namespace: ns, body: buildPod(pea, this.o.pod) }));
-        } catch (err) {
-          if ((err as { code?: number }).code === 422) {
-            throw new PodRejected(`could not create pod ${podName(pea)}: ${apiMessage(err)}; fix the Pea's spec, then delete it and create it again`);
-          }
-          // Until the pod exists the Pea has no status to show this in; an event does.
-          this.event(pea, { type: 'Warning', reason: 'FailedCreatePod', message: `could not create pod ${podName(pea)}: ${describe(err)}` }, log);
-          throw err;
-        }
+        await this.createPod(pea, log);
         return;
       case 'deletePod':
         log.info({ pod: podName(pea) }, 'deleting pod');
@@ -192,6 +212,30 @@ export class Controller {
       case 'cancelRpc':
         await this.cancelRpc(pea, log);
         return;
+    }
+  }
+
+  /** The Pea as it is after the patch (undefined if it is gone). */
+  private async addFinalizer(pea: Pea): Promise<Pea | undefined> {
+    const finalizers = [...(pea.metadata.finalizers ?? []).filter((f) => f !== FINALIZER), FINALIZER];
+    // resourceVersion makes this a compare-and-swap: a conflict retries with fresh state.
+    return (await ignore(404, this.custom.patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace: pea.metadata.namespace as string, plural: PLURAL, name: pea.metadata.name as string,
+        body: { metadata: { finalizers, resourceVersion: pea.metadata.resourceVersion } } }, MERGE))) as Pea | undefined;
+  }
+
+  /** The pod as created (undefined if it existed already). */
+  private async createPod(pea: Pea, log: Logger): Promise<k8s.V1Pod | undefined> {
+    log.info({ pod: podName(pea) }, 'creating pod');
+    try {
+      return await ignore(409, this.core.createNamespacedPod({ namespace: pea.metadata.namespace as string, body: buildPod(pea, this.o.pod) }));
+    } catch (err) {
+      if ((err as { code?: number }).code === 422) {
+        throw new PodRejected(`could not create pod ${podName(pea)}: ${apiMessage(err)}; fix the Pea's spec, then delete it and create it again`);
+      }
+      // Until the pod exists the Pea has no status to show this in; an event does.
+      this.event(pea, { type: 'Warning', reason: 'FailedCreatePod', message: `could not create pod ${podName(pea)}: ${describe(err)}` }, log);
+      throw err;
     }
   }
 
@@ -222,17 +266,19 @@ export class Controller {
     this.event(pea, { type: 'Warning', reason: 'CancelUnreachable', message: `the runtime sidecar at ${address} did not answer Cancel; the pod is deleted when spec.timeouts.cancelSeconds runs out` }, log);
   }
 
-  private async writeStatus(pea: Pea, status: PeaStatus): Promise<void> {
-    if (JSON.stringify(pea.status ?? {}) === JSON.stringify(status)) return;
+  private async writeStatus(key: string, pea: Pea, status: PeaStatus): Promise<void> {
+    if (canonical(pea.status ?? {}) === canonical(status)) return;
     // resourceVersion makes the write conditional: a decision taken on a stale cached Pea
     // (say, its pod's deletion seen before our own last status write) gets 409 and is
     // retried on fresh state instead of overwriting a newer status.
     // A merge patch keeps keys it does not mention: null removes the ones decide() dropped.
     const old = typeof pea.status === 'object' && pea.status !== null && !Array.isArray(pea.status) ? pea.status : {};
     const removed = Object.fromEntries(Object.keys(old).filter((k) => !(k in status)).map((k) => [k, null]));
-    await ignore(404, this.custom.patchNamespacedCustomObjectStatus(
+    const written = (await ignore(404, this.custom.patchNamespacedCustomObjectStatus(
       { group: GROUP, version: VERSION, namespace: pea.metadata.namespace as string, plural: PLURAL, name: pea.metadata.name as string,
-        body: { metadata: { resourceVersion: pea.metadata.resourceVersion }, status: { ...removed, ...status } } }, MERGE));
+        body: { metadata: { resourceVersion: pea.metadata.resourceVersion }, status: { ...removed, ...status } } }, MERGE))) as Pea | undefined;
+    // A patch that changed nothing keeps the resourceVersion: no watch event will follow it.
+    if (written && written.metadata.resourceVersion !== pea.metadata.resourceVersion) this.ownWrites.wrote(key, pea.metadata.resourceVersion);
   }
 
   private eventsInFlight = 0;
@@ -279,6 +325,12 @@ export class Controller {
       log.warn({ err: describe(err) }, 'could not record an event');
     }
   }
+}
+
+/** JSON with sorted keys: the API server returns a status's keys in its own order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v);
 }
 
 /** The API server refused to create the pod (422): retrying cannot help. */

@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CRD_FILE } from '../../src/api/v1alpha1/crd.js';
+import { resilientInformer } from '../../src/operator/informer.js';
+import { createLogger } from '../../src/shared/logger.js';
 import { GROUP, PLURAL, VERSION, type Pea } from '../../src/api/v1alpha1/types.js';
 import { sendRaw, startApiServer, type ApiServer } from '../harness/apiserver.js';
 import { TestCluster } from '../harness/cluster.js';
@@ -70,6 +72,31 @@ describe('when the API server restarts', () => {
     await cluster.peaUntil('after', 'Starting', (p) => p.status?.phase === 'Starting');
     expect(await cluster.podsOf('before')).toHaveLength(1);
   }, 90_000);
+});
+
+describe('the informer', () => {
+  it('lists page by page with the RBAC the operator ships, and is synced once the watch is open', async () => {
+    const other = new TestCluster(api, 'paged');
+    await other.createNamespace();
+    for (const n of ['a', 'b', 'c', 'd', 'e']) await other.createPea(n);
+    const custom = api.operator.makeApiClient(k8s.CustomObjectsApi);
+    const seen: string[] = [];
+    const informer = resilientInformer<Pea & k8s.KubernetesObject>({
+      name: 'peas', kc: api.operator, resyncMs: 60_000, log: createLogger('test', 'warn'), pageSize: 2,
+      path: `/apis/${GROUP}/${VERSION}/namespaces/paged/${PLURAL}`,
+      list: (page) => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'paged', plural: PLURAL, ...page }) as Promise<k8s.KubernetesListObject<Pea & k8s.KubernetesObject>>,
+      onChange: (p) => void seen.push(p.metadata?.name as string),
+    });
+    informer.start();
+    try {
+      await until('synced', () => informer.synced);
+      expect(informer.list().map((p) => p.metadata.name).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+      await other.createPea('f');
+      await until('the watch to bring f', () => seen.includes('f'));
+    } finally {
+      informer.stop();
+    }
+  });
 });
 
 describe('malformed objects (an older CRD, a hand edit)', () => {
