@@ -19,7 +19,10 @@ source "$here/cluster/env.sh"
 need_root cluster-up
 start_time=$SECONDS
 
-bin=$("$here/k8s-binaries.sh" cluster kubectl)
+bin=$("$here/k8s-binaries.sh" cluster kubectl | tail -n1)
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
+  [[ -x "$bin/$b" ]] || { echo "hack/k8s-binaries.sh gave '$bin' without $b: run 'hack/k8s-binaries.sh cluster kubectl' and see why" >&2; exit 1; }
+done
 kubectl_() { "$bin/kubectl" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
 
 all_up() {

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds peapods/peapods:dev from the repository's Dockerfile without Docker and without
+# pulling anything, then loads it into the local cluster's containerd:
+#   base image made locally (hack/base-image/build.sh) -> buildah bud of the unchanged
+#   Dockerfile (NODE_IMAGE points at that base) -> docker-archive -> ctr images import.
+# The image also holds the example runtimes (dist/examples/*.js), so test workloads run
+# it with `node /app/dist/examples/<x>.js`.
+#   hack/images.sh [--no-load]        (root: buildah and the cluster's containerd)
+# Users with Docker build the same file: docker build -t peapods/peapods:dev .
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(dirname "$here")"
+# shellcheck source=cluster/env.sh
+source "$here/cluster/env.sh"
+need_root images.sh
+IMAGE="${PEAPODS_IMAGE:-peapods/peapods:dev}"
+BASE="${PEAPODS_BASE_IMAGE:-peapods.local/node:24}"
+out="$CLUSTER_DIR/images"
+mkdir -p "$out"
+bah() { buildah --storage-driver vfs "$@"; }
+
+start=$SECONDS
+"$here/base-image/build.sh" "$BASE"
+# --network host: the build stage's `npm ci` reaches the npm registry through the host.
+nice -n 10 buildah --storage-driver vfs bud --pull=never --network host --layers \
+  --build-arg "NODE_IMAGE=$BASE" -t "$IMAGE" -f "$repo/Dockerfile" "$repo" >"$out/build.log" 2>&1 || {
+  tail -n 40 "$out/build.log" >&2
+  echo "image build failed; full log: $out/build.log" >&2
+  exit 1
+}
+echo "built $IMAGE in $((SECONDS - start))s" >&2
+
+if [[ "${1:-}" != --no-load ]]; then
+  if ! alive containerd; then
+    echo "the local cluster is not up, so $IMAGE was built but not loaded: run hack/cluster-up.sh, then this again" >&2
+    exit 1
+  fi
+  rm -f "$out/peapods.tar"
+  bah push --quiet "$IMAGE" "docker-archive:$out/peapods.tar:$IMAGE" >/dev/null
+  ctr_ images import "$out/peapods.tar" >/dev/null
+  rm -f "$out/peapods.tar"
+  echo "loaded $IMAGE into the cluster's containerd ($((SECONDS - start))s in all)" >&2
+fi
