@@ -11,8 +11,12 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY examples ./examples
 COPY bench ./bench
+COPY test/harness ./test/harness
+COPY test/helpers ./test/helpers
 COPY proto ./proto
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+# tsconfig.build.json compiles the benchmarks and their test harness too; the image needs
+# only src/ and examples/ (the example runtimes test workloads run from this image).
+RUN npx tsc -p tsconfig.build.json && rm -rf dist/bench dist/test && npm prune --omit=dev
 
 FROM ${NODE_IMAGE}
 WORKDIR /app

@@ -5,7 +5,7 @@
 # build stage runs `npm ci` and `npx tsc`), a /bin/sh for RUN steps, CA certificates
 # for the npm registry and /etc/passwd with the image's user (UID 65532, as the Dockerfile
 # and the operator's pod builder use). Laid out like the official node image
-# (/usr/local/bin/node, /usr/local/lib/node_modules/npm).
+# (/usr/local/bin/node, /usr/local/lib/node_modules/npm, /usr/bin/env for their shebangs).
 # Skipped when an image with the same inputs is already in buildah's store.
 #   hack/base-image/build.sh IMAGE_NAME        (buildah, vfs storage driver)
 set -euo pipefail
@@ -17,8 +17,8 @@ npm_dir=/usr/lib/node_modules/npm
 [[ -f "$npm_dir/bin/npm-cli.js" ]] || { echo "no npm found to put into the base image: install npm (the system one is fine)" >&2; exit 1; }
 bah() { buildah --storage-driver vfs "$@"; }
 
-libs=$( { ldd "$node"; ldd /bin/dash; } | grep -o '/[^ ]*' | sort -u)
-inputs=$( { sha256sum "$node" "$0" /bin/dash; cat "$npm_dir/package.json"; echo "$libs"; } | sha256sum | cut -c1-16)
+libs=$( { ldd "$node"; ldd /bin/dash; ldd /usr/bin/env; } | grep -o '/[^ ]*' | sort -u)
+inputs=$( { cat "$node" "$0" /bin/dash /usr/bin/env | sha256sum; cat "$npm_dir/package.json"; echo "$libs"; } | sha256sum | cut -c1-16)
 if [[ "$(bah inspect --format '{{index .ImageAnnotations "peapods.inputs"}}' "$name" 2>/dev/null)" == "$inputs" ]]; then
   echo "base image $name is up to date" >&2
   exit 0
@@ -34,6 +34,8 @@ cp -a "$npm_dir" "$r/usr/local/lib/node_modules/npm"
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$r/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$r/usr/local/bin/npx"
 cp /bin/dash "$r/bin/sh"
+# npm and npx start with #!/usr/bin/env node
+mkdir -p "$r/usr/bin" && cp /usr/bin/env "$r/usr/bin/env"
 for l in $libs; do
   mkdir -p "$r$(dirname "$l")"
   cp -L "$l" "$r$l"
@@ -45,7 +47,10 @@ chown 65532:65532 "$r/home/nonroot"
 cat > "$work/Containerfile" <<'CF'
 FROM scratch
 COPY rootfs/ /
-ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_VERSION=24
+# The host's CA bundle (copied above) may hold a proxy's CA that the npm registry is
+# reached through; Node trusts it only when told.
+ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_VERSION=24 \
+    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 CMD ["node"]
 CF
 bah bud --quiet --layers=false --annotation "peapods.inputs=$inputs" -t "$name" "$work" >/dev/null

@@ -1,0 +1,14 @@
+# Local single-node cluster and offline images (included from the Makefile). Root needed.
+.PHONY: cluster-deps cluster-up cluster-down images
+
+cluster-deps: ## install containerd, runc, buildah, CNI plugins, gcc from Debian (root)
+	hack/cluster-deps.sh
+
+cluster-up: ## start the local single-node cluster (root); prints the kubeconfig path
+	hack/cluster-up.sh
+
+cluster-down: ## stop the local cluster; leaves no processes, mounts or pod networks
+	hack/cluster-down.sh
+
+images: build ## build peapods/peapods:dev from the Dockerfile offline (buildah) and load it into the local cluster
+	hack/images.sh
