@@ -74,6 +74,24 @@ function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 }
 
+/** Where the RSS is, by kind of mapping: anonymous ones are V8's heap pages and malloc's. */
+function rssBreakdown(pid: number): string {
+  const groups = new Map<string, { kib: number; n: number }>();
+  let what = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) what = head[1] || '[anonymous]';
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (!rss) continue;
+    const g = groups.get(what) ?? { kib: 0, n: 0 };
+    g.kib += Number(rss[1]);
+    g.n++;
+    groups.set(what, g);
+  }
+  const rows = [...groups].sort((a, b) => b[1].kib - a[1].kib).slice(0, 5);
+  return ['resident memory of the loaded operator, by mapping:', ...rows.map(([w, g]) => `  ${(g.kib / 1024).toFixed(1).padStart(7)} MiB  ${w} (${g.n} mappings)`)].join('\n');
+}
+
 interface Memory {
   idle: number;
   loaded: number;
@@ -108,6 +126,7 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
   await new Promise((r) => setTimeout(r, 5000)); // let the queue drain and GC settle
   const heapLoaded = await heapUsedKiB(port2);
   const loaded = rssKiB(op.child.pid!);
+  process.stdout.write(`${rssBreakdown(op.child.pid!)}\n`);
   const text = await (await fetch(`http://127.0.0.1:${port2}/metrics`)).text();
   process.stdout.write(`${text.split('\n').filter((l) => /^nodejs_(external_memory|heap_size_total|heap_space_size_used)/.test(l)).join('\n')}\n`);
   op.child.kill('SIGTERM');
