@@ -206,8 +206,8 @@ export class Controller {
         await this.createPod(pea, log);
         return;
       case 'deletePod':
-        log.info({ pod: podName(pea) }, 'deleting pod');
-        await ignore(404, this.core.deleteNamespacedPod({ namespace: ns, name: podName(pea) }));
+        log.info({ pod: a.name }, 'deleting pod');
+        await ignore(404, this.core.deleteNamespacedPod({ namespace: ns, name: a.name }));
         return;
       case 'cancelRpc':
         await this.cancelRpc(pea, log);

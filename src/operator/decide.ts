@@ -3,13 +3,15 @@
 // it needs is re-read each time, so a restart at any point repeats no work and loses no
 // transition: e.g. `status.cancelTime` records that the Cancel RPC went out.
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
-import { ConditionType, type Condition, type Pea, type PeaPhase, type PeaStatus } from '../api/v1alpha1/types.js';
+import { ConditionType, RESTART_POLICIES, type Condition, type LastTermination, type Pea, type PeaPhase, type PeaStatus } from '../api/v1alpha1/types.js';
 import { Reason } from '../shared/reasons.js';
-import { RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
+import { podName, RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
 
 export const FINALIZER = 'peapods.io/cancel';
-/** A pod deleted by someone else: the Pea reports it and is not restarted. */
+/** A pod deleted by someone else: reported, and restarted only with spec.restartPolicy Always. */
 export const REASON_POD_DELETED = 'PodDeleted';
+/** A run ended and a new pod follows after the back-off (spec.restartPolicy Always). */
+export const REASON_RESTARTING = 'Restarting';
 export const REASON_INVALID = 'InvalidSpec';
 export const REASON_MALFORMED_STATUS = 'MalformedStatus';
 
@@ -18,7 +20,7 @@ export type Action =
   | { kind: 'removeFinalizer' }
   | { kind: 'createPod' }
   | { kind: 'cancelRpc' }
-  | { kind: 'deletePod' };
+  | { kind: 'deletePod'; name: string };
 
 export interface PeaEvent {
   type: 'Normal' | 'Warning';
@@ -56,7 +58,7 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   if (isFinished(d.status.phase) && deleting && hasFinalizer) d.actions.push({ kind: 'removeFinalizer' });
   d.status.observedGeneration = pea.metadata.generation;
   d.status.conditions = conditions(old.conditions ?? [], d.status, pea.metadata.generation, now);
-  if (d.status.phase !== old.phase) {
+  if (d.status.phase !== old.phase && !d.events.some((e) => e.reason === REASON_RESTARTING)) {
     const warn = d.status.phase === 'Failed';
     d.events.push({ type: warn ? 'Warning' : 'Normal', reason: d.status.reason ?? d.status.phase ?? 'Unknown', message: d.status.message ?? `Pea is ${d.status.phase}` });
   }
@@ -66,7 +68,7 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
 const PHASES: readonly string[] = ['Pending', 'Starting', 'Ready', 'Cancelling', 'Succeeded', 'Failed'];
 const TIMES = ['startTime', 'readyTime', 'cancelTime', 'finishTime'] as const;
 const STRINGS = ['podName', 'podIP', 'reason', 'message'] as const;
-const NUMBERS = ['exitCode', 'observedGeneration'] as const;
+const NUMBERS = ['exitCode', 'observedGeneration', 'restartCount'] as const;
 
 /**
  * The status as the operator can use it: a hand edit or an older CRD may have put anything
@@ -89,6 +91,8 @@ export function readStatus(raw: unknown): { status: PeaStatus; garbled: string[]
   for (const k of NUMBERS) if (typeof status[k] !== 'number') drop(k);
   const okCondition = (c: unknown): boolean => typeof c === 'object' && c !== null && typeof (c as Condition).type === 'string';
   if (!Array.isArray(status.conditions) || !status.conditions.every(okCondition)) drop('conditions');
+  const last = status.lastTermination as Partial<LastTermination> | undefined;
+  if (typeof last !== 'object' || last === null || !validTime(last.finishTime) || typeof last.backoffSeconds !== 'number' || !Number.isFinite(last.backoffSeconds)) drop('lastTermination');
   return { status: status as PeaStatus, garbled };
 }
 
@@ -106,6 +110,7 @@ function invalid(pea: Pea): string | undefined {
     const port = ready?.[k]?.port;
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) return `spec.ready.${k}.port must be a port number from 1 to 65535`;
   }
+  if (spec.restartPolicy !== undefined && !RESTART_POLICIES.includes(spec.restartPolicy)) return `spec.restartPolicy must be Never or Always, not ${JSON.stringify(spec.restartPolicy)}`;
   for (const [k, v] of Object.entries(spec.timeouts ?? {})) {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return `spec.timeouts.${k} must be a non-negative number of seconds, not ${JSON.stringify(v)}`;
   }
@@ -129,13 +134,30 @@ export function podRejected(pea: Pea, apiMessage: string, now: Date): Decision {
 function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): void {
   const s = d.status;
   const wantsCancel = Boolean(pea.spec.cancel || pea.metadata.deletionTimestamp);
+  // A cancel always wins over a restart, also one already sent and since taken back.
+  const restarts = pea.spec.restartPolicy === 'Always' && !wantsCancel && !s.cancelTime;
   const t = timeoutsOf(pea);
   if (!pod) {
     if (s.podName && s.phase !== 'Pending') {
-      if (wantsCancel) return finish(d, 'Succeeded', Reason.Cancelled, 'cancelled; the pod is gone', now);
-      return finish(d, 'Failed', REASON_POD_DELETED, `pod ${s.podName} was deleted by someone else; a Pea is not restarted: delete and re-create the Pea to run it again`, now);
+      if (wantsCancel || s.cancelTime) return finish(d, 'Succeeded', Reason.Cancelled, 'cancelled; the pod is gone', now);
+      const what = `pod ${s.podName} was deleted by someone else`;
+      if (restarts) return restart(d, REASON_POD_DELETED, what, undefined, now);
+      return finish(d, 'Failed', REASON_POD_DELETED, `${what}; spec.restartPolicy is Never, so the Pea is not restarted: set it to Always, or delete and re-create the Pea to run it again`, now);
     }
-    if (wantsCancel) return finish(d, 'Succeeded', Reason.Cancelled, 'cancelled before the runtime started', now);
+    const last = s.restartCount ? s.lastTermination : undefined;
+    if (wantsCancel) return finish(d, 'Succeeded', Reason.Cancelled, last ? 'cancelled while waiting to restart' : 'cancelled before the runtime started', now);
+    if (last) {
+      if (pea.spec.restartPolicy !== 'Always') {
+        s.exitCode = last.exitCode;
+        if (s.exitCode === undefined) delete s.exitCode;
+        return finish(d, last.reason === Reason.Completed ? 'Succeeded' : 'Failed', last.reason, `${last.message}; not restarted: spec.restartPolicy changed to Never`, now);
+      }
+      const due = new Date(last.finishTime).getTime() + last.backoffSeconds * 1000;
+      if (now.getTime() < due) {
+        d.requeueAfterMs = due - now.getTime();
+        return;
+      }
+    }
     d.actions.push({ kind: 'createPod' });
     if (t.readySeconds > 0) d.requeueAfterMs = t.readySeconds * 1000;
     return;
@@ -148,9 +170,9 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
 
   const runtime = containerStatus(pod, RUNTIME_CONTAINER);
   const ended = runtime?.state?.terminated;
-  if (ended) return ran(d, ended.exitCode, ended.message || sidecarMessage(pod) || ended.reason || '', now);
+  if (ended) return ran(d, ended.exitCode, ended.message || sidecarMessage(pod) || ended.reason || '', now, restarts);
   if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
-    return ran(d, pod.status.phase === 'Succeeded' ? 0 : 1, pod.status.message ?? pod.status.reason ?? 'the pod ended', now);
+    return ran(d, pod.status.phase === 'Succeeded' ? 0 : 1, pod.status.message ?? pod.status.reason ?? 'the pod ended', now, restarts);
   }
   if (wantsCancel) return cancelling(pea, d, now, t.cancelSeconds, t.teardownSeconds);
 
@@ -163,7 +185,7 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   if (s.readyTime === undefined && t.readySeconds > 0) {
     const waited = now.getTime() - new Date(s.startTime).getTime();
     if (waited >= t.readySeconds * 1000) {
-      d.actions.push({ kind: 'deletePod' });
+      d.actions.push({ kind: 'deletePod', name: s.podName ?? podName(pea) });
       return finish(d, 'Failed', Reason.ReadyTimeout,
         `the runtime was not ready after ${Math.round(waited / 1000)}s (spec.timeouts.readySeconds is ${t.readySeconds}); raise spec.timeouts.readySeconds if it needs longer to start, or 0 to wait forever`, now);
     }
@@ -188,22 +210,64 @@ function cancelling(pea: Pea, d: Decision, now: Date, cancelSeconds: number, tea
     d.requeueAfterMs = deadline - now.getTime();
     return;
   }
-  d.actions.push({ kind: 'deletePod' });
+  d.actions.push({ kind: 'deletePod', name: s.podName ?? podName(pea) });
   finish(d, 'Failed', Reason.CancelTimeout,
     `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod was deleted, so the kubelet sends SIGTERM and then SIGKILL`, now);
 }
 
-/** The runtime container ended: how, in the Pea's words. */
-function ran(d: Decision, exitCode: number, message: string, now: Date): void {
+/** The runtime container ended: how, in the Pea's words; then the end, or a restart. */
+function ran(d: Decision, exitCode: number, message: string, now: Date, restarts: boolean): void {
   const s = d.status;
   s.exitCode = exitCode;
+  // Once the Cancel RPC went out the run ends as a cancel, whatever spec.cancel says now.
   if (s.cancelTime) {
     if (exitCode === 137) return finish(d, 'Failed', Reason.CancelTimeout, message || 'the runtime ignored SIGTERM and was killed', now);
     if (exitCode === 0 || exitCode === 143) return finish(d, 'Succeeded', Reason.Cancelled, message || 'cancelled', now);
   }
-  if (exitCode === 0) return finish(d, 'Succeeded', Reason.Completed, message || 'the runtime finished by itself', now);
-  const reason = s.readyTime ? Reason.RunForeverError : Reason.FailedToStart;
-  finish(d, 'Failed', reason, message || `the runtime exited with code ${exitCode}: see its logs (kubectl logs ${s.podName ?? ''} -c ${RUNTIME_CONTAINER})`, now);
+  const reason = exitCode === 0 ? Reason.Completed : s.readyTime ? Reason.RunForeverError : Reason.FailedToStart;
+  const text = message || (exitCode === 0 ? 'the runtime finished by itself' : `the runtime exited with code ${exitCode}: see its logs (kubectl logs ${s.podName ?? ''} -c ${RUNTIME_CONTAINER})`);
+  if (restarts) return restart(d, reason, text, exitCode, now);
+  finish(d, exitCode === 0 ? 'Succeeded' : 'Failed', reason, text, now);
+}
+
+export const RESTART_BACKOFF = { initialSeconds: 10, maxSeconds: 300, resetAfterSeconds: 600 } as const;
+
+/**
+ * The wait before the next pod, as the kubelet's CrashLoopBackOff: 10 s, doubling after each
+ * restart up to 5 minutes; back to 10 s when the run that just ended lasted 10 minutes, so a
+ * long-lived runtime that fails once a day is not held back by last week's crash loop.
+ */
+export function restartBackoffSeconds(previousSeconds: number | undefined, ranMs: number): number {
+  const { initialSeconds, maxSeconds, resetAfterSeconds } = RESTART_BACKOFF;
+  if (previousSeconds === undefined || !(ranMs < resetAfterSeconds * 1000)) return initialSeconds;
+  return Math.min(Math.max(previousSeconds * 2, initialSeconds), maxSeconds);
+}
+
+/**
+ * The run ended and the Pea asks for restarts: it goes back to Pending with the next pod's
+ * number, remembers how this run ended, and waits out the back-off (the no-pod branch of
+ * progress() creates the pod when it is due). The current run's fields are cleared so that
+ * the next run's ready timeout and crash reasons start afresh.
+ */
+function restart(d: Decision, reason: string, message: string, exitCode: number | undefined, now: Date): void {
+  const s = d.status;
+  const ranMs = validTime(s.startTime) ? now.getTime() - new Date(s.startTime).getTime() : 0;
+  const backoffSeconds = restartBackoffSeconds(s.lastTermination?.backoffSeconds, ranMs);
+  const n = (s.restartCount ?? 0) + 1;
+  // The pod of the run that just ended stays for `kubectl logs`; the one before it goes.
+  if (s.lastTermination?.podName && s.lastTermination.podName !== s.podName) d.actions.push({ kind: 'deletePod', name: s.lastTermination.podName });
+  const last: LastTermination = {
+    ...(s.podName ? { podName: s.podName } : {}),
+    reason, message: message.slice(0, 1024),
+    ...(exitCode !== undefined ? { exitCode } : {}),
+    ...(validTime(s.startTime) ? { startTime: s.startTime } : {}),
+    finishTime: now.toISOString(), backoffSeconds,
+  };
+  for (const k of ['podName', 'podIP', 'startTime', 'readyTime', 'cancelTime', 'finishTime', 'exitCode', 'reason'] as const) delete s[k];
+  const why = `${last.podName ? `pod ${last.podName} ended` : 'the run ended'} (${reason}: ${last.message})`;
+  Object.assign(s, { phase: 'Pending', restartCount: n, lastTermination: last, message: `restart ${n} in ${backoffSeconds}s (spec.restartPolicy is Always): ${why}`.slice(0, 1024) });
+  d.requeueAfterMs = backoffSeconds * 1000;
+  d.events.push({ type: reason === Reason.Completed ? 'Normal' : 'Warning', reason: REASON_RESTARTING, message: s.message as string });
 }
 
 function validTime(t: string | undefined): t is string {
@@ -224,10 +288,13 @@ function sidecarMessage(pod: V1Pod): string | undefined {
 
 function conditions(old: Condition[], s: PeaStatus, generation: number | undefined, now: Date): Condition[] {
   const finished = isFinished(s.phase);
+  const backingOff = s.phase === 'Pending' && Boolean(s.restartCount) && s.lastTermination !== undefined;
   const want: Array<Omit<Condition, 'lastTransitionTime'>> = [
     s.phase === 'Ready'
       ? { type: ConditionType.Ready, status: 'True', reason: 'RuntimeReady', message: 'the runtime passes its ready check' }
-      : { type: ConditionType.Ready, status: 'False', reason: finished ? (s.reason ?? 'Finished') : (s.phase ?? 'Pending'), message: finished ? (s.message ?? '') : `the Pea is ${s.phase ?? 'Pending'}` },
+      : backingOff
+        ? { type: ConditionType.Ready, status: 'False', reason: REASON_RESTARTING, message: s.message ?? '' }
+        : { type: ConditionType.Ready, status: 'False', reason: finished ? (s.reason ?? 'Finished') : (s.phase ?? 'Pending'), message: finished ? (s.message ?? '') : `the Pea is ${s.phase ?? 'Pending'}` },
     finished
       ? { type: ConditionType.Finished, status: 'True', reason: s.reason ?? 'Finished', message: s.message ?? '' }
       : { type: ConditionType.Finished, status: 'False', reason: 'Running', message: 'the Pea has not ended' },

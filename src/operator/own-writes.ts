@@ -5,6 +5,7 @@
 // Entries expire, so a lost watch event can delay a Pea but never strand it.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Pea } from '../api/v1alpha1/types.js';
+import { podName } from './pod.js';
 
 export const OWN_WRITES_TTL_MS = 30_000;
 
@@ -39,11 +40,12 @@ export class OwnWrites {
     this.pods.set(key, { pod, at: this.now() });
   }
 
-  /** The cached pod; else the one we just created for this very Pea, if the cache lags. */
+  /** The cached pod; else the one we just created for this very Pea and run, if the cache lags. */
   pod(key: string, pea: Pea, cached: V1Pod | undefined): V1Pod | undefined {
     const entry = this.pods.get(key);
     if (!entry) return cached;
-    const ours = entry.pod.metadata?.ownerReferences?.some((r) => r.uid === pea.metadata.uid);
+    // After a restart the Pea's current pod has a new name: an earlier run's pod is not it.
+    const ours = entry.pod.metadata?.ownerReferences?.some((r) => r.uid === pea.metadata.uid) && entry.pod.metadata?.name === podName(pea);
     if (cached || !ours || this.now() - entry.at >= OWN_WRITES_TTL_MS) {
       this.pods.delete(key);
       return cached;

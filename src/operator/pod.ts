@@ -30,8 +30,15 @@ export function timeoutsOf(pea: Pea): Timeouts {
   return { ...DEFAULT_TIMEOUTS, ...pea.spec.timeouts };
 }
 
+/**
+ * The pod of the Pea's current run: `NAME-pea`, then `NAME-pea-1`, `NAME-pea-2`… after
+ * restarts, so a new pod never collides with one that is still terminating, and a repeated
+ * create of the same run meets AlreadyExists instead of making a second pod.
+ */
 export function podName(pea: Pea): string {
-  return `${pea.metadata.name}-pea`.slice(0, 63).replace(/-+$/, '');
+  const n = (pea.status as { restartCount?: unknown } | undefined)?.restartCount;
+  const suffix = typeof n === 'number' && Number.isInteger(n) && n > 0 ? `-${n}` : '';
+  return `${pea.metadata.name}-pea`.slice(0, 63 - suffix.length).replace(/-+$/, '') + suffix;
 }
 
 /** `--ready` for the sidecar, from spec.ready. */

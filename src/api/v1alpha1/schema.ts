@@ -2,7 +2,7 @@
 // deploy/crd/peas.peapods.io.yaml; a unit test fails when the committed file drifts.
 // Validation lives here, in the API server: schema bounds and CEL rules whose messages name
 // the field and say what to do.
-import { DEFAULT_TIMEOUTS, GROUP, KIND, PLURAL, VERSION } from './types.js';
+import { DEFAULT_TIMEOUTS, GROUP, KIND, PLURAL, RESTART_POLICIES, VERSION } from './types.js';
 
 type Schema = Record<string, unknown>;
 
@@ -88,6 +88,7 @@ const spec: Schema = {
     ready,
     timeouts,
     cancel: { type: 'boolean', description: 'Set to true to stop a running Pea without deleting it: the runtime is cancelled and torn down, and the Pea ends as Cancelled.', default: false },
+    restartPolicy: str('What follows when the runtime ends without a cancel (by itself, successfully or not) or its pod is deleted by someone else. Never: the Pea ends and reports how. Always: the operator starts a new pod, after a back-off of 10s doubling up to 5 minutes (back to 10s after a run of 10 minutes), and counts status.restartCount. A cancel always wins over a restart. May change at any time; a Pea that has ended stays ended.', { enum: [...RESTART_POLICIES], default: 'Never' }),
     pod,
   },
 };
@@ -121,6 +122,21 @@ const status: Schema = {
     exitCode: int('Exit code of the runtime container, once it ended.'),
     reason: str('How the Pea ended: Completed, Cancelled, CancelTimeout, FailedToStart, RunForeverError, TeardownFailed or ReadyTimeout.'),
     message: str('The runtime\'s termination message, or what the operator saw.'),
+    restartCount: int('How many times the operator started a new pod after the runtime ended (spec.restartPolicy Always).', { minimum: 0 }),
+    lastTermination: {
+      type: 'object',
+      description: 'How the previous run ended, once the Pea was restarted; the fields above describe the current run.',
+      required: ['reason', 'message', 'finishTime', 'backoffSeconds'],
+      properties: {
+        podName: str('The pod of that run; the operator keeps it, for kubectl logs, until the next restart.'),
+        reason: str('How that run ended: Completed, FailedToStart, RunForeverError or PodDeleted.'),
+        message: str('The runtime\'s termination message, or what the operator saw.'),
+        exitCode: int('Exit code of the runtime container, if it ended by itself.'),
+        startTime: str('When that run\'s pod was created.', { format: 'date-time' }),
+        finishTime: str('When that run ended.', { format: 'date-time' }),
+        backoffSeconds: int('How long the operator waits after finishTime before it creates the next pod.', { minimum: 0 }),
+      },
+    },
   },
 };
 
@@ -144,6 +160,7 @@ export function peaCrd(): Schema {
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
             { name: 'Reason', type: 'string', jsonPath: '.status.reason', priority: 1 },
             { name: 'Pod', type: 'string', jsonPath: '.status.podName' },
+            { name: 'Restarts', type: 'integer', jsonPath: '.status.restartCount', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {

@@ -47,8 +47,14 @@ export interface PeaSpec {
   ready?: ReadyProbe;
   timeouts?: Partial<Timeouts>;
   cancel?: boolean;
+  /** What follows when the runtime ends by itself or its pod is deleted by someone else. */
+  restartPolicy?: RestartPolicy;
   pod?: PodSettings;
 }
+
+/** Words from the pod API. Never: the Pea ends with its runtime. Always: a new pod, after a back-off. */
+export type RestartPolicy = 'Never' | 'Always';
+export const RESTART_POLICIES: readonly RestartPolicy[] = ['Never', 'Always'];
 
 export type PeaPhase = 'Pending' | 'Starting' | 'Ready' | 'Cancelling' | 'Succeeded' | 'Failed';
 
@@ -75,6 +81,22 @@ export interface PeaStatus {
   exitCode?: number;
   reason?: Reason | string;
   message?: string;
+  /** How many times a new pod was started after the runtime ended (spec.restartPolicy Always). */
+  restartCount?: number;
+  /** How the previous run ended, once the Pea was restarted. */
+  lastTermination?: LastTermination;
+}
+
+/** A run that ended and was followed by a restart: the fields the Pea's status had then. */
+export interface LastTermination {
+  podName?: string;
+  reason: Reason | string;
+  message: string;
+  exitCode?: number;
+  startTime?: string;
+  finishTime: string;
+  /** How long the operator waits after finishTime before it creates the next pod. */
+  backoffSeconds: number;
 }
 
 export interface Pea {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Pea, PeaStatus } from '../../../src/api/v1alpha1/types.js';
-import { decide } from '../../../src/operator/decide.js';
+import { decide, restartBackoffSeconds } from '../../../src/operator/decide.js';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number): Date => new Date(T0.getTime() + s * 1000);
@@ -95,10 +95,128 @@ describe('decide', () => {
     expect(d.status).toMatchObject({ phase: 'Failed', reason: 'PodDeleted' });
   });
 
+  it('a pod deleted by someone else, restartPolicy Never (the default), says how to run it again', () => {
+    const d = decide(pea({ restartPolicy: 'Never' }, { phase: 'Ready', podName: 'p-pea', startTime: T0.toISOString() }), undefined, at(3));
+    expect(d.status.message).toContain('spec.restartPolicy is Never');
+    expect(d.status.restartCount).toBeUndefined();
+  });
+
+  it.each([
+    // previous back-off, how long the run lasted → the next back-off
+    [undefined, 1_000, 10],
+    [10, 1_000, 20],
+    [20, 30_000, 40],
+    [160, 1_000, 300],
+    [300, 1_000, 300],
+    [300, 599_999, 300],
+    [300, 600_000, 10], // a run of 10 minutes resets it, as the kubelet does
+    [0, 1_000, 10],
+  ])('restart back-off after %s s and a run of %i ms: %i s', (previous, ranMs, next) => {
+    expect(restartBackoffSeconds(previous, ranMs)).toBe(next);
+  });
+
+  describe('restartPolicy Always', () => {
+    const running = { phase: 'Ready' as const, podName: 'p-pea', podIP: '10.0.0.5', startTime: T0.toISOString(), readyTime: T0.toISOString() };
+    const always = (status?: PeaStatus, meta: Partial<Pea['metadata']> = {}, spec: Partial<Pea['spec']> = {}): Pea => pea({ restartPolicy: 'Always', ...spec }, status, meta);
+
+    it.each([
+      ['the pod deleted by someone else', undefined, 'PodDeleted', undefined],
+      ['the runtime crashed', pod({ exit: 3 }), 'RunForeverError', 3],
+      ['the runtime finished by itself', pod({ exit: 0 }), 'Completed', 0],
+    ])('%s: back to Pending, restart 1 due in 10 s, an Event, no pod yet', (_n, p, reason, exitCode) => {
+      const d = decide(always(running), p, at(30));
+      expect(kinds(d)).toEqual([]);
+      expect(d.requeueAfterMs).toBe(10_000);
+      expect(d.status).toMatchObject({ phase: 'Pending', restartCount: 1, lastTermination: { podName: 'p-pea', reason, finishTime: at(30).toISOString(), startTime: T0.toISOString(), backoffSeconds: 10 } });
+      expect(d.status.lastTermination?.exitCode).toBe(exitCode);
+      // The current run's fields start afresh with the next pod.
+      for (const k of ['podName', 'podIP', 'startTime', 'readyTime', 'finishTime', 'exitCode', 'reason'] as const) expect(d.status[k]).toBeUndefined();
+      expect(d.events).toEqual([expect.objectContaining({ reason: 'Restarting', message: expect.stringContaining('restart 1 in 10s') })]);
+      expect(d.status.conditions).toEqual(expect.arrayContaining([
+        expect.objectContaining({ type: 'Ready', status: 'False', reason: 'Restarting' }),
+        expect.objectContaining({ type: 'Finished', status: 'False' }),
+      ]));
+    });
+
+    const backingOff = (n: number, backoffSeconds: number, extra: object = {}): PeaStatus => ({
+      phase: 'Pending', restartCount: n,
+      lastTermination: { podName: n > 1 ? `p-pea-${n - 1}` : 'p-pea', reason: 'RunForeverError', message: 'boom', exitCode: 3, finishTime: T0.toISOString(), backoffSeconds },
+      ...extra,
+    });
+
+    it.each([
+      ['within the back-off: wait for the rest of it', at(4), [], 6_000],
+      ['the back-off is over: the next pod', at(10), ['createPod'], 60_000],
+    ])('%s', (_n, now, actions, requeue) => {
+      const d = decide(always(backingOff(1, 10)), undefined, now);
+      expect(kinds(d)).toEqual(actions);
+      expect(d.requeueAfterMs).toBe(requeue);
+    });
+
+    it('the next pod is seen: Starting, with the restart count kept', () => {
+      const next = { ...pod(), metadata: { name: 'p-pea-1', creationTimestamp: at(11) } };
+      const d = decide(always(backingOff(1, 10)), next, at(12));
+      expect(d.status).toMatchObject({ phase: 'Starting', podName: 'p-pea-1', startTime: at(11).toISOString(), restartCount: 1 });
+      expect(d.events).toEqual([expect.objectContaining({ reason: 'Starting' })]);
+    });
+
+    it('a second crash doubles the back-off and deletes the pod before the last one', () => {
+      const second = { phase: 'Ready' as const, podName: 'p-pea-1', startTime: at(11).toISOString(), readyTime: at(12).toISOString(), restartCount: 1, lastTermination: backingOff(1, 10).lastTermination };
+      const d = decide(always(second), { ...pod({ exit: 2 }), metadata: { name: 'p-pea-1' } }, at(20));
+      expect(d.actions).toEqual([{ kind: 'deletePod', name: 'p-pea' }]);
+      expect(d.status).toMatchObject({ phase: 'Pending', restartCount: 2, lastTermination: { podName: 'p-pea-1', backoffSeconds: 20 } });
+      expect(d.requeueAfterMs).toBe(20_000);
+    });
+
+    it.each([
+      ['spec.cancel', {}, { cancel: true }],
+      ['deletion', { deletionTimestamp: T0 }, {}],
+    ])('a cancel by %s during the back-off wins: Cancelled, no pod', (_n, meta, spec) => {
+      const d = decide(always(backingOff(1, 10), meta, spec), undefined, at(10));
+      expect(kinds(d).filter((k) => k !== 'removeFinalizer')).toEqual([]);
+      expect(d.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled', message: 'cancelled while waiting to restart', restartCount: 1 });
+    });
+
+    it('a cancel wins over a restart: a cancelled runtime that exits is Cancelled', () => {
+      const cancelling = { ...running, phase: 'Cancelling' as const, cancelTime: at(1).toISOString() };
+      const d = decide(always(cancelling, {}, { cancel: true }), pod({ exit: 143 }), at(2));
+      expect(d.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
+      expect(d.status.restartCount).toBeUndefined();
+      // also when spec.cancel was taken back after the Cancel RPC went out
+      const back = decide(always(cancelling), undefined, at(2));
+      expect(back.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
+      expect(back.status.restartCount).toBeUndefined();
+    });
+
+    it('a pod deleted while cancelling is Cancelled, not restarted', () => {
+      const d = decide(always(running, {}, { cancel: true }), undefined, at(2));
+      expect(d.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
+    });
+
+    it('restartPolicy changed to Never during the back-off: the Pea ends as the last run did', () => {
+      const d = decide(pea({ restartPolicy: 'Never' }, backingOff(2, 20)), undefined, at(5));
+      expect(kinds(d)).toEqual([]);
+      expect(d.status).toMatchObject({ phase: 'Failed', reason: 'RunForeverError', exitCode: 3, message: expect.stringContaining('spec.restartPolicy changed to Never') });
+    });
+
+    it('a ready timeout is not restarted: the operator ended the run, not the runtime', () => {
+      const d = decide(always({ startTime: T0.toISOString(), phase: 'Starting' }), pod(), at(61));
+      expect(d.status).toMatchObject({ phase: 'Failed', reason: 'ReadyTimeout' });
+      expect(d.actions).toEqual([{ kind: 'deletePod', name: 'p-pea' }]);
+    });
+
+    it('a garbled lastTermination is dropped and reported, never followed', () => {
+      const d = decide(always({ ...backingOff(1, 10), lastTermination: { finishTime: 'soon' } as never }), undefined, at(1));
+      expect(d.events[0]).toMatchObject({ reason: 'MalformedStatus', message: expect.stringContaining('status.lastTermination') });
+      expect(kinds(d)).toEqual(['createPod']);
+    });
+  });
+
   it.each([
     ['no spec', { spec: undefined }],
     ['no image', { spec: { timeouts: {} } }],
     ['a negative timeout', { spec: { image: 'i', timeouts: { readySeconds: -5 } } }],
+    ['an unknown restartPolicy', { spec: { image: 'i', restartPolicy: 'OnFailure' } }],
   ])('a malformed Pea (%s) is reported as InvalidSpec, never thrown', (_n, patch) => {
     const bad = { ...pea(), ...patch } as unknown as Pea;
     const d = decide(bad, undefined, T0);

@@ -48,6 +48,13 @@ describe('OwnWrites', () => {
     expect(w.pod('ns/p', pea('u1'), undefined)).toBeUndefined(); // forgotten once the cache had it
   });
 
+  it('does not stand in for the pod of an earlier run after a restart', () => {
+    const w = new OwnWrites();
+    w.created('ns/p', pod('u1'));
+    const restarted = { ...pea('u1'), status: { restartCount: 1 } };
+    expect(w.pod('ns/p', restarted, undefined)).toBeUndefined();
+  });
+
   it.each([
     ['a Pea re-created under the same name', (w: OwnWrites) => w.pod('ns/p', pea('u2'), undefined)],
     ['an expired entry (the pod was deleted before the cache saw it)', (w: OwnWrites, c: ReturnType<typeof clock>) => (c.advance(OWN_WRITES_TTL_MS), w.pod('ns/p', pea('u1'), undefined))],

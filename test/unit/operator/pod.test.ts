@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Container } from '@kubernetes/client-node';
 import type { Pea } from '../../../src/api/v1alpha1/types.js';
-import { buildPod, DEFAULT_POD_SETTINGS, readyFlag } from '../../../src/operator/pod.js';
+import { buildPod, DEFAULT_POD_SETTINGS, podName, readyFlag } from '../../../src/operator/pod.js';
 
 const pea = (spec: Partial<Pea['spec']> = {}): Pea => ({
   apiVersion: 'peapods.io/v1alpha1',
@@ -59,6 +59,21 @@ describe('buildPod', () => {
     expect(p.metadata!.name).toBe('model-pea');
     expect(p.metadata!.labels).toEqual({ team: 'ml', 'peapods.io/pea': 'model', 'app.kubernetes.io/managed-by': 'peapods' });
     expect(p.metadata!.ownerReferences).toEqual([{ apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', name: 'model', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
+  });
+
+  it.each([
+    ['model', undefined, 'model-pea'],
+    ['model', 1, 'model-pea-1'],
+    ['model', 12, 'model-pea-12'],
+    ['a'.repeat(63), 0, `${'a'.repeat(63)}`],
+    ['a'.repeat(63), 3, `${'a'.repeat(61)}-3`],
+    ['b'.repeat(58) + '-x', 7, `${'b'.repeat(58)}-x-7`],
+  ])('names the pod of Pea %s after restart %s: %s (new name per run, at most 63 characters)', (name, restartCount, want) => {
+    const p = pea();
+    p.metadata.name = name;
+    if (restartCount !== undefined) p.status = { restartCount };
+    expect(podName(p)).toBe(want);
+    expect(buildPod(p).metadata!.name).toBe(want);
   });
 
   it('is secure by default: non-root, one shared UID, no escalation, no capabilities, RuntimeDefault seccomp', () => {
