@@ -127,16 +127,55 @@ describe('the operator', () => {
     expect(pods.every((p) => p.metadata?.deletionTimestamp) || pods.length === 0).toBe(true);
   });
 
-  it('reports a pod deleted by someone else and does not recreate it', async () => {
-    await cluster.createPea('orphaned');
+  it('reports a pod deleted by someone else and does not recreate it (restartPolicy Never, the default)', async () => {
+    const created = await cluster.createPea('orphaned');
+    expect(created.spec.restartPolicy).toBe('Never');
     const pod = await cluster.podOf('orphaned');
     await cluster.kubeletRunning(pod, true);
     await cluster.peaUntil('orphaned', 'Ready', (p) => p.status?.phase === 'Ready');
     await cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: 'peas', gracePeriodSeconds: 0 });
     const failed = await cluster.peaUntil('orphaned', 'PodDeleted', (p) => p.status?.phase === 'Failed');
     expect(failed.status?.reason).toBe('PodDeleted');
+    expect(failed.status?.restartCount).toBeUndefined();
     expect(await cluster.podsOf('orphaned')).toHaveLength(0);
   });
+
+  it('restartPolicy Always: a pod deleted by someone else is followed by a new pod after the back-off, counted', async () => {
+    await cluster.createPea('phoenix', { restartPolicy: 'Always' });
+    const pod = await cluster.podOf('phoenix');
+    await cluster.kubeletRunning(pod, true);
+    await cluster.peaUntil('phoenix', 'Ready', (p) => p.status?.phase === 'Ready');
+    await cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: 'peas', gracePeriodSeconds: 0 });
+    const waiting = await cluster.peaUntil('phoenix', 'Pending with restart 1', (p) => p.status?.phase === 'Pending' && p.status?.restartCount === 1);
+    expect(waiting.status?.lastTermination).toMatchObject({ podName: 'phoenix-pea', reason: 'PodDeleted', backoffSeconds: 10 });
+    expect(cond(waiting, 'Ready')).toMatchObject({ status: 'False', reason: 'Restarting' });
+    // The back-off is 10 s: allow for it.
+    const second = await until('the second pod', async () => (await cluster.podsOf('phoenix')).find((p) => p.metadata?.name === 'phoenix-pea-1'), 30_000);
+    await cluster.kubeletRunning(second, true);
+    const ready = await cluster.peaUntil('phoenix', 'Ready on the second pod', (p) => p.status?.phase === 'Ready' && p.status?.podName === 'phoenix-pea-1');
+    expect(ready.status?.restartCount).toBe(1);
+    expect(await cluster.podsOf('phoenix')).toHaveLength(1);
+    await until('a Restarting event', async () => (await cluster.core.listNamespacedEvent({ namespace: 'peas', fieldSelector: 'involvedObject.name=phoenix' }))
+      .items.find((e) => e.reason === 'Restarting' && e.type === 'Warning'));
+  }, 60_000);
+
+  it('restartPolicy Always: a cancel during the back-off wins: Cancelled, no new pod', async () => {
+    await cluster.createPea('quitter', { restartPolicy: 'Always' });
+    const pod = await cluster.podOf('quitter');
+    await cluster.kubeletRunning(pod, true);
+    await cluster.peaUntil('quitter', 'Ready', (p) => p.status?.phase === 'Ready');
+    await cluster.kubeletTerminated(pod, 3, 'out of memory');
+    const waiting = await cluster.peaUntil('quitter', 'Pending with restart 1', (p) => p.status?.phase === 'Pending' && p.status?.restartCount === 1);
+    const last = waiting.status!.lastTermination!;
+    expect(last).toMatchObject({ podName: 'quitter-pea', reason: 'RunForeverError', exitCode: 3, message: 'out of memory' });
+    await cluster.patchPea('quitter', { spec: { cancel: true } });
+    const done = await cluster.peaUntil('quitter', 'Cancelled', (p) => p.status?.phase === 'Succeeded');
+    expect(done.status).toMatchObject({ reason: 'Cancelled', message: 'cancelled while waiting to restart', restartCount: 1 });
+    // Past the end of the back-off, still only the pod that crashed (kept for kubectl logs).
+    const due = Date.parse(last.finishTime) + last.backoffSeconds * 1000;
+    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 2000));
+    expect((await cluster.podsOf('quitter')).map((p) => p.metadata?.name)).toEqual(['quitter-pea']);
+  }, 60_000);
 
   it('survives a SIGKILL mid-reconcile: no second pod, no lost transition', async () => {
     await cluster.createPea('restart');

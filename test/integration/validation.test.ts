@@ -37,6 +37,7 @@ describe('Pea validation in the API server', () => {
     ['a port out of range', { ready: { tcp: { port: 70000 } } }, 'spec.ready.tcp.port'],
     ['two ready kinds at once', { ready: { grpc: { port: 1 }, http: { port: 2 } } }, 'spec.ready: set only one of grpc, http, tcp or none'],
     ['an empty image', { image: '' }, 'spec.image'],
+    ['a restart policy the pod API has but a Pea does not', { restartPolicy: 'OnFailure' }, 'spec.restartPolicy'],
   ])('rejects %s, naming the field', async (_what, spec, field) => {
     const message = await rejection(cluster.createPea(`bad-${Math.random().toString(36).slice(2, 8)}`, spec as object));
     expect(message).toContain(field);
@@ -51,13 +52,14 @@ describe('Pea validation in the API server', () => {
     await cluster.createPea('fixed', { image: 'example/a:1', ready: { tcp: { port: 80 } } });
     expect(await rejection(cluster.patchPea('fixed', { spec: { image: 'example/b:2' } }))).toContain('spec.image cannot change once the Pea exists: delete the Pea and create it again');
     expect(await rejection(cluster.patchPea('fixed', { spec: { ready: { tcp: { port: 81 } } } }))).toContain('spec.ready cannot change');
-    // What may change does: cancel.
+    // What may change does: cancel, and restartPolicy (what follows an end is not the runtime).
+    expect((await cluster.patchPea('fixed', { spec: { restartPolicy: 'Always' } })).spec.restartPolicy).toBe('Always');
     expect((await cluster.patchPea('fixed', { spec: { cancel: true } })).spec.cancel).toBe(true);
   });
 
   it('fills the defaults a user leaves out', async () => {
     const pea = await cluster.createPea('defaults');
-    expect(pea.spec).toMatchObject({ cancel: false, timeouts: { readySeconds: 300, cancelSeconds: 10, teardownSeconds: 30 } });
+    expect(pea.spec).toMatchObject({ cancel: false, restartPolicy: 'Never', timeouts: { readySeconds: 300, cancelSeconds: 10, teardownSeconds: 30 } });
   });
 });
 
