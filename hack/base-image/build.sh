@@ -5,7 +5,7 @@
 # build stage runs `npm ci` and `npx tsc`), a /bin/sh for RUN steps, CA certificates
 # for the npm registry and /etc/passwd with the image's user (UID 65532, as the Dockerfile
 # and the operator's pod builder use). Laid out like the official node image
-# (/usr/local/bin/node, /usr/local/lib/node_modules/npm, /usr/bin/env for their shebangs).
+# (/usr/local/bin/node, /usr/local/lib/node_modules/npm, /usr/bin/env for their shebangs, a few coreutils).
 # Skipped when an image with the same inputs is already in buildah's store.
 #   hack/base-image/build.sh IMAGE_NAME        (buildah, vfs storage driver)
 set -euo pipefail
@@ -17,8 +17,11 @@ npm_dir=/usr/lib/node_modules/npm
 [[ -f "$npm_dir/bin/npm-cli.js" ]] || { echo "no npm found to put into the base image: install npm (the system one is fine)" >&2; exit 1; }
 bah() { buildah --storage-driver vfs "$@"; }
 
-libs=$( { ldd "$node"; ldd /bin/dash; ldd /usr/bin/env; } | grep -o '/[^ ]*' | sort -u)
-inputs=$( { cat "$node" "$0" /bin/dash /usr/bin/env | sha256sum; cat "$npm_dir/package.json"; echo "$libs"; } | sha256sum | cut -c1-16)
+# The few coreutils a Dockerfile's RUN steps commonly use (the official image has them all).
+tools=(env rm mkdir cp mv ls cat chmod chown ln touch)
+tool_paths=(); for t in "${tools[@]}"; do tool_paths+=("$(readlink -f "$(command -v "$t")")"); done
+libs=$( { ldd "$node"; ldd /bin/dash; for t in "${tool_paths[@]}"; do ldd "$t"; done; } | grep -o '/[^ ]*' | sort -u)
+inputs=$( { cat "$node" "$0" /bin/dash "${tool_paths[@]}" | sha256sum; cat "$npm_dir/package.json"; echo "$libs"; } | sha256sum | cut -c1-16)
 if [[ "$(bah inspect --format '{{index .ImageAnnotations "peapods.inputs"}}' "$name" 2>/dev/null)" == "$inputs" ]]; then
   echo "base image $name is up to date" >&2
   exit 0
@@ -35,7 +38,7 @@ ln -s ../lib/node_modules/npm/bin/npm-cli.js "$r/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$r/usr/local/bin/npx"
 cp /bin/dash "$r/bin/sh"
 # npm and npx start with #!/usr/bin/env node
-mkdir -p "$r/usr/bin" && cp /usr/bin/env "$r/usr/bin/env"
+mkdir -p "$r/usr/bin" && cp "${tool_paths[@]}" "$r/usr/bin/"
 for l in $libs; do
   mkdir -p "$r$(dirname "$l")"
   cp -L "$l" "$r$l"
