@@ -36,6 +36,11 @@ function wrap<T>(parse: (v: string) => T): (v: string) => T {
   };
 }
 
+function filePath(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('expected a file path, e.g. /var/run/secrets/peapods/token.');
+  return value;
+}
+
 function envMarker(value: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*=.+$/.test(value)) throw new InvalidArgumentError('expected NAME=VALUE, e.g. PEAPODS_RUNTIME=1.');
   return value;
@@ -61,6 +66,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--teardown-timeout <seconds>', 'budget of the preStop hook: cancel, runtime exit and teardown').default(30).argParser(seconds).env('PEA_TEARDOWN_TIMEOUT'))
     .addOption(new Option('--teardown <command>', 'run once after the runtime exited: a JSON array (exec form) or a shell command').argParser(wrap(parseTeardownCommand)).env('PEA_TEARDOWN'))
     .addOption(new Option('--termination-log <path>', 'where to write why the runtime ended').default(DEFAULT_TERMINATION_LOG).env('PEA_TERMINATION_LOG'))
+    .addOption(new Option('--token-file <path>', "the Pea's control token (a mounted Secret), required as \"authorization: Bearer <token>\" on Cancel, Status and Watch; read on every call, so a rotated Secret takes effect at once").argParser(filePath).env('PEA_TOKEN_FILE'))
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info').env('LOG_LEVEL'))
     .action(async (command: string[], o) => {
       if ((command.length > 0) === Boolean(o.attachEnv)) {
@@ -80,6 +86,7 @@ export function buildProgram(): Command {
         teardownTimeoutMs: o.teardownTimeout * 1000,
         teardownCommand: o.teardown,
         terminationLog: o.terminationLog,
+        tokenFile: o.tokenFile,
       }, log);
     });
 

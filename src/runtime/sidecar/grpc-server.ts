@@ -1,6 +1,8 @@
 // The sidecar's gRPC port: grpc.health.v1 for the kubelet and peapods.v1.Lifecycle for
 // the operator. Health "" mirrors the runtime's readiness; the Lifecycle service's own
 // health entry says whether control calls are taken (the startup probe reads it).
+// grpc.health.v1 is open to everyone (the kubelet's probe has no token); every
+// peapods.v1.Lifecycle method goes through `auth` (see control-auth.ts).
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '../../shared/logger.js';
@@ -12,6 +14,8 @@ import {
   type CancelResponse,
   type RuntimeStatus,
 } from '../../shared/lifecycle-proto.js';
+import { AUTHORIZATION } from '../../shared/token.js';
+import type { ControlAuth } from './control-auth.js';
 import type { Supervisor, SupervisorStatus } from './supervisor.js';
 
 /** Control messages are tiny; refusing big ones early keeps a flood cheap. */
@@ -40,7 +44,7 @@ export interface SidecarGrpcServer {
   close(): Promise<void>;
 }
 
-export async function startGrpcServer(supervisor: Supervisor, host: string, port: number, log: Logger): Promise<SidecarGrpcServer> {
+export async function startGrpcServer(supervisor: Supervisor, host: string, port: number, auth: ControlAuth, log: Logger): Promise<SidecarGrpcServer> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_concurrent_streams': 100,
@@ -56,17 +60,29 @@ export async function startGrpcServer(supervisor: Supervisor, host: string, port
   };
   supervisor.on('change', onChange);
 
+  const refused = (call: { metadata: grpc.Metadata; getPeer(): string }, method: string) =>
+    auth.check(call.metadata.get(AUTHORIZATION), `${LIFECYCLE_SERVICE}/${method}`, call.getPeer());
+
+  // Status and Watch need the token as much as Cancel: they show the runtime's pid, exit
+  // code and failure message (which may quote the runtime's own errors) to whoever asks,
+  // and a Watch stream holds memory in the sidecar for as long as the caller keeps it.
   server.addService(lifecycleServiceDefinition(), {
     Cancel: (call: grpc.ServerUnaryCall<CancelRequest, CancelResponse>, cb: grpc.sendUnaryData<CancelResponse>) => {
+      const refusal = refused(call, 'Cancel');
+      if (refusal) return cb(refusal);
       const reason = typeof call.request.reason === 'string' ? call.request.reason.slice(0, 256) : '';
       log.info({ peer: call.getPeer(), reason }, 'Cancel RPC');
       const { found, alreadyCancelled } = supervisor.cancel(reason || 'Cancel RPC');
       cb(null, { status: toRuntimeStatus(found), alreadyCancelled });
     },
-    Status: (_call: grpc.ServerUnaryCall<object, RuntimeStatus>, cb: grpc.sendUnaryData<RuntimeStatus>) => {
+    Status: (call: grpc.ServerUnaryCall<object, RuntimeStatus>, cb: grpc.sendUnaryData<RuntimeStatus>) => {
+      const refusal = refused(call, 'Status');
+      if (refusal) return cb(refusal);
       cb(null, toRuntimeStatus(supervisor.status));
     },
     Watch: (call: grpc.ServerWritableStream<object, RuntimeStatus>) => {
+      const refusal = refused(call, 'Watch');
+      if (refusal) return void call.emit('error', refusal);
       watchers.add(call);
       const drop = (): void => void watchers.delete(call);
       call.on('cancelled', drop);

@@ -1,7 +1,17 @@
 // The sidecar's HTTP port, for what the kubelet can only do over HTTP: the runtime
 // container's preStop `httpGet` lands here, so teardown works for any runtime image.
+//
+// Where it listens: --host, 0.0.0.0 in a pod, which inside the pod's network namespace
+// means the pod IP and loopback, and both are needed. The kubelet runs the hook from the
+// node's network namespace and dials the pod IP (an httpGet hook without `host`), so
+// loopback alone would never see it; the exec-form hook (`pea-runtime prestop`) and
+// `kubectl exec … curl` use 127.0.0.1. The kubelet sends no token, so /prestop cannot ask
+// for one: it is the one unauthenticated way to cancel, and the chart's NetworkPolicy is
+// what keeps other pods off this port. /status shows what the Status RPC shows, so with
+// --token-file it wants the same token from anything but loopback.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/logger.js';
+import type { ControlAuth } from './control-auth.js';
 import type { Supervisor } from './supervisor.js';
 
 export interface HookServer {
@@ -9,8 +19,8 @@ export interface HookServer {
   close(): Promise<void>;
 }
 
-export async function startHookServer(supervisor: Supervisor, host: string, port: number, teardownTimeoutMs: number, log: Logger): Promise<HookServer> {
-  const server = createServer((req, res) => void route(req, res, supervisor, teardownTimeoutMs, log));
+export async function startHookServer(supervisor: Supervisor, host: string, port: number, teardownTimeoutMs: number, auth: ControlAuth, log: Logger): Promise<HookServer> {
+  const server = createServer((req, res) => void route(req, res, supervisor, teardownTimeoutMs, auth, log));
   server.headersTimeout = 5000;
   server.requestTimeout = teardownTimeoutMs + 5000;
   await listen(server, host, port);
@@ -27,7 +37,7 @@ export async function startHookServer(supervisor: Supervisor, host: string, port
   };
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, supervisor: Supervisor, teardownTimeoutMs: number, log: Logger): Promise<void> {
+async function route(req: IncomingMessage, res: ServerResponse, supervisor: Supervisor, teardownTimeoutMs: number, auth: ControlAuth, log: Logger): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'POST') return reply(res, 405, { error: 'use GET or POST' });
   switch (path) {
@@ -37,8 +47,14 @@ async function route(req: IncomingMessage, res: ServerResponse, supervisor: Supe
       return reply(res, 200, { ok: true });
     case '/readyz':
       return reply(res, supervisor.status.ready ? 200 : 503, { ready: supervisor.status.ready });
-    case '/status':
+    case '/status': {
+      const refusal = isLoopback(req.socket.remoteAddress) ? null : auth.check(req.headersDistinct.authorization ?? [], 'GET /status', `${req.socket.remoteAddress}`);
+      if (refusal) {
+        res.setHeader('www-authenticate', 'Bearer');
+        return reply(res, 401, { error: refusal.details });
+      }
       return reply(res, 200, supervisor.status);
+    }
     default:
       return reply(res, 404, { error: `no such path ${path}: try /prestop, /healthz, /readyz or /status` });
   }
@@ -61,6 +77,10 @@ async function preStop(supervisor: Supervisor, teardownTimeoutMs: number, log: L
     return [504, { done: false, waitedMs: Date.now() - started, status: supervisor.status }];
   }
   return [200, { done: true, waitedMs: Date.now() - started, status: final }];
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'));
 }
 
 function reply(res: ServerResponse, code: number, body: object): void {

@@ -1,6 +1,7 @@
 // `pea-runtime sidecar`: wires the supervisor to its two ports and to the process signals.
 import type { Logger } from '../../shared/logger.js';
 import { writeTerminationMessage } from '../termination.js';
+import { controlAuth } from './control-auth.js';
 import { startGrpcServer } from './grpc-server.js';
 import { startHookServer } from './hook-server.js';
 import { createReadyCheck, formatReadySpec, type ReadySpec } from './ready-check.js';
@@ -22,6 +23,8 @@ export interface SidecarOptions {
   teardownTimeoutMs: number;
   teardownCommand?: string[];
   terminationLog: string;
+  /** The Pea's control token (a mounted Secret); without it control calls are unauthenticated. */
+  tokenFile?: string;
   /** Called once the ports are open (tests and benchmarks use the bound ports). */
   onListening?: (ports: { grpc: number; http: number }) => void;
 }
@@ -43,10 +46,11 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
     log,
   });
 
+  const auth = controlAuth(opts.tokenFile, log);
   let servers;
   try {
-    const grpc = await startGrpcServer(supervisor, opts.host, opts.grpcPort, log);
-    const http = await startHookServer(supervisor, opts.host, opts.httpPort, opts.teardownTimeoutMs, log).catch(async (err) => {
+    const grpc = await startGrpcServer(supervisor, opts.host, opts.grpcPort, auth, log);
+    const http = await startHookServer(supervisor, opts.host, opts.httpPort, opts.teardownTimeoutMs, auth, log).catch(async (err) => {
       await grpc.close();
       throw err;
     });
@@ -57,7 +61,7 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
     writeTerminationMessage(opts.terminationLog, String(err), log);
     return 1;
   }
-  log.info({ mode: attach ? `attach ${opts.attachEnv}` : 'child', ready: formatReadySpec(opts.ready), grpcPort: servers[0]?.port, httpPort: servers[1]?.port }, 'sidecar listening');
+  log.info({ mode: attach ? `attach ${opts.attachEnv}` : 'child', ready: formatReadySpec(opts.ready), authenticated: auth.enabled, grpcPort: servers[0]?.port, httpPort: servers[1]?.port }, 'sidecar listening');
 
   // In attach mode the sidecar outlives the runtime (Kubernetes stops a native sidecar
   // after the main containers), so after the end it keeps answering Status until SIGTERM.
