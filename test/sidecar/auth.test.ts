@@ -149,6 +149,19 @@ describe('the preStop hook, with --token-file', () => {
   });
 });
 
+describe('PEA_TOKEN_FILE', () => {
+  it('is the environment twin of --token-file', async () => {
+    const viaEnv = await startSidecar({ runtime: ['sleep', '300'], env: { PEA_TOKEN_FILE: sc.tokenFile } });
+    try {
+      await until('SERVING', () => viaEnv.health.isServing('', 500));
+      await expect(viaEnv.status()).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      expect(viaEnv.logLines().find((l) => l.msg === 'sidecar listening')).toMatchObject({ authenticated: true });
+    } finally {
+      await viaEnv.close();
+    }
+  });
+});
+
 describe('without --token-file', () => {
   it('works as before, and warns at start that control calls are unauthenticated', async () => {
     const open = await startSidecar({ runtime: ['sleep', '300'] });

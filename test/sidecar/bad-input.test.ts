@@ -64,6 +64,7 @@ describe('bad flags', () => {
     [['--cancel-timeout', '-1', '--', 'true'], "option '--cancel-timeout <seconds>' argument '-1' is invalid"],
     [['--attach-env', 'nonsense', '--', 'true'], "option '--attach-env <NAME=VALUE>' argument 'nonsense' is invalid"],
     [['--teardown', '[1,2]', '--', 'true'], 'a JSON teardown command must be a non-empty array of strings'],
+    [['--token-file', ' ', '--', 'true'], "option '--token-file <path>' argument ' ' is invalid. expected a file path"],
     [['--no-such-flag'], "unknown option '--no-such-flag'"],
     [[], 'give either a runtime command after "--" or --attach-env NAME=VALUE'],
   ])('%j is refused with a message naming it', async (args, message) => {
