@@ -140,9 +140,7 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   if (!pod) {
     if (s.podName && s.phase !== 'Pending') {
       if (wantsCancel || s.cancelTime) return finish(d, 'Succeeded', Reason.Cancelled, 'cancelled; the pod is gone', now);
-      const what = `pod ${s.podName} was deleted by someone else`;
-      if (restarts) return restart(d, REASON_POD_DELETED, what, undefined, now);
-      return finish(d, 'Failed', REASON_POD_DELETED, `${what}; spec.restartPolicy is Never, so the Pea is not restarted: set it to Always, or delete and re-create the Pea to run it again`, now);
+      return podDeleted(d, `pod ${s.podName} was deleted by someone else`, undefined, now, restarts);
     }
     const last = s.restartCount ? s.lastTermination : undefined;
     if (wantsCancel) return finish(d, 'Succeeded', Reason.Cancelled, last ? 'cancelled while waiting to restart' : 'cancelled before the runtime started', now);
@@ -170,6 +168,13 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
 
   const runtime = containerStatus(pod, RUNTIME_CONTAINER);
   const ended = runtime?.state?.terminated;
+  // Someone else deleted the pod: its preStop hook cancelled the runtime, which then exits 0
+  // like a runtime that finished by itself. Report the deletion, not a Completed run.
+  const podEnded = ended !== undefined || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
+  if (podEnded && pod.metadata?.deletionTimestamp && !wantsCancel && !s.cancelTime) {
+    const exit = ended?.exitCode ?? (pod.status?.phase === 'Succeeded' ? 0 : 1);
+    return podDeleted(d, `pod ${s.podName} was deleted by someone else; its runtime exited ${exit} after the pod's preStop cancel`, exit, now, restarts);
+  }
   if (ended) return ran(d, ended.exitCode, ended.message || sidecarMessage(pod) || ended.reason || '', now, restarts);
   if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
     return ran(d, pod.status.phase === 'Succeeded' ? 0 : 1, pod.status.message ?? pod.status.reason ?? 'the pod ended', now, restarts);
@@ -213,6 +218,13 @@ function cancelling(pea: Pea, d: Decision, now: Date, cancelSeconds: number, tea
   d.actions.push({ kind: 'deletePod', name: s.podName ?? podName(pea) });
   finish(d, 'Failed', Reason.CancelTimeout,
     `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod was deleted, so the kubelet sends SIGTERM and then SIGKILL`, now);
+}
+
+/** The pod was deleted by someone other than the operator: reported, restarted only with Always. */
+function podDeleted(d: Decision, what: string, exitCode: number | undefined, now: Date, restarts: boolean): void {
+  if (exitCode !== undefined) d.status.exitCode = exitCode;
+  if (restarts) return restart(d, REASON_POD_DELETED, what, exitCode, now);
+  finish(d, 'Failed', REASON_POD_DELETED, `${what}; spec.restartPolicy is Never, so the Pea is not restarted: set it to Always, or delete and re-create the Pea to run it again`, now);
 }
 
 /** The runtime container ended: how, in the Pea's words; then the end, or a restart. */

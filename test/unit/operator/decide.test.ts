@@ -95,6 +95,19 @@ describe('decide', () => {
     expect(d.status).toMatchObject({ phase: 'Failed', reason: 'PodDeleted' });
   });
 
+  it('a pod deleted by someone else whose runtime exited 0 through the preStop cancel is PodDeleted, not Completed', () => {
+    const terminating = { ...pod({ exit: 0 }), metadata: { ...pod().metadata, deletionTimestamp: at(2) } };
+    const d = decide(pea({}, { phase: 'Ready', podName: 'p-pea', startTime: T0.toISOString(), readyTime: at(1).toISOString() }), terminating, at(3));
+    expect(d.status).toMatchObject({ phase: 'Failed', reason: 'PodDeleted', exitCode: 0 });
+    expect(d.status.message).toContain('preStop');
+  });
+
+  it('a pod the Pea cancelled is Cancelled even while it is being deleted', () => {
+    const terminating = { ...pod({ exit: 0 }), metadata: { ...pod().metadata, deletionTimestamp: at(2) } };
+    const d = decide(pea({ cancel: true }, { phase: 'Cancelling', podName: 'p-pea', startTime: T0.toISOString(), cancelTime: at(1).toISOString() }), terminating, at(3));
+    expect(d.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
+  });
+
   it('a pod deleted by someone else, restartPolicy Never (the default), says how to run it again', () => {
     const d = decide(pea({ restartPolicy: 'Never' }, { phase: 'Ready', podName: 'p-pea', startTime: T0.toISOString() }), undefined, at(3));
     expect(d.status.message).toContain('spec.restartPolicy is Never');
