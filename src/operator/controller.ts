@@ -81,7 +81,16 @@ export class Controller {
     this.running = true;
     this.peas.start();
     this.pods.start();
-    for (let i = 0; i < this.o.maxConcurrentReconciles; i++) void this.worker();
+    // Workers start once both caches hold a full list, as controller-runtime's do: a Pea
+    // reconciled before its pod is cached would look like one whose pod was deleted (seen on
+    // a real cluster right after an operator restart). Keys queued meanwhile wait.
+    void this.whenSynced().then(() => {
+      for (let i = 0; i < this.o.maxConcurrentReconciles; i++) void this.worker();
+    });
+  }
+
+  private async whenSynced(): Promise<void> {
+    while (this.running && !this.synced) await new Promise((r) => setTimeout(r, 50));
   }
 
   /** Stops taking work, lets in-flight reconciles finish, stops the watches. */
