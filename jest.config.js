@@ -6,6 +6,8 @@ export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // test/e2e needs a whole cluster: `make e2e` runs it with jest.e2e.config.js.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {

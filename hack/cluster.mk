@@ -10,5 +10,12 @@ cluster-up: ## start the local single-node cluster (root); prints the kubeconfig
 cluster-down: ## stop the local cluster; leaves no processes, mounts or pod networks
 	hack/cluster-down.sh
 
-images: build ## build peapods/peapods:dev from the Dockerfile offline (buildah) and load it into the local cluster
+images: ## build peapods/peapods:dev from the Dockerfile offline (buildah) and load it into the local cluster
 	hack/images.sh
+
+.PHONY: e2e demo
+e2e: deps ## end-to-end suite on a real cluster (CLUSTER=local, root; or CLUSTER=kind with Docker)
+	CLUSTER=$(or $(CLUSTER),local) hack/e2e.sh
+
+demo: deps ## a cluster, the image, helm install, a sample Pea waited for Ready (CLUSTER=local|kind)
+	CLUSTER=$(or $(CLUSTER),local) hack/demo.sh
