@@ -6,10 +6,10 @@ SHELL := /bin/bash
 NODE_BIN := $(shell hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps build lint typecheck test bench sidecar generate clean
+.PHONY: help deps build lint typecheck test bench bench-local bench-e2e sidecar generate clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -29,9 +29,15 @@ typecheck: deps ## tsc --noEmit over src and test
 test: deps ## lint, type check, build, then every jest suite (unit and integration)
 	npm test
 
-bench: build ## benchmarks, each against a baseline measured in the same run
+bench: bench-local bench-e2e ## every benchmark, each against a baseline measured in the same run
+
+bench-local: build ## the sidecar and operator benchmarks (no cluster needed)
 	node dist/bench/sidecar.bench.js
+	node dist/bench/sidecar-flood.bench.js
 	node dist/bench/operator.bench.js
+
+bench-e2e: build ## apply → Ready and delete → gone on a real cluster, against bare pods (root for CLUSTER=local)
+	CLUSTER=$(or $(CLUSTER),local) hack/bench-e2e.sh
 
 sidecar: build ## run the sidecar locally around an example runtime (Ctrl-C cancels it)
 	PEA_HEALTH_PORT=50061 node dist/src/runtime/main.js sidecar --ready grpc://127.0.0.1:50061 \
@@ -44,3 +50,5 @@ generate: build ## regenerate what is derived: deploy/ (from src/api and charts/
 
 clean: ## remove build output
 	rm -rf dist coverage
+
+include hack/cluster.mk
