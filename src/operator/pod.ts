@@ -1,10 +1,9 @@
 // The Pea's pod, as a pure function of the Pea and the operator's settings.
 // Shape: the runtime sidecar as a native sidecar (init container, restartPolicy Always) that
-// must pass its startup probe before the runtime starts; a shared PID namespace so it can
+// must take control calls (its postStart hook) before the runtime starts; a shared PID namespace so it can
 // signal the runtime; the kubelet's gRPC readiness probe on the sidecar; the runtime
 // container's preStop hook calling the sidecar, so any pod deletion runs cancel → teardown.
 import type { V1Container, V1Pod, V1Probe, V1SecurityContext } from '@kubernetes/client-node';
-import { LIFECYCLE_SERVICE } from '../shared/lifecycle-proto.js';
 import { API_VERSION, DEFAULT_TIMEOUTS, KIND, type Pea, type ReadyProbe, type Timeouts } from '../api/v1alpha1/types.js';
 
 export interface PodSettings {
@@ -60,6 +59,9 @@ function grpcProbe(port: number, service: string | undefined, periodSeconds: num
   return { grpc: { port, ...(service ? { service } : {}) }, periodSeconds, timeoutSeconds: 1, failureThreshold };
 }
 
+/** How the sidecar image starts pea-runtime (its ENTRYPOINT), for the exec hook. */
+export const SIDECAR_ENTRYPOINT = ['node', '/app/dist/src/runtime/main.js'] as const;
+
 function sidecarContainer(pea: Pea, s: PodSettings, t: Timeouts): V1Container {
   return {
     name: SIDECAR_CONTAINER,
@@ -79,8 +81,11 @@ function sidecarContainer(pea: Pea, s: PodSettings, t: Timeouts): V1Container {
       { name: 'lifecycle', containerPort: s.grpcPort, protocol: 'TCP' },
       { name: 'hooks', containerPort: s.httpPort, protocol: 'TCP' },
     ],
-    // The runtime container starts only once the sidecar takes control calls.
-    startupProbe: grpcProbe(s.grpcPort, LIFECYCLE_SERVICE, 1, 30),
+    // The runtime container starts only once the sidecar takes control calls. A postStart
+    // hook rather than a startupProbe: the kubelet waits for either before it starts the next
+    // container, but a probe passes at best on its next 1 s tick and the hook as soon as the
+    // sidecar answers (measured on the local cluster: create → Pod Ready 3.0 s → 2.0 s).
+    lifecycle: { postStart: { exec: { command: [...SIDECAR_ENTRYPOINT, 'started', '--grpc-port', String(s.grpcPort), '--timeout', '60'] } } },
     // Service "" is SERVING only while the runtime is ready: this is the Pea's readiness.
     readinessProbe: grpcProbe(s.grpcPort, undefined, 1, 1),
     resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '160Mi' } },

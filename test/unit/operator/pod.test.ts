@@ -30,7 +30,8 @@ describe('buildPod', () => {
   it('runs the sidecar as a native sidecar that gates the runtime and carries readiness', () => {
     const s = sidecarOf(buildPod(pea()));
     expect(s.restartPolicy).toBe('Always');
-    expect(s.startupProbe?.grpc).toEqual({ port: 50051, service: 'peapods.v1.Lifecycle' });
+    expect(s.startupProbe).toBeUndefined();
+    expect(s.lifecycle?.postStart?.exec?.command).toEqual(['node', '/app/dist/src/runtime/main.js', 'started', '--grpc-port', '50051', '--timeout', '60']);
     expect(s.readinessProbe).toMatchObject({ grpc: { port: 50051 }, periodSeconds: 1 });
     expect(s.image).toBe(DEFAULT_POD_SETTINGS.sidecarImage);
   });
