@@ -19,6 +19,8 @@ const N = Number(values.peas);
 const M = Number(values.cached);
 const C = Number(values.concurrency);
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+/** Node/V8 flags for every operator the benchmark starts, e.g. BENCH_NODE_ARGS='--max-semi-space-size=1'. */
+const NODE_ARGS = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 
 async function pool<T>(items: T[], concurrency: number, f: (t: T) => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -102,18 +104,19 @@ async function observe(c: TestCluster, n: number): Promise<{ done: Promise<void>
   return { done, stop: () => aborts.forEach((a) => a.abort()) };
 }
 
-async function operatorRun(c: TestCluster, n: number): Promise<number> {
+async function operatorRun(c: TestCluster, n: number): Promise<{ seconds: number; writesDone: Map<string, number> }> {
   const seen = await observe(c, n);
   const t0 = performance.now();
-  const op = c.startOperator(['--max-concurrent-reconciles', String(C), '--log-level', 'warn'], process.env.BENCH_NODE_ARGS?.split(' ') ?? []);
+  const op = c.startOperator(['--max-concurrent-reconciles', String(C), '--log-level', 'warn'], NODE_ARGS);
   const exited = op.exited.then(() => Promise.reject(new Error(`operator exited: ${op.output().slice(-2000)}`)));
   await Promise.race([seen.done, exited]);
-  const s = (performance.now() - t0) / 1000;
+  const seconds = (performance.now() - t0) / 1000;
+  const writesDone = await writes(c.api);
   seen.stop();
   exited.catch(() => undefined);
   op.child.kill('SIGTERM');
   await op.exited;
-  return s;
+  return { seconds, writesDone };
 }
 
 /** Live heap as the operator's own /metrics reports it (prom-client default metrics). */
@@ -158,7 +161,7 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
   await empty.createNamespace();
   const port = await freePort();
   // --expose-gc: each /metrics scrape runs a full GC first, so both figures are live memory.
-  const idleOp = empty.startOperator(['--log-level', 'warn', '--metrics-bind-address', `127.0.0.1:${port}`], ['--expose-gc']);
+  const idleOp = empty.startOperator(['--log-level', 'warn', '--metrics-bind-address', `127.0.0.1:${port}`], ['--expose-gc', ...NODE_ARGS]);
   await new Promise((r) => setTimeout(r, 3000));
   const heapIdle = await heapUsedKiB(port);
   const idle = rssKiB(idleOp.child.pid!);
@@ -170,7 +173,7 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
   const peas = await createPeas(full, M, 'r');
   await pool(peas, 16, (pea) => full.core.createNamespacedPod({ namespace: full.namespace, body: buildPod(pea) }));
   const port2 = await freePort();
-  const op = full.startOperator(['--log-level', 'warn', '--max-concurrent-reconciles', '8', '--metrics-bind-address', `127.0.0.1:${port2}`], ['--expose-gc']);
+  const op = full.startOperator(['--log-level', 'warn', '--max-concurrent-reconciles', '8', '--metrics-bind-address', `127.0.0.1:${port2}`], ['--expose-gc', ...NODE_ARGS]);
   for (;;) {
     if ((await count(full)).written >= M) break;
     await new Promise((r) => setTimeout(r, 500));
@@ -187,7 +190,7 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
 }
 
 async function main(): Promise<void> {
-  process.stdout.write(`operator benchmark: ${N} Peas, concurrency ${C}; RSS with ${M} Peas cached\n`);
+  process.stdout.write(`operator benchmark: ${N} Peas, concurrency ${C}; RSS with ${M} Peas cached; operator node flags: ${NODE_ARGS.join(' ') || 'none'}\n`);
   const api = await startApiServer();
   try {
     const baseline = new TestCluster(api, 'bench-bare');
@@ -200,7 +203,7 @@ async function main(): Promise<void> {
     await ours.createNamespace();
     await createPeas(ours, N, 'o');
     const w2 = await writes(api);
-    const opSeconds = await operatorRun(ours, N);
+    const { seconds: opSeconds, writesDone } = await operatorRun(ours, N);
     const w3 = await writes(api);
     const rss = await rssPerPea(api);
     const row = (what: string, v: string): void => void process.stdout.write(`${what.padEnd(52)}${v}\n`);
@@ -209,6 +212,7 @@ async function main(): Promise<void> {
     row(`operator: ${N} Peas → pods created, status written`, `${opSeconds.toFixed(2)} s  (${(N / opSeconds).toFixed(0)} Peas/s)`);
     row('ratio operator / bare (target ≥ 0.7)', (bareSeconds / opSeconds).toFixed(2));
     row('API writes per Pea, bare client', perPea(w0, w1, N));
+    row('API writes per Pea, operator (until all done)', perPea(w2, writesDone, N));
     row('API writes per Pea, operator (to its exit)', perPea(w2, w3, N));
     row('operator RSS idle', `${(rss.idle / 1024).toFixed(1)} MiB`);
     row(`operator RSS with ${M} Peas + pods cached`, `${(rss.loaded / 1024).toFixed(1)} MiB`);
