@@ -239,7 +239,11 @@ export class Controller {
     try {
       return await ignore(409, this.core.createNamespacedPod({ namespace: pea.metadata.namespace as string, body: buildPod(pea, this.o.pod) }));
     } catch (err) {
-      if ((err as { code?: number }).code === 422) {
+      // 422: a field the API server cannot take. 403 from PodSecurity admission: the Pea asks
+      // for more than its namespace allows. Both are facts about the spec, so the Pea fails
+      // and says why. Other 403s (RBAC, quota) may pass later and are retried.
+      const code = (err as { code?: number }).code;
+      if (code === 422 || (code === 403 && /violates PodSecurity/.test(apiMessage(err)))) {
         throw new PodRejected(`could not create pod ${podName(pea)}: ${apiMessage(err)}; fix the Pea's spec, then delete it and create it again`);
       }
       // Until the pod exists the Pea has no status to show this in; an event does.

@@ -86,11 +86,8 @@ describe('Pod Security Standard restricted', () => {
     expect(await cluster.podsOf('as-root')).toEqual([] as V1Pod[]);
   });
 
-  // Known gap, kept as a failing test until src/operator/controller.ts changes: createPod()
-  // turns only a 422 into PodRejected (Pea Failed, reason InvalidSpec, the API server's
-  // message). PodSecurity answers 403 Forbidden, which is retried with backoff for ever: the
-  // Pea stays Pending and only Events say why. When this starts passing, make it an `it`.
-  it.failing('reports that refusal on the Pea: Failed, InvalidSpec, with the API server\'s message', async () => {
+  // PodSecurity answers 403 Forbidden; the operator treats it like a 422: a fact about the spec.
+  it('reports that refusal on the Pea: Failed, InvalidSpec, with the API server\'s message', async () => {
     const failed = await cluster.peaUntil('as-root', 'Failed', (p) => p.status?.phase === 'Failed', 5_000);
     expect(failed.status?.reason).toBe('InvalidSpec');
     expect(failed.status?.message).toContain('violates PodSecurity');
