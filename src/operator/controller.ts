@@ -1,5 +1,6 @@
 // The Pea controller: informers feed keys to a work queue; workers reconcile one key at a
 // time: read the Pea and its pod from the caches, decide() (pure), then write the difference.
+import * as grpc from '@grpc/grpc-js';
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type Pea, type PeaStatus } from '../api/v1alpha1/types.js';
 import { lifecycleClient, type CancelResponse } from '../shared/lifecycle-proto.js';
@@ -9,6 +10,8 @@ import { resilientInformer, type ResilientInformer } from './informer.js';
 import type { Metrics } from './metrics.js';
 import { buildPod, LABEL_MANAGED, LABEL_PEA, MANAGER, podName, type PodSettings } from './pod.js';
 import { OwnWrites } from './own-writes.js';
+import { buildTokenSecret, peaToken } from './token.js';
+import { bearerMetadata } from '../shared/token.js';
 import { WorkQueue } from './queue.js';
 
 export interface ControllerOptions {
@@ -19,6 +22,8 @@ export interface ControllerOptions {
   maxConcurrentReconciles: number;
   resyncMs: number;
   cancelRpcTimeoutMs: number;
+  /** Derives each Pea's control token (token.ts). */
+  tokenKey: Buffer;
   log: Logger;
 }
 
@@ -236,8 +241,15 @@ export class Controller {
   /** The pod as created (undefined if it existed already). */
   private async createPod(pea: Pea, log: Logger): Promise<k8s.V1Pod | undefined> {
     log.info({ pod: podName(pea) }, 'creating pod');
+    const namespace = pea.metadata.namespace as string;
     try {
-      return await ignore(409, this.core.createNamespacedPod({ namespace: pea.metadata.namespace as string, body: buildPod(pea, this.o.pod) }));
+      // Together: the kubelet waits for the pod's Secret volume, and a Secret that already
+      // exists (a restart, or someone re-created it) holds the same derived token.
+      const [pod] = await Promise.all([
+        ignore(409, this.core.createNamespacedPod({ namespace, body: buildPod(pea, this.o.pod) })),
+        ignore(409, this.core.createNamespacedSecret({ namespace, body: buildTokenSecret(pea, this.o.tokenKey) })),
+      ]);
+      return pod;
     } catch (err) {
       // 422: a field the API server cannot take. 403 from PodSecurity admission: the Pea asks
       // for more than its namespace allows. Both are facts about the spec, so the Pea fails
@@ -266,10 +278,18 @@ export class Controller {
       const client = lifecycleClient(address);
       try {
         const res = await new Promise<CancelResponse>((resolve, reject) =>
-          client.cancel({ reason }, { deadline: Date.now() + this.o.cancelRpcTimeoutMs }, (err, r) => (err ? reject(err) : resolve(r as CancelResponse))));
+          client.cancel({ reason }, bearerMetadata(peaToken(this.o.tokenKey, pea)), { deadline: Date.now() + this.o.cancelRpcTimeoutMs }, (err, r) => (err ? reject(err) : resolve(r as CancelResponse))));
         log.info({ address, found: res.status?.phase, alreadyCancelled: res.alreadyCancelled }, 'Cancel RPC sent');
         return;
       } catch (err) {
+        if ((err as { code?: number }).code === grpc.status.UNAUTHENTICATED) {
+          // The token changed (its Secret edited, or the operator's key): retrying cannot
+          // help, and waiting would strand the Pea for cancelSeconds. Deleting the pod runs
+          // the same cancel -> teardown through its preStop hook.
+          this.event(pea, { type: 'Warning', reason: 'CancelUnauthenticated', message: `the sidecar refused the Pea's control token (was Secret ${pea.metadata.name}-pea-token changed?); deleting the pod, whose preStop hook cancels and tears down the runtime` }, log);
+          await ignore(404, this.core.deleteNamespacedPod({ namespace: pea.metadata.namespace as string, name: podName(pea) }));
+          return;
+        }
         log.warn({ address, attempt, err: describe(err) }, 'Cancel RPC failed');
         await new Promise((r) => setTimeout(r, 200 * attempt));
       } finally {

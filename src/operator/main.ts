@@ -12,6 +12,7 @@ import { Controller } from './controller.js';
 import { LeaderElector } from './leader.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { DEFAULT_POD_SETTINGS } from './pod.js';
+import { loadTokenKey } from './token.js';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -39,6 +40,8 @@ export interface OperatorFlags {
   sidecarGrpcPort: number;
   sidecarHttpPort: number;
   runAsUser: number;
+  tokenKeyFile?: string;
+  tokenKeySecret: string;
   resyncSeconds: number;
   logLevel: string;
 }
@@ -58,6 +61,8 @@ export function program(): Command {
     .addOption(new Option('--sidecar-image <image>', 'image with pea-runtime, for the runtime sidecar').default(DEFAULT_POD_SETTINGS.sidecarImage).env('SIDECAR_IMAGE'))
     .addOption(new Option('--sidecar-grpc-port <port>', "the sidecar's gRPC port (health and Lifecycle)").default(DEFAULT_POD_SETTINGS.grpcPort).argParser(positiveInt).env('SIDECAR_GRPC_PORT'))
     .addOption(new Option('--sidecar-http-port <port>', "the sidecar's HTTP port (preStop hook)").default(DEFAULT_POD_SETTINGS.httpPort).argParser(positiveInt).env('SIDECAR_HTTP_PORT'))
+    .addOption(new Option('--token-key-file <path>', "key the Peas' control tokens are derived from; overrides --token-key-secret").env('TOKEN_KEY_FILE'))
+    .addOption(new Option('--token-key-secret <name>', 'Secret in the operator namespace (--leader-election-namespace) holding that key; created when missing').default('peapods-operator-token-key').env('TOKEN_KEY_SECRET'))
     .addOption(new Option('--run-as-user <uid>', 'UID of both containers unless the Pea sets one').default(DEFAULT_POD_SETTINGS.runAsUser).argParser(positiveInt).env('RUN_AS_USER'))
     .addOption(new Option('--resync-seconds <s>', 'how often every Pea is reconciled even without events').default(300).argParser(positiveInt).env('RESYNC_SECONDS'))
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info').env('LOG_LEVEL'));
@@ -92,6 +97,7 @@ export async function runOperator(f: OperatorFlags, log: Logger): Promise<void> 
   const kc = kubeConfig(f.kubeconfig);
   const c = new Controller({
     kc, namespace: f.namespace, maxConcurrentReconciles: f.maxConcurrentReconciles, resyncMs: f.resyncSeconds * 1000, cancelRpcTimeoutMs: 2000, log,
+    tokenKey: await loadTokenKey(f.tokenKeyFile, { core: kc.makeApiClient(k8s.CoreV1Api), namespace: f.leaderElectionNamespace, name: f.tokenKeySecret }, log),
     pod: { sidecarImage: f.sidecarImage, grpcPort: f.sidecarGrpcPort, httpPort: f.sidecarHttpPort, runAsUser: f.runAsUser },
   });
   const metrics: Metrics = createMetrics({ queueDepth: () => c.queue.depth, retries: () => c.queue.retries, phases: () => countPhases(c.peaList) });

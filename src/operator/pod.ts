@@ -23,6 +23,9 @@ export const MANAGER = 'peapods';
 /** Marks the runtime container's processes so the sidecar can find them (--attach-env). */
 export const RUNTIME_MARKER = { name: 'PEAPODS_RUNTIME', value: '1' };
 export const SIDECAR_CONTAINER = 'pea-runtime';
+/** The Pea's control-token Secret (src/operator/token.ts) in the sidecar. */
+export const TOKEN_VOLUME = 'pea-runtime-token';
+export const TOKEN_MOUNT = '/var/run/peapods';
 export const RUNTIME_CONTAINER = 'runtime';
 
 export function timeoutsOf(pea: Pea): Timeouts {
@@ -38,6 +41,11 @@ export function podName(pea: Pea): string {
   const n = (pea.status as { restartCount?: unknown } | undefined)?.restartCount;
   const suffix = typeof n === 'number' && Number.isInteger(n) && n > 0 ? `-${n}` : '';
   return `${pea.metadata.name}-pea`.slice(0, 63 - suffix.length).replace(/-+$/, '') + suffix;
+}
+
+/** The Secret holding the Pea's control token: one per Pea, for all of its runs. */
+export function tokenSecretName(pea: Pea): string {
+  return `${(pea.metadata.name as string).slice(0, 243)}-pea-token`;
 }
 
 /** `--ready` for the sidecar, from spec.ready. */
@@ -76,6 +84,7 @@ function sidecarContainer(pea: Pea, s: PodSettings, t: Timeouts): V1Container {
       '--http-port', String(s.httpPort),
       '--cancel-timeout', String(t.cancelSeconds),
       '--teardown-timeout', String(t.teardownSeconds),
+      '--token-file', `${TOKEN_MOUNT}/token`,
     ],
     ports: [
       { name: 'lifecycle', containerPort: s.grpcPort, protocol: 'TCP' },
@@ -92,7 +101,8 @@ function sidecarContainer(pea: Pea, s: PodSettings, t: Timeouts): V1Container {
     securityContext: { ...restrictedContainer, readOnlyRootFilesystem: true },
     terminationMessagePolicy: 'FallbackToLogsOnError',
     env: [{ name: 'NODE_COMPILE_CACHE', value: '/tmp/node-compile-cache' }],
-    volumeMounts: [{ name: 'pea-runtime-tmp', mountPath: '/tmp' }],
+    // The control token: mounted here only, never in the runtime container.
+    volumeMounts: [{ name: 'pea-runtime-tmp', mountPath: '/tmp' }, { name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT, readOnly: true }],
   };
 }
 
@@ -143,7 +153,11 @@ export function buildPod(pea: Pea, s: PodSettings = DEFAULT_POD_SETTINGS): V1Pod
         seccompProfile: { type: 'RuntimeDefault' },
         ...podSpec.securityContext,
       },
-      volumes: [{ name: 'pea-runtime-tmp', emptyDir: { sizeLimit: '64Mi' } }, ...(podSpec.volumes ?? [])],
+      volumes: [
+        { name: 'pea-runtime-tmp', emptyDir: { sizeLimit: '64Mi' } },
+        { name: TOKEN_VOLUME, secret: { secretName: tokenSecretName(pea) } },
+        ...(podSpec.volumes ?? []),
+      ],
       ...(podSpec.nodeSelector ? { nodeSelector: podSpec.nodeSelector } : {}),
       ...(podSpec.tolerations ? { tolerations: podSpec.tolerations } : {}),
       ...(podSpec.affinity ? { affinity: podSpec.affinity } : {}),

@@ -5,13 +5,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import type { Pea } from '../../src/api/v1alpha1/types.js';
 import { startApiServer, type ApiServer } from '../harness/apiserver.js';
 import { TestCluster } from '../harness/cluster.js';
-import { freePort, killAll, until, type Proc } from '../helpers/processes.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { peaToken } from '../../src/operator/token.js';
+import { freePort, killAll, tempDir, until, type Proc } from '../helpers/processes.js';
 import { startSidecar } from '../helpers/sidecar.js';
 
 let api: ApiServer;
 let cluster: TestCluster;
 let operator: Proc;
 let sidecarPort: number;
+/** The operator's control-token key, as the chart mounts it. */
+const tokenKey = Buffer.from('integration-test-key-0123456789ab');
 
 const cond = (p: Pea, type: string) => p.status?.conditions?.find((c) => c.type === type);
 
@@ -20,7 +25,9 @@ beforeAll(async () => {
   cluster = new TestCluster(api, 'peas');
   await cluster.createNamespace();
   sidecarPort = await freePort();
-  operator = cluster.startOperator(['--sidecar-grpc-port', String(sidecarPort)]);
+  const keyFile = join(tempDir(), 'token-key');
+  writeFileSync(keyFile, tokenKey);
+  operator = cluster.startOperator(['--sidecar-grpc-port', String(sidecarPort), '--token-key-file', keyFile]);
 }, 120_000);
 
 afterAll(async () => {
@@ -75,12 +82,16 @@ describe('the operator', () => {
     expect(failed.status).toMatchObject({ reason, exitCode: 3, message: 'model file is corrupt' });
   });
 
-  it('cancels by spec.cancel through the real sidecar, then reports Cancelled', async () => {
-    // The operator dials the pod IP (127.0.0.1 here) on its --sidecar-grpc-port.
-    const sidecar = await startSidecar({ runtime: ['sleep', '600'], grpcPort: sidecarPort });
+  it('cancels by spec.cancel through the real sidecar, with the Pea\'s token, then reports Cancelled', async () => {
     const pea = 'cancel-spec';
+    const created = await cluster.createPea(pea);
+    // The operator dials the pod IP (127.0.0.1 here) on its --sidecar-grpc-port; the sidecar
+    // takes only the token the operator derives for this Pea (as mounted from its Secret).
+    const sidecar = await startSidecar({ runtime: ['sleep', '600'], grpcPort: sidecarPort, token: peaToken(tokenKey, created) });
     try {
-      await cluster.createPea(pea);
+      const secret = await cluster.core.readNamespacedSecret({ namespace: cluster.namespace, name: `${pea}-pea-token` });
+      expect(Buffer.from(secret.data?.token ?? '', 'base64').toString()).toBe(peaToken(tokenKey, created));
+      expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Pea', uid: created.metadata.uid, controller: true });
       const pod = await cluster.podOf(pea);
       await cluster.kubeletRunning(pod, true);
       await cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
@@ -91,6 +102,25 @@ describe('the operator', () => {
       await cluster.kubeletTerminated(pod, 143);
       const done = await cluster.peaUntil(pea, 'Cancelled', (p) => p.status?.phase === 'Succeeded');
       expect(done.status?.reason).toBe('Cancelled');
+    } finally {
+      await sidecar.close();
+    }
+  });
+
+  it('a sidecar that refuses the token (its Secret was changed) does not strand the Pea: the pod is deleted at once', async () => {
+    const pea = 'wrong-token';
+    await cluster.createPea(pea);
+    const sidecar = await startSidecar({ runtime: ['sleep', '600'], grpcPort: sidecarPort, token: 'rotated-by-hand' });
+    try {
+      const pod = await cluster.podOf(pea);
+      await cluster.kubeletRunning(pod, true);
+      await cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
+      await cluster.patchPea(pea, { spec: { cancel: true } });
+      // Without a kubelet the deleted pod goes at once; on a node its preStop hook cancels.
+      const done = await cluster.peaUntil(pea, 'Cancelled', (p) => p.status?.phase === 'Succeeded');
+      expect(done.status?.reason).toBe('Cancelled');
+      expect(sidecar.child.exitCode).toBeNull(); // it never took the call
+      expect(sidecar.output()).not.toContain(peaToken(tokenKey, await cluster.getPea(pea)));
     } finally {
       await sidecar.close();
     }

@@ -96,6 +96,14 @@ describe('buildPod', () => {
     }));
     expect(runtimeOf(p)).toMatchObject({ image: 'example/model:1', command: ['serve'], args: ['--model', 'x'], ports: [{ containerPort: 8000 }], resources: { limits: { cpu: '2' } }, volumeMounts: [{ name: 'data', mountPath: '/data' }] });
     expect(p.spec).toMatchObject({ nodeSelector: { gpu: 'yes' }, tolerations: [{ key: 'gpu', operator: 'Exists' }], serviceAccountName: 'model-sa' });
-    expect(p.spec!.volumes!.map((v) => v.name)).toEqual(['pea-runtime-tmp', 'data']);
+    expect(p.spec!.volumes!.map((v) => v.name)).toEqual(['pea-runtime-tmp', 'pea-runtime-token', 'data']);
+  });
+
+  it("mounts the Pea's control token into the sidecar only, and points --token-file at it", () => {
+    const p = buildPod(pea({ volumeMounts: [{ name: 'data', mountPath: '/data' }] }));
+    expect(p.spec!.volumes).toContainEqual({ name: 'pea-runtime-token', secret: { secretName: 'model-pea-token' } });
+    expect(sidecarOf(p).volumeMounts).toContainEqual({ name: 'pea-runtime-token', mountPath: '/var/run/peapods', readOnly: true });
+    expect(flag(sidecarOf(p), '--token-file')).toBe('/var/run/peapods/token');
+    expect(runtimeOf(p).volumeMounts?.map((m) => m.name)).toEqual(['data']);
   });
 });

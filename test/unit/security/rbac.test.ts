@@ -26,8 +26,11 @@ const CALLS: Record<string, Grant> = {
   'CoreV1Api.listPodForAllNamespaces': ['', 'pods', 'list'],
   'CoreV1Api.createNamespacedPod': ['', 'pods', 'create'],
   'CoreV1Api.deleteNamespacedPod': ['', 'pods', 'delete'],
-  // The Pea's control-token Secret (src/operator/token.ts): created, never read back.
+  // The Pea's control-token Secret (src/operator/token.ts): created, never read back; and the
+  // operator's own key Secret, created when missing.
   'CoreV1Api.createNamespacedSecret': ['', 'secrets', 'create'],
+  // The operator's key Secret: the one Secret it reads (resourceNames, in its namespace).
+  'CoreV1Api.readNamespacedSecret': ['', 'secrets', 'get'],
   // core/v1 Events, one per transition.
   'CoreV1Api.createNamespacedEvent': ['', 'events', 'create'],
   // Pea informer (list); finalizer add and remove (merge patch); status through /status.
@@ -142,14 +145,17 @@ describe('the operator\'s RBAC (deploy/peapods-operator.yaml) against src/operat
     expect([...new Set(args)].sort()).toEqual(['group: GROUP', 'plural: PLURAL']);
   });
 
-  it('has no wildcard, no resourceNames and no non-resource URLs to reason about', () => {
+  it('has no wildcard and no non-resource URLs, and names the one Secret it may read', () => {
     for (const role of roles) {
       for (const rule of role.rules ?? []) {
         expect([...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...(rule.verbs ?? [])]).not.toContain('*');
-        expect(rule.resourceNames).toBeUndefined();
         expect(rule.nonResourceURLs).toBeUndefined();
+        if (rule.resourceNames) expect({ kind: role.kind, rule }).toEqual({ kind: 'Role', rule: { apiGroups: [''], resources: ['secrets'], resourceNames: ['peapods-operator-token-key'], verbs: ['get'] } });
       }
     }
+    // Reading Secrets is granted through that rule only.
+    const secretGets = roles.flatMap((r) => (r.rules ?? []).filter((x) => x.resources?.includes('secrets') && x.verbs?.includes('get')));
+    expect(secretGets.every((x) => x.resourceNames?.length === 1)).toBe(true);
   });
 
   it('grants nothing the code does not use', () => {
@@ -182,6 +188,8 @@ describe('the operator\'s RBAC (deploy/peapods-operator.yaml) against src/operat
       'core/pods:delete',
       'core/pods:list',
       'core/pods:watch',
+      'core/secrets:create',
+      'core/secrets:get',
       'peapods.io/peas/finalizers:update',
       'peapods.io/peas/status:patch',
       'peapods.io/peas:list',

@@ -1,0 +1,89 @@
+// The Pea's control token: what the operator sends with every Lifecycle call and the sidecar
+// checks (--token-file). It is derived, not stored: HMAC-SHA256 of the Pea's UID under the
+// operator's key. So the operator never reads Secrets (its RBAC may only create them), and a
+// restarted operator, or another replica holding the same key, computes the same token.
+// Each Pea's Secret (owned by the Pea, so it goes with it) is mounted into the sidecar only.
+import { createHmac, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import { API_VERSION, KIND, type Pea } from '../api/v1alpha1/types.js';
+import type { Logger } from '../shared/logger.js';
+import { LABEL_MANAGED, LABEL_PEA, MANAGER, tokenSecretName } from './pod.js';
+
+/** The key of the Secret's data; the sidecar reads `<mount>/token`. */
+export const TOKEN_KEY = 'token';
+
+export function peaToken(key: Buffer, pea: Pea): string {
+  return createHmac('sha256', key).update(pea.metadata.uid as string).digest('base64url');
+}
+
+export function buildTokenSecret(pea: Pea, key: Buffer): V1Secret {
+  const name = pea.metadata.name as string;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: tokenSecretName(pea),
+      namespace: pea.metadata.namespace,
+      labels: { [LABEL_PEA]: name, [LABEL_MANAGED]: MANAGER },
+      ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name, uid: pea.metadata.uid as string, controller: true, blockOwnerDeletion: true }],
+    },
+    type: 'Opaque',
+    stringData: { [TOKEN_KEY]: peaToken(key, pea) },
+  };
+}
+
+/** Where the operator keeps its key when no --token-key-file is given. */
+export interface KeySecret {
+  core: CoreV1Api;
+  namespace: string;
+  name: string;
+}
+
+/**
+ * The operator's key: from --token-key-file when given; else from a Secret in the operator's
+ * namespace, created with 32 random bytes by whichever replica gets there first, so that
+ * restarts and other replicas derive the same tokens. Failing both, a random key for this
+ * process: Peas it started are then cancelled through pod deletion (the preStop hook) after
+ * a restart, never stranded.
+ */
+export async function loadTokenKey(file: string | undefined, secret: KeySecret | undefined, log: Logger): Promise<Buffer> {
+  if (file) {
+    const key = readFileSync(file);
+    if (key.length < 16) throw new Error(`--token-key-file ${file} holds ${key.length} bytes; use at least 16 random bytes (e.g. head -c 32 /dev/urandom)`);
+    return key;
+  }
+  if (secret) {
+    try {
+      return await keyFromSecret(secret);
+    } catch (err) {
+      log.warn({ secret: `${secret.namespace}/${secret.name}`, err: String((err as Error).message ?? err).slice(0, 300) },
+        "cannot read or create the control-token key Secret; using a random key for this process only: check the operator's RBAC (get on that Secret, create secrets) and that its namespace exists");
+      return randomBytes(32);
+    }
+  }
+  log.warn('no control-token key configured: using a random key for this process only');
+  return randomBytes(32);
+}
+
+async function keyFromSecret({ core, namespace, name }: KeySecret): Promise<Buffer> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const s = await core.readNamespacedSecret({ namespace, name });
+      const data = s.data?.[KEY_FIELD];
+      if (!data) throw new Error(`Secret ${namespace}/${name} has no "${KEY_FIELD}": delete it and the operator makes a new one`);
+      return Buffer.from(data, 'base64');
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+    try {
+      const body = { metadata: { name, namespace }, type: 'Opaque', data: { [KEY_FIELD]: randomBytes(32).toString('base64') } };
+      await core.createNamespacedSecret({ namespace, body });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw err; // another replica won: read theirs
+    }
+  }
+  throw new Error(`Secret ${namespace}/${name} kept disappearing`);
+}
+
+const KEY_FIELD = 'key';
