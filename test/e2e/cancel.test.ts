@@ -33,6 +33,12 @@ describe('cancelling a running Pea', () => {
     expect(s.reason).toBe('Cancelled');
     expect(s.exitCode).toBe(0);
     await expectCleanCancel('by-spec');
+    // The sidecar took the operator's Cancel: the token from the Pea's Secret matched.
+    const events = await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', 'involvedObject.name=by-spec', '-o', 'jsonpath={.items[*].reason}']);
+    expect(events).not.toContain('CancelUnauthenticated');
+    expect(events).not.toContain('CancelUnreachable');
+    const secret = await kubectl(['get', 'secret', '-n', NAMESPACE, 'by-spec-pea-token', '-o', 'jsonpath={.metadata.ownerReferences[0].kind}']);
+    expect(secret).toBe('Pea');
     // The finished pod is kept, like a Job's, so its logs stay readable; once the sidecar has
     // stopped too, no container runs and the pod is Succeeded.
     const phase = await waitFor('the cancelled pod to finish', async () => {
