@@ -39,6 +39,9 @@ describe('the operator restarted mid-flight', () => {
       expect({ name: n, reason: s.reason }).toEqual({ name: n, reason: 'Cancelled' });
       // Ready was reached and recorded before the cancel, across the restarts.
       expect(s.readyTime).toBeDefined();
+      // The restarted operator derived the same token (its key lives in a Secret).
+      const reasons = await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${n}`, '-o', 'jsonpath={.items[*].reason}']);
+      expect({ name: n, reasons }).toEqual({ name: n, reasons: expect.not.stringContaining('CancelUnauthenticated') });
     }
     for (const n of NAMES.slice(3)) await waitForGone('pea', n, 2 * MINUTE);
     watching = false;
