@@ -10,6 +10,8 @@ import { podName, RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod
 export const FINALIZER = 'peapods.io/cancel';
 /** A pod deleted by someone else: reported, and restarted only with spec.restartPolicy Always. */
 export const REASON_POD_DELETED = 'PodDeleted';
+/** A Pea that was Ready whose pod is not ready now (the runtime's check fails, or the sidecar restarted). */
+export const REASON_NOT_READY = 'NotReady';
 /** A run ended and a new pod follows after the back-off (spec.restartPolicy Always). */
 export const REASON_RESTARTING = 'Restarting';
 export const REASON_INVALID = 'InvalidSpec';
@@ -34,6 +36,8 @@ export interface Decision {
   /** Reconcile again after this long even if nothing changes (deadlines). */
   requeueAfterMs?: number;
   events: PeaEvent[];
+  /** Why the pod of a Pea that has been Ready is not ready now (its phase stays Ready, as a pod's stays Running). */
+  notReady?: string;
 }
 
 const isFinished = (p?: PeaPhase): boolean => p === 'Succeeded' || p === 'Failed';
@@ -57,7 +61,9 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
 
   if (isFinished(d.status.phase) && deleting && hasFinalizer) d.actions.push({ kind: 'removeFinalizer' });
   d.status.observedGeneration = pea.metadata.generation;
-  d.status.conditions = conditions(old.conditions ?? [], d.status, pea.metadata.generation, now);
+  d.status.conditions = conditions(old.conditions ?? [], d.status, pea.metadata.generation, now, d.notReady);
+  const wasReady = old.conditions?.find((c) => c.type === ConditionType.Ready)?.status === 'True';
+  if (d.notReady && wasReady && d.status.phase === old.phase) d.events.push({ type: 'Warning', reason: REASON_NOT_READY, message: d.notReady });
   if (d.status.phase !== old.phase && !d.events.some((e) => e.reason === REASON_RESTARTING)) {
     const warn = d.status.phase === 'Failed';
     d.events.push({ type: warn ? 'Warning' : 'Normal', reason: d.status.reason ?? d.status.phase ?? 'Unknown', message: d.status.message ?? `Pea is ${d.status.phase}` });
@@ -187,6 +193,10 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
     s.readyTime ??= now.toISOString();
     return;
   }
+  if (s.phase === 'Ready') {
+    d.notReady = notReadyReason(pod);
+    return;
+  }
   if (s.readyTime === undefined && t.readySeconds > 0) {
     const waited = now.getTime() - new Date(s.startTime).getTime();
     if (waited >= t.readySeconds * 1000) {
@@ -294,15 +304,28 @@ function containerStatus(pod: V1Pod, name: string): V1ContainerStatus | undefine
   return [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find((c) => c.name === name);
 }
 
+/** What the pod of a Ready Pea shows when it stops being ready, in words for kubectl describe. */
+function notReadyReason(pod: V1Pod): string {
+  const sidecar = containerStatus(pod, SIDECAR_CONTAINER);
+  const name = pod.metadata?.name ?? '';
+  if (sidecar && (sidecar.restartCount ?? 0) > 0 && !sidecar.ready) {
+    const last = sidecar.lastState?.terminated;
+    return `pod ${name} is not ready: its runtime sidecar restarted (${sidecar.restartCount} restarts${last ? `, last exit ${last.exitCode} ${last.reason ?? ''}`.trimEnd() : ''}) and has not yet seen the runtime ready again; see kubectl logs ${name} -c ${SIDECAR_CONTAINER} --previous`;
+  }
+  return `pod ${name} is not ready: the runtime stopped passing its ready check; see kubectl logs ${name} -c ${RUNTIME_CONTAINER}`;
+}
+
 function sidecarMessage(pod: V1Pod): string | undefined {
   return containerStatus(pod, SIDECAR_CONTAINER)?.state?.terminated?.message;
 }
 
-function conditions(old: Condition[], s: PeaStatus, generation: number | undefined, now: Date): Condition[] {
+function conditions(old: Condition[], s: PeaStatus, generation: number | undefined, now: Date, notReady?: string): Condition[] {
   const finished = isFinished(s.phase);
   const backingOff = s.phase === 'Pending' && Boolean(s.restartCount) && s.lastTermination !== undefined;
   const want: Array<Omit<Condition, 'lastTransitionTime'>> = [
-    s.phase === 'Ready'
+    s.phase === 'Ready' && notReady
+      ? { type: ConditionType.Ready, status: 'False', reason: REASON_NOT_READY, message: notReady }
+      : s.phase === 'Ready'
       ? { type: ConditionType.Ready, status: 'True', reason: 'RuntimeReady', message: 'the runtime passes its ready check' }
       : backingOff
         ? { type: ConditionType.Ready, status: 'False', reason: REASON_RESTARTING, message: s.message ?? '' }

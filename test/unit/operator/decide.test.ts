@@ -95,6 +95,23 @@ describe('decide', () => {
     expect(d.status).toMatchObject({ phase: 'Failed', reason: 'PodDeleted' });
   });
 
+  it('a Ready Pea whose pod stops being ready keeps its phase, and its Ready condition says why, once', () => {
+    const was = { phase: 'Ready' as const, podName: 'p-pea', startTime: T0.toISOString(), readyTime: at(1).toISOString() };
+    const ready = decide(pea({}, was), pod({ ready: true }), at(2));
+    expect(ready.status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    const restarted = pod();
+    restarted.status!.initContainerStatuses = [{ name: 'pea-runtime', image: 'i', imageID: '', ready: false, restartCount: 1, lastState: { terminated: { exitCode: 137, reason: 'Error' } } }];
+    const d = decide(pea({}, ready.status), restarted, at(3));
+    expect(d.status.phase).toBe('Ready');
+    expect(d.status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'NotReady', message: expect.stringContaining('runtime sidecar restarted (1 restarts, last exit 137 Error)') });
+    expect(d.events.map((e) => e.reason)).toEqual(['NotReady']);
+    // Still not ready: no second Event; ready again: True.
+    expect(decide(pea({}, d.status), restarted, at(4)).events).toEqual([]);
+    expect(decide(pea({}, d.status), pod({ ready: true }), at(5)).status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    const plain = decide(pea({}, ready.status), pod(), at(3));
+    expect(plain.status.conditions?.find((c) => c.type === 'Ready')?.message).toContain('the runtime stopped passing its ready check');
+  });
+
   it('a pod deleted by someone else whose runtime exited 0 through the preStop cancel is PodDeleted, not Completed', () => {
     const terminating = { ...pod({ exit: 0 }), metadata: { ...pod().metadata, deletionTimestamp: at(2) } };
     const d = decide(pea({}, { phase: 'Ready', podName: 'p-pea', startTime: T0.toISOString(), readyTime: at(1).toISOString() }), terminating, at(3));
