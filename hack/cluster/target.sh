@@ -19,6 +19,7 @@ target_up() {
       local bin
       bin=$("$repo/hack/k8s-binaries.sh" kubectl helm)
       KUBECTL="$bin/kubectl" HELM="$bin/helm"
+      PEAPODS_RESTART_KUBELET="$repo/hack/cluster/restart-kubelet.sh"
       ;;
     kind)
       command -v docker >/dev/null || { echo "CLUSTER=kind needs Docker; without it use the local cluster (CLUSTER=local, root)" >&2; exit 1; }
@@ -34,6 +35,7 @@ target_up() {
       "$kind" get kubeconfig --name "$KIND_CLUSTER" > "$KUBECONFIG"
       docker build -t "$PEAPODS_IMAGE" "$repo"
       "$kind" load docker-image "$PEAPODS_IMAGE" --name "$KIND_CLUSTER"
+      PEAPODS_RESTART_KUBELET="docker exec $KIND_CLUSTER-control-plane systemctl restart kubelet"
       local bin
       bin=$("$repo/hack/k8s-binaries.sh" kubectl helm)
       KUBECTL="$bin/kubectl" HELM="$bin/helm"
@@ -43,5 +45,6 @@ target_up() {
       exit 2
       ;;
   esac
-  export KUBECONFIG KUBECTL HELM
+  # How the e2e fault tests restart the node's kubelet: the one step that differs per cluster.
+  export KUBECONFIG KUBECTL HELM PEAPODS_RESTART_KUBELET
 }
