@@ -9,15 +9,18 @@ import { apply, condition, kubectl, NAMESPACE, pea, peaStatus, waitFor, waitForP
 
 const MINUTE = 60_000;
 
-/** SIGKILLs, inside the Pea's pod, the process whose command line contains `match`. */
-async function killInPod(podName: string, match: string): Promise<void> {
+/**
+ * SIGKILLs, inside the Pea's pod, the process whose command line contains `match`, from the
+ * other container: a container whose main process dies takes its exec sessions with it.
+ */
+async function killInPod(podName: string, match: string, from: 'runtime' | 'pea-runtime'): Promise<void> {
   const script = `const fs=require('fs');const want=${JSON.stringify(match)};
     for (const p of fs.readdirSync('/proc').filter((d)=>/^\\d+$/.test(d))) {
       let c=''; try { c=fs.readFileSync('/proc/'+p+'/cmdline','utf8').split('\\0').join(' '); } catch {}
       if (c.includes(want) && Number(p)!==process.pid) { process.kill(Number(p),'SIGKILL'); console.log('killed '+p+': '+c); process.exit(0); }
     }
     console.error('no process matches '+want); process.exit(1);`;
-  await kubectl(['exec', '-n', NAMESPACE, podName, '-c', 'runtime', '--', 'node', '-e', script]);
+  await kubectl(['exec', '-n', NAMESPACE, podName, '-c', from, '--', 'node', '-e', script]);
 }
 
 const podJson = async (name: string) => JSON.parse(await kubectl(['get', 'pod', '-n', NAMESPACE, name, '-o', 'json'])) as {
@@ -34,7 +37,7 @@ describe('faults in and under a Pea', () => {
 
   test('the sidecar killed inside a Ready pod: the kubelet restarts it, it finds the runtime again, and the Pea says what happened meanwhile', async () => {
     const podName = (await peaStatus('sidecar-killed'))?.podName as string;
-    await killInPod(podName, 'main.js sidecar');
+    await killInPod(podName, 'main.js sidecar', 'runtime');
     const notReady = await waitFor('the Ready condition to go False', async () => {
       const c = condition(await peaStatus('sidecar-killed'), 'Ready');
       return c?.status === 'False' ? c : undefined;
@@ -51,7 +54,7 @@ describe('faults in and under a Pea', () => {
 
   test('the runtime killed: RunForeverError with its exit code, and the pod ends', async () => {
     const podName = (await peaStatus('runtime-killed'))?.podName as string;
-    await killInPod(podName, 'examples/sleeper.js');
+    await killInPod(podName, 'examples/sleeper.js', 'pea-runtime');
     const s = await waitForPhase('runtime-killed', ['Succeeded', 'Failed'], MINUTE);
     expect(s.reason).toBe('RunForeverError');
     expect(s.exitCode).toBe(137);
