@@ -40,6 +40,12 @@ export class Controller {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly ownWrites = new OwnWrites();
   private running = false;
+  /**
+   * Peas whose Cancel this process has sent (key → UID). Cancel goes out only after the
+   * status that records it (cancelTime) is written, and once per process while Cancelling:
+   * a restarted operator or a new leader cannot know whether the old one's call arrived.
+   */
+  private readonly cancelSent = new Map<string, string>();
   /** Set by the caller when metrics are served. */
   metrics?: Metrics;
 
@@ -147,6 +153,7 @@ export class Controller {
     const cached = this.peas.get(namespace, name);
     if (!cached) {
       this.ownWrites.forget(key);
+      this.cancelSent.delete(key);
       return undefined; // deleted; its pod goes with it (owner reference)
     }
     // Our own last write has not reached the cache yet: deciding on the older copy would
@@ -164,8 +171,15 @@ export class Controller {
       // instead of waiting for the pod's watch event.
       d = decide(pea, pod, new Date());
     }
-    for (const a of d.actions.filter((x) => x.kind === 'cancelRpc' || x.kind === 'deletePod')) await this.act(a, pea, log);
+    for (const a of d.actions.filter((x) => x.kind === 'deletePod')) await this.act(a, pea, log);
     await this.writeStatus(key, pea, d.status);
+    // After the write: had Cancel gone first and the write been lost (operator killed, API
+    // server down), the runtime's exit would later read as its own end, not a cancel.
+    if (d.actions.some((a) => a.kind === 'cancelRpc') && this.cancelSent.get(key) !== pea.metadata.uid) {
+      await this.act({ kind: 'cancelRpc' }, pea, log);
+      this.cancelSent.set(key, pea.metadata.uid as string);
+    }
+    if (d.status.phase === 'Succeeded' || d.status.phase === 'Failed') this.cancelSent.delete(key);
     for (const ev of d.events) this.event(pea, ev, log);
     if (d.actions.some((a) => a.kind === 'removeFinalizer')) await this.act({ kind: 'removeFinalizer' }, pea, log);
     return d.requeueAfterMs;

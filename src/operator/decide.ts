@@ -222,6 +222,9 @@ function cancelling(pea: Pea, d: Decision, now: Date, cancelSeconds: number, tea
   // The sidecar itself kills the runtime after cancelSeconds; allow it that plus teardown.
   const deadline = new Date(s.cancelTime as string).getTime() + (cancelSeconds + Math.min(teardownSeconds, 5)) * 1000;
   if (now.getTime() < deadline) {
+    // Asked for on every pass: the controller sends it once per process, after cancelTime is
+    // written, so a Cancel lost with a killed operator is sent again by the next one.
+    d.actions.push({ kind: 'cancelRpc' });
     d.requeueAfterMs = deadline - now.getTime();
     return;
   }

@@ -70,13 +70,14 @@ describe('decide', () => {
     expect(d.status).toMatchObject({ phase, reason, exitCode: exit });
   });
 
-  it('cancel: RPC once, then wait, then delete the pod at the deadline', () => {
+  it('cancel: cancelTime recorded with the RPC, the RPC asked for while waiting (the controller sends it once per process), then delete the pod at the deadline', () => {
     const running = { startTime: T0.toISOString(), phase: 'Ready' as const, readyTime: T0.toISOString() };
     const first = decide(pea({ cancel: true }, running), pod({ ready: true }), at(1));
     expect(kinds(first)).toEqual(['cancelRpc']);
     expect(first.status).toMatchObject({ phase: 'Cancelling', cancelTime: at(1).toISOString() });
     const waiting = decide(pea({ cancel: true }, first.status), pod({ ready: true }), at(5));
-    expect(kinds(waiting)).toEqual([]);
+    expect(kinds(waiting)).toEqual(['cancelRpc']);
+    expect(waiting.status.cancelTime).toBe(at(1).toISOString());
     const late = decide(pea({ cancel: true }, first.status), pod({ ready: true }), at(17));
     expect(kinds(late)).toEqual(['deletePod']);
     expect(late.status).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout' });
