@@ -6,7 +6,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps build lint typecheck test bench bench-local bench-e2e sidecar generate clean
+.PHONY: help deps build lint typecheck test chaos bench bench-local bench-e2e sidecar generate clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -28,6 +28,9 @@ typecheck: deps ## tsc --noEmit over src and test
 
 test: deps ## lint, type check, build, then every jest suite (unit and integration)
 	npm test
+
+chaos: deps ## fault suite on a real API server: operator SIGKILLs, API server restarts, leader failover (prints counts)
+	node --experimental-vm-modules node_modules/jest/bin/jest.js -c jest.chaos.config.js
 
 bench: bench-local bench-e2e ## every benchmark, each against a baseline measured in the same run
 
