@@ -20,4 +20,7 @@ export default {
     ],
   },
   testTimeout: 30000,
+  // Marks every process the tests start, and kills any left at the end (see test/global/strays.mjs).
+  globalSetup: '<rootDir>/test/global/setup.mjs',
+  globalTeardown: '<rootDir>/test/global/teardown.mjs',
 };

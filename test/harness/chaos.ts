@@ -8,7 +8,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { GROUP, PLURAL, VERSION, type Pea, type PeaSpec } from '../../src/api/v1alpha1/types.js';
-import { CLI, start, tempDir, type Proc } from '../helpers/processes.js';
+import { CLI, killTree, start, tempDir, type Proc } from '../helpers/processes.js';
 import { writeSecretVolume } from '../helpers/sidecar.js';
 import type { ApiServer } from './apiserver.js';
 import { OPERATOR } from './cluster.js';
@@ -394,7 +394,8 @@ export async function startChaosSidecar(ip: string, grpcPort: number, httpPort: 
     close: async () => {
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
       proc.child.kill('SIGTERM');
-      const t = setTimeout(() => proc.child.kill('SIGKILL'), 8000);
+      // killTree, not kill: a SIGKILLed sidecar would leave its runtime behind.
+      const t = setTimeout(() => proc.child.pid && killTree(proc.child.pid), 8000);
       await proc.exited;
       clearTimeout(t);
     },

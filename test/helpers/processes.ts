@@ -1,7 +1,7 @@
 // Real processes for the sidecar tests: the built CLI (dist/, from `make build`) and the
 // example runtimes, on free loopback ports, with their output kept for assertions.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -73,8 +73,50 @@ const running = new Set<ChildProcess>();
 
 /** Kills whatever a test left running, so a failed test cannot hang the suite. */
 export function killAll(): void {
-  for (const c of running) c.kill('SIGKILL');
+  for (const c of running) if (c.pid) killTree(c.pid);
   for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/**
+ * SIGKILLs `pid` and everything below it. The sidecar starts its runtime in a session of its
+ * own, so killing the sidecar alone orphans the runtime, and an orphan still holding the
+ * pipes jest reads keeps jest from exiting. The tree is read before anything is killed:
+ * once the parent is gone, its children belong to init.
+ */
+export function killTree(pid: number): void {
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Every process below `pid`, from each /proc/PID/stat's parent field (Linux). */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so split after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
 }
 
 export function readEvents(file: string): Array<{ event: string; [k: string]: unknown }> {

@@ -2,7 +2,7 @@
 import { HealthClient } from '../../src/shared/health-client.js';
 import { lifecycleClient, type CancelResponse, type LifecycleClient, type RuntimeStatus } from '../../src/shared/lifecycle-proto.js';
 import { bearerInterceptor } from '../../src/shared/token.js';
-import { CLI, freePort, start, tempDir, type Proc } from './processes.js';
+import { CLI, freePort, killTree, start, tempDir, type Proc } from './processes.js';
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -104,25 +104,9 @@ export function attachClients(
       return { code: res.status, body: (await res.json()) as Record<string, unknown> };
     },
     close: async () => {
-      // Only a child runtime's pid means something here; an attached one's is another namespace's.
-      const pid = p.runtimeIsChild && proc.child.exitCode === null ? (await statusOf(lifecycle).catch(() => undefined))?.pid : undefined;
       health.close();
       lifecycle.close();
-      if (pid) killGroup(pid);
-      proc.child.kill('SIGKILL');
+      if (proc.child.pid) killTree(proc.child.pid);
     },
   };
-}
-
-function statusOf(lifecycle: LifecycleClient): Promise<RuntimeStatus> {
-  return new Promise((res, rej) => lifecycle.status({}, { deadline: Date.now() + 1000 }, (e, r) => (e ? rej(e) : res(r as RuntimeStatus))));
-}
-
-/** The sidecar starts its runtime in a process group of its own (see runtime-process.ts). */
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
 }

@@ -6,7 +6,7 @@ import { networkInterfaces } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { lifecycleServiceDefinition } from '../../src/shared/lifecycle-proto.js';
 import { bearerMetadata } from '../../src/shared/token.js';
-import { killAll, until } from '../helpers/processes.js';
+import { descendants, killAll, until } from '../helpers/processes.js';
 import { startSidecar, type SidecarUnderTest } from '../helpers/sidecar.js';
 
 const token = (): string => randomBytes(24).toString('base64url');
@@ -162,7 +162,27 @@ describe('PEA_TOKEN_FILE', () => {
       await viaEnv.close();
     }
   });
+
+  it("the test harness's close() takes the runtime along even when Status is refused", async () => {
+    // close() used to find the runtime through Status; refused here, it orphaned `sleep 300`,
+    // which held jest's pipes and hung the run after its summary.
+    const locked = await startSidecar({ runtime: ['sleep', '300'], token: token() });
+    await until('SERVING', () => locked.health.isServing('', 500));
+    const runtime = descendants(locked.child.pid as number);
+    expect(runtime.length).toBeGreaterThan(0);
+    await locked.close();
+    await until('the runtime gone', () => runtime.every((pid) => !alive(pid)));
+  });
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('without --token-file', () => {
   it('works as before, and warns at start that control calls are unauthenticated', async () => {

@@ -1,0 +1,3 @@
+import { markRun } from './strays.mjs';
+
+export default markRun;

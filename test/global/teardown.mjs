@@ -1,0 +1,3 @@
+import { killStrays } from './strays.mjs';
+
+export default killStrays;
