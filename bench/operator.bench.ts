@@ -1,15 +1,19 @@
 // `make bench` (operator part), against a real etcd + kube-apiserver started here:
 //  1. N Peas exist; the operator is started and timed until every Pea has its pod and a
 //     written status. Baseline: a bare client doing the same writes (N pod creates + N status
-//     patches) at the same concurrency, against the same server, in the same run.
+//     patches) at the same concurrency, against the same server, in the same run; and a
+//     second bare client that also adds the finalizer and the token Secret, as the operator must.
 //  2. The operator's RSS with M Peas and their pods in its caches, per Pea above idle.
 //   node dist/bench/operator.bench.js [--peas 1000] [--cached 10000] [--concurrency 4]
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type Pea } from '../src/api/v1alpha1/types.js';
+import { FINALIZER } from '../src/operator/decide.js';
 import { buildPod } from '../src/operator/pod.js';
+import { buildTokenSecret } from '../src/operator/token.js';
 import { startApiServer, type ApiServer } from '../test/harness/apiserver.js';
 import { TestCluster } from '../test/harness/cluster.js';
 import { freePort, killAll } from '../test/helpers/processes.js';
@@ -68,11 +72,22 @@ function perPea(before: Map<string, number>, after: Map<string, number>, n: numb
   return `${total.toFixed(2)}: ${rows.sort().map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`;
 }
 
-/** The bare client: for each Pea, create its pod and patch its status, C at a time. */
-async function bare(c: TestCluster, peas: Pea[]): Promise<number> {
+/**
+ * The bare client: for each Pea, create its pod and patch its status, C at a time. With
+ * `secured`, also the two writes issue 3's baseline predates: the finalizer (cancel on
+ * delete) and the control-token Secret (issue 5), in parallel with the pod as the operator
+ * sends them. The gap between the operator and this one is the operator's own overhead.
+ */
+async function bare(c: TestCluster, peas: Pea[], secured = false): Promise<number> {
+  const key = randomBytes(32);
   const t0 = performance.now();
   await pool(peas, C, async (pea) => {
-    await c.core.createNamespacedPod({ namespace: c.namespace, body: buildPod(pea) });
+    const name = pea.metadata.name as string;
+    await Promise.all([
+      c.core.createNamespacedPod({ namespace: c.namespace, body: buildPod(pea) }),
+      secured && c.core.createNamespacedSecret({ namespace: c.namespace, body: buildTokenSecret(pea, key) }),
+      secured && c.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: c.namespace, plural: PLURAL, name, body: { metadata: { finalizers: [FINALIZER] } } }, MERGE),
+    ]);
     await c.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: c.namespace, plural: PLURAL, name: pea.metadata.name!, body: { status: { phase: 'Pending' } } }, MERGE);
   });
   return (performance.now() - t0) / 1000;
@@ -199,6 +214,12 @@ async function main(): Promise<void> {
     const w0 = await writes(api);
     const bareSeconds = await bare(baseline, barePeas);
     const w1 = await writes(api);
+    const securedBaseline = new TestCluster(api, 'bench-bare-secured');
+    await securedBaseline.createNamespace();
+    const securedPeas = await createPeas(securedBaseline, N, 's');
+    const w4 = await writes(api);
+    const securedSeconds = await bare(securedBaseline, securedPeas, true);
+    const w5 = await writes(api);
     const ours = new TestCluster(api, 'bench-operator');
     await ours.createNamespace();
     await createPeas(ours, N, 'o');
@@ -211,7 +232,10 @@ async function main(): Promise<void> {
     row(`bare client: ${N} pod creates + ${N} status patches`, `${bareSeconds.toFixed(2)} s  (${(N / bareSeconds).toFixed(0)} Peas/s)`);
     row(`operator: ${N} Peas → pods created, status written`, `${opSeconds.toFixed(2)} s  (${(N / opSeconds).toFixed(0)} Peas/s)`);
     row('ratio operator / bare (target ≥ 0.7)', (bareSeconds / opSeconds).toFixed(2));
+    row(`bare client, + finalizer + token Secret`, `${securedSeconds.toFixed(2)} s  (${(N / securedSeconds).toFixed(0)} Peas/s)`);
+    row('ratio operator / bare with the same writes', (securedSeconds / opSeconds).toFixed(2));
     row('API writes per Pea, bare client', perPea(w0, w1, N));
+    row('API writes per Pea, bare client + finalizer + Secret', perPea(w4, w5, N));
     row('API writes per Pea, operator (until all done)', perPea(w2, writesDone, N));
     row('API writes per Pea, operator (to its exit)', perPea(w2, w3, N));
     row('operator RSS idle', `${(rss.idle / 1024).toFixed(1)} MiB`);
