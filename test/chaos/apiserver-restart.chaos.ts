@@ -4,42 +4,23 @@
 // how long until the operator reconciles again: printed, not asserted (timing is the
 // machine's). The operator reaches the API server through a proxy whose connections the
 // test resets; the test's own clients and watches go direct.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/types.js';
-import { startApiServer, type ApiServer } from '../harness/apiserver.js';
+import { chaosSuite } from '../harness/suites.js';
 import {
-  chaosSeed, CuttableProxy, finalizersLeft, Kubelet, lifecycle, lostTransitions, operatorKubeconfigVia, percentile, podIp, Recorder, report, retrying, Rng,
+  chaosSeed, finalizersLeft, Kubelet, lifecycle, lostTransitions, operatorKubeconfigVia, percentile, podIp, report, retrying, Rng,
   seconds, sleep, startOperatorProcess, type Ending, type LifecycleEnv, type LifecycleResult,
 } from '../harness/chaos.js';
-import { freePort, killAll, type Proc } from '../helpers/processes.js';
+import { freePort, type Proc } from '../helpers/processes.js';
 
 const NAMESPACE = 'chaos-apiserver';
 const CONCURRENCY = 6;
 const FAULTS: ReadonlyArray<'restart' | 'cut'> = ['restart', 'cut', 'restart', 'cut', 'restart', 'cut'];
 
-let api: ApiServer;
-let recorder: Recorder;
-let proxy: CuttableProxy;
 let operator: Proc | undefined;
 
-beforeAll(async () => {
-  api = await startApiServer();
-  await api.admin.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
-  recorder = new Recorder(api.admin, NAMESPACE);
-  await recorder.start();
-  const url = new URL(api.url);
-  proxy = new CuttableProxy({ host: url.hostname, port: Number(url.port) });
-  await proxy.start();
-}, 120_000);
-
-afterAll(async () => {
-  recorder?.stop();
-  operator?.child.kill('SIGKILL');
-  await proxy?.stop();
-  killAll();
-  await api?.stop();
-}, 60_000);
+const s = chaosSuite(NAMESPACE, { proxy: true, stop: () => operator?.child.kill('SIGKILL') });
 
 describe('kube-apiserver restarts and cut watch connections', () => {
   it('the informers recover by themselves: every Pea ends as it should, and the operator never restarts', async () => {
@@ -47,10 +28,10 @@ describe('kube-apiserver restarts and cut watch connections', () => {
     report(`\n[chaos: API server faults] seed ${seed} (CHAOS_SEED=${seed} replays it)`);
     const rng = new Rng(seed);
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const custom = api.admin.makeApiClient(k8s.CustomObjectsApi);
-    const kubelet = new Kubelet(api.admin, NAMESPACE);
-    const env: LifecycleEnv = { custom, namespace: NAMESPACE, recorder, kubelet, grpcPort, httpPort, stepMs: 120_000 };
-    operator = startOperatorProcess(operatorKubeconfigVia(api, `https://127.0.0.1:${proxy.port}`), NAMESPACE,
+    const custom = s.api.admin.makeApiClient(k8s.CustomObjectsApi);
+    const kubelet = new Kubelet(s.api.admin, NAMESPACE);
+    const env: LifecycleEnv = { custom, namespace: NAMESPACE, recorder: s.recorder, kubelet, grpcPort, httpPort, stepMs: 120_000 };
+    operator = startOperatorProcess(operatorKubeconfigVia(s.api, `https://127.0.0.1:${s.proxy.port}`), NAMESPACE,
       ['--sidecar-grpc-port', String(grpcPort), '--sidecar-http-port', String(httpPort)]);
 
     // Peas keep going through their lives, CONCURRENCY at a time, until the faults are over.
@@ -82,19 +63,19 @@ describe('kube-apiserver restarts and cut watch connections', () => {
     async function injectFaults(): Promise<void> {
       for (const [k, fault] of FAULTS.entries()) {
         const at = Date.now();
-        if (fault === 'restart') await api.restart(() => sleep(rng.between(1000, 4000)));
-        else connectionsCut += proxy.cut();
+        if (fault === 'restart') await s.api.restart(() => sleep(rng.between(1000, 4000)));
+        else connectionsCut += s.proxy.cut();
         const back = Date.now();
         const probe = `probe-${k}`;
         probes.push(probe);
         await retrying(`create ${probe}`, () => custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: PLURAL,
           body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Pea', metadata: { name: probe }, spec: { image: 'example/runtime:1' } } }));
-        await recorder.when(`${probe} Starting`, () => recorder.pea(probe)?.status?.phase === 'Starting', 120_000);
+        await s.recorder.when(`${probe} Starting`, () => s.recorder.pea(probe)?.status?.phase === 'Starting', 120_000);
         firstReconcile.push(Date.now() - back);
-        const pod = recorder.podsEver(probe)[0]!.metadata!.name!;
+        const pod = s.recorder.podsEver(probe)[0]!.metadata!.name!;
         const marked = Date.now();
         await kubelet.running(pod, podIp(13, k), true);
-        await recorder.when(`${probe} Ready`, () => recorder.pea(probe)?.status?.phase === 'Ready', 120_000);
+        await s.recorder.when(`${probe} Ready`, () => s.recorder.pea(probe)?.status?.phase === 'Ready', 120_000);
         podWatchBack.push(Date.now() - marked);
         // Its runtime finishes by itself: Completed, so that deleting it later is immediate.
         await kubelet.terminated(pod, podIp(13, k), 0);
@@ -105,19 +86,19 @@ describe('kube-apiserver restarts and cut watch connections', () => {
     }
 
     // Then every Pea is deleted: each must go, so its finalizer must come off.
-    const present = [...recorder.peas.keys()].filter((n) => recorder.pea(n));
+    const present = [...s.recorder.peas.keys()].filter((n) => s.recorder.pea(n));
     await Promise.all(present.map((n) => retrying(`delete ${n}`, () => custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: PLURAL, name: n }))));
-    await recorder.when('every Pea gone', () => [...recorder.peas.values()].every((r) => r.gone), 60_000).catch(() => undefined);
+    await s.recorder.when('every Pea gone', () => [...s.recorder.peas.values()].every((r) => r.gone), 60_000).catch(() => undefined);
 
     const names = results.map((r) => r.name);
     const wrongEnd = results.filter((r) => r.problem);
-    const duplicates = [...names, ...probes].filter((n) => recorder.podsEver(n).length > 1);
-    const lost = names.map((n) => ({ name: n, lost: lostTransitions(recorder.peas.get(n)), phases: recorder.peas.get(n)?.phases })).filter((x) => x.lost.length > 0);
-    const finalizers = finalizersLeft(recorder);
+    const duplicates = [...names, ...probes].filter((n) => s.recorder.podsEver(n).length > 1);
+    const lost = names.map((n) => ({ name: n, lost: lostTransitions(s.recorder.peas.get(n)), phases: s.recorder.peas.get(n)?.phases })).filter((x) => x.lost.length > 0);
+    const finalizers = finalizersLeft(s.recorder);
     const restarts = FAULTS.filter((f) => f === 'restart').length;
     report(`[chaos: API server faults] ${restarts} kube-apiserver restarts, ${FAULTS.length - restarts} cuts (${connectionsCut} operator connections reset); lifecycles ${results.length}, `
       + `duplicates ${duplicates.length}, lost transitions ${lost.length}, wrong end states ${wrongEnd.length}, finalizers left ${finalizers.length}, operator exits ${operator.child.exitCode === null ? 0 : 1}; `
-      + `${recorder.gaps} watch relists, ${names.filter((n) => recorder.peas.get(n)?.relisted).length} Peas changed phase across one`);
+      + `${s.recorder.gaps} watch relists, ${names.filter((n) => s.recorder.peas.get(n)?.relisted).length} Peas changed phase across one`);
     report(`[chaos: API server faults] first reconcile after a fault: p50 ${seconds(percentile(firstReconcile, 50))}, max ${seconds(Math.max(...firstReconcile))}; `
       + `pod change acted on: p50 ${seconds(percentile(podWatchBack, 50))}, max ${seconds(Math.max(...podWatchBack))}`);
     for (const r of wrongEnd.slice(0, 10)) report(`  ${r.name} (${r.ending}): ${r.problem}`);

@@ -4,59 +4,40 @@
 // kubelet reports the runtime's exit (143, SIGTERM) before a new operator looks: the Pea
 // must still end Cancelled, through Cancelling, not RunForeverError (or Completed for 0).
 // The operator reaches the API server through a proxy that holds back what it sends.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
-import { startApiServer, type ApiServer } from '../harness/apiserver.js';
+import { chaosSuite } from '../harness/suites.js';
 import {
-  bringUp, CuttableProxy, Kubelet, operatorKubeconfigVia, Recorder, requestCancel, sigkill, sleep, startOperatorProcess, type LifecycleEnv,
+  bringUp, Kubelet, operatorKubeconfigVia, requestCancel, sigkill, sleep, startOperatorProcess, type LifecycleEnv,
 } from '../harness/chaos.js';
-import { freePort, killAll, until, type Proc } from '../helpers/processes.js';
+import { freePort, until, type Proc } from '../helpers/processes.js';
 
 const NAMESPACE = 'chaos-cancel-record';
 
-let api: ApiServer;
-let recorder: Recorder;
-let proxy: CuttableProxy;
 let operator: Proc | undefined;
 
-beforeAll(async () => {
-  api = await startApiServer();
-  await api.admin.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
-  recorder = new Recorder(api.admin, NAMESPACE);
-  await recorder.start();
-  const url = new URL(api.url);
-  proxy = new CuttableProxy({ host: url.hostname, port: Number(url.port) });
-  await proxy.start();
-}, 120_000);
-
-afterAll(async () => {
-  recorder?.stop();
-  operator?.child.kill('SIGKILL');
-  await proxy?.stop();
-  killAll();
-  await api?.stop();
-}, 60_000);
+const s = chaosSuite(NAMESPACE, { proxy: true, stop: () => operator?.child.kill('SIGKILL') });
 
 describe('an operator that dies right after the Cancel RPC', () => {
   it.each([['spec.cancel', 'cancel'], ['delete', 'delete']] as const)('leaves a Pea cancelled by %s Cancelled, through Cancelling', async (_how, ending) => {
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
-    const kubeconfig = operatorKubeconfigVia(api, `https://127.0.0.1:${proxy.port}`);
+    const kubeconfig = operatorKubeconfigVia(s.api, `https://127.0.0.1:${s.proxy.port}`);
     const flags = ['--sidecar-grpc-port', String(grpcPort), '--sidecar-http-port', String(httpPort)];
-    const env: LifecycleEnv = { custom: api.admin.makeApiClient(k8s.CustomObjectsApi), namespace: NAMESPACE, recorder, kubelet: new Kubelet(api.admin, NAMESPACE), grpcPort, httpPort, stepMs: 30_000 };
+    const env: LifecycleEnv = { custom: s.api.admin.makeApiClient(k8s.CustomObjectsApi), namespace: NAMESPACE, recorder: s.recorder, kubelet: new Kubelet(s.api.admin, NAMESPACE), grpcPort, httpPort, stepMs: 30_000 };
     operator = startOperatorProcess(kubeconfig, NAMESPACE, flags);
     const name = `victim-${ending}`;
     const ip = ending === 'cancel' ? '127.15.0.1' : '127.15.0.2';
     const pea = await bringUp(env, name, ip);
     try {
       // The operator still sees the cancel (watch events flow in) but none of its writes land.
-      proxy.hold();
+      s.proxy.hold();
       await requestCancel(env, name, ending);
       const sent = (): boolean => operator!.logLines().some((l) => l.msg === 'Cancel RPC sent' && l.pea === `${NAMESPACE}/${name}`);
       // Either the Cancel goes out at once, or (an operator that records it first) not before its write lands.
-      await until('the Cancel RPC, or its write held', async () => sent() || proxy.held > 0, 10_000);
+      await until('the Cancel RPC, or its write held', async () => sent() || s.proxy.held > 0, 10_000);
       await sleep(500);
       await sigkill(operator);
-      proxy.cut();
+      s.proxy.cut();
       // The kubelet reports the runtime's end whether or not an operator is running.
       const exit = await Promise.race([pea.sidecar.proc.exited, sleep(2000).then(() => undefined)]);
       if (exit !== undefined) await env.kubelet.terminated(pea.pod, ip, 143);
@@ -68,10 +49,10 @@ describe('an operator that dies right after the Cancel RPC', () => {
         await env.kubelet.terminated(pea.pod, ip, 143);
       }
       const last = ending === 'cancel'
-        ? await recorder.when(`${name} finished`, () => ['Succeeded', 'Failed'].includes(recorder.pea(name)?.status?.phase ?? '') && recorder.pea(name), 30_000)
-        : await recorder.when(`${name} gone`, () => recorder.peas.get(name)?.gone && recorder.peas.get(name)?.last, 30_000);
+        ? await s.recorder.when(`${name} finished`, () => ['Succeeded', 'Failed'].includes(s.recorder.pea(name)?.status?.phase ?? '') && s.recorder.pea(name), 30_000)
+        : await s.recorder.when(`${name} gone`, () => s.recorder.peas.get(name)?.gone && s.recorder.peas.get(name)?.last, 30_000);
       expect(last?.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
-      expect(recorder.peas.get(name)?.phases).toContain('Cancelling');
+      expect(s.recorder.peas.get(name)?.phases).toContain('Cancelling');
     } finally {
       await pea.sidecar.close();
       await sigkill(operator);

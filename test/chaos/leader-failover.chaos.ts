@@ -3,38 +3,24 @@
 // in flight (each Pea Cancelled or gone, its finalizer removed, no second pod). Repeated a
 // few rounds, a fresh standby started after each kill. The takeover time is printed next
 // to --lease-duration-seconds, not asserted (it is the machine's).
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/types.js';
-import { startApiServer, type ApiServer } from '../harness/apiserver.js';
+import { chaosSuite } from '../harness/suites.js';
 import {
-  bringUp, chaosSeed, finalizersLeft, finish, Kubelet, lostTransitions, percentile, podIp, pool, Recorder, report, requestCancel, retrying, Rng, seconds,
+  bringUp, chaosSeed, finalizersLeft, finish, Kubelet, lostTransitions, percentile, podIp, pool, report, requestCancel, retrying, Rng, seconds,
   sigkill, sleep, startOperatorProcess, type Ending, type LifecycleEnv, type LifecycleResult,
 } from '../harness/chaos.js';
-import { freePort, killAll, until, type Proc } from '../helpers/processes.js';
+import { freePort, until, type Proc } from '../helpers/processes.js';
 
 const NAMESPACE = 'chaos-leader';
 const LEASE_SECONDS = 4;
 const ROUNDS = 3;
 const PEAS_PER_ROUND = 12;
 
-let api: ApiServer;
-let recorder: Recorder;
 const replicas: Proc[] = [];
 
-beforeAll(async () => {
-  api = await startApiServer();
-  await api.admin.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
-  recorder = new Recorder(api.admin, NAMESPACE);
-  await recorder.start();
-}, 120_000);
-
-afterAll(async () => {
-  recorder?.stop();
-  for (const r of replicas) r.child.kill('SIGKILL');
-  killAll();
-  await api?.stop();
-}, 60_000);
+const s = chaosSuite(NAMESPACE, { stop: () => replicas.forEach((r) => r.child.kill('SIGKILL')) });
 
 const leads = (p: Proc): boolean => p.logLines().some((l) => l.msg === 'became leader');
 const ledAt = (p: Proc): number => Date.parse(p.logLines().find((l) => l.msg === 'became leader')?.time as string);
@@ -50,12 +36,12 @@ describe('leader election under fire', () => {
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
     const flags = ['--leader-elect', '--lease-duration-seconds', String(LEASE_SECONDS), '--sidecar-grpc-port', String(grpcPort), '--sidecar-http-port', String(httpPort)];
     const startReplica = (): Proc => {
-      const p = startOperatorProcess(api.operatorKubeconfigFile, NAMESPACE, flags);
+      const p = startOperatorProcess(s.api.operatorKubeconfigFile, NAMESPACE, flags);
       replicas.push(p);
       return p;
     };
     const env: LifecycleEnv = {
-      custom: api.admin.makeApiClient(k8s.CustomObjectsApi), namespace: NAMESPACE, recorder, kubelet: new Kubelet(api.admin, NAMESPACE), grpcPort, httpPort, stepMs: 60_000,
+      custom: s.api.admin.makeApiClient(k8s.CustomObjectsApi), namespace: NAMESPACE, recorder: s.recorder, kubelet: new Kubelet(s.api.admin, NAMESPACE), grpcPort, httpPort, stepMs: 60_000,
     };
     startReplica();
     startReplica();
@@ -95,14 +81,14 @@ describe('leader election under fire', () => {
     }
 
     // The Peas cancelled by spec.cancel are deleted too: every one must go.
-    const present = [...recorder.peas.keys()].filter((name) => recorder.pea(name));
+    const present = [...s.recorder.peas.keys()].filter((name) => s.recorder.pea(name));
     await Promise.all(present.map((name) => retrying(`delete ${name}`, () => env.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: PLURAL, name }))));
-    await recorder.when('every Pea gone', () => [...recorder.peas.values()].every((r) => r.gone), 60_000).catch(() => undefined);
+    await s.recorder.when('every Pea gone', () => [...s.recorder.peas.values()].every((r) => r.gone), 60_000).catch(() => undefined);
 
     const wrongEnd = results.filter((r) => r.problem);
-    const duplicates = results.filter((r) => recorder.podsEver(r.name).length > 1).map((r) => r.name);
-    const lost = results.map((r) => ({ name: r.name, lost: lostTransitions(recorder.peas.get(r.name)), phases: recorder.peas.get(r.name)?.phases })).filter((x) => x.lost.length > 0);
-    const finalizers = finalizersLeft(recorder);
+    const duplicates = results.filter((r) => s.recorder.podsEver(r.name).length > 1).map((r) => r.name);
+    const lost = results.map((r) => ({ name: r.name, lost: lostTransitions(s.recorder.peas.get(r.name)), phases: s.recorder.peas.get(r.name)?.phases })).filter((x) => x.lost.length > 0);
+    const finalizers = finalizersLeft(s.recorder);
     const valid = takeovers.filter(Number.isFinite);
     report(`[chaos: leader failover] ${ROUNDS} leaders killed mid-cancel, ${results.length} Peas cancelled; takeover after the kill: p50 ${seconds(percentile(valid, 50))}, `
       + `max ${seconds(Math.max(...valid))} with --lease-duration-seconds ${LEASE_SECONDS} (renew every ${(LEASE_SECONDS / 5).toFixed(1)} s)`);
@@ -111,7 +97,7 @@ describe('leader election under fire', () => {
     for (const l of lost.slice(0, 10)) report(`  ${l.name}: lost ${l.lost.join(', ')}; phases seen ${l.phases?.join(' → ')}`);
 
     expect(takeovers.every(Number.isFinite)).toBe(true);
-    expect(recorder.gaps).toBe(0);
+    expect(s.recorder.gaps).toBe(0);
     expect(duplicates).toEqual([]);
     expect(lost).toEqual([]);
     expect(wrongEnd.map((r) => `${r.name}: ${r.problem}`)).toEqual([]);

@@ -3,40 +3,26 @@
 // pods, no finalizer is left. Real etcd and kube-apiserver, the operator as a process with
 // the RBAC it ships, a real sidecar per Pea answering the Cancel RPC; the test plays the
 // kubelet. The seed is printed: CHAOS_SEED=<seed> replays the same plan and kill timings.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/types.js';
-import { startApiServer, type ApiServer } from '../harness/apiserver.js';
+import { chaosSuite } from '../harness/suites.js';
 import {
-  chaosSeed, finalizersLeft, Kubelet, lifecycle, lostTransitions, podIp, pool, Recorder, report, retrying, Rng, sigkill, sleep, startOperatorProcess,
+  chaosSeed, finalizersLeft, Kubelet, lifecycle, lostTransitions, podIp, pool, report, retrying, Rng, sigkill, sleep, startOperatorProcess,
   type Ending, type LifecycleEnv,
 } from '../harness/chaos.js';
-import { freePort, killAll, type Proc } from '../helpers/processes.js';
+import { freePort, type Proc } from '../helpers/processes.js';
 
 const NAMESPACE = 'chaos-kill';
 const LIFECYCLES = Number(process.env.CHAOS_LIFECYCLES ?? 300);
 const CONCURRENCY = 10;
 
-let api: ApiServer;
-let recorder: Recorder;
 let operator: Proc | undefined;
 
-beforeAll(async () => {
-  api = await startApiServer();
-  await api.admin.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
-  recorder = new Recorder(api.admin, NAMESPACE);
-  await recorder.start();
-}, 120_000);
-
-afterAll(async () => {
-  recorder?.stop();
-  if (operator) await sigkill(operator);
-  killAll();
-  await api?.stop();
-}, 60_000);
+const s = chaosSuite(NAMESPACE, { stop: () => operator && sigkill(operator) });
 
 describe('the operator killed with SIGKILL at random moments', () => {
   it(`loses nothing over ${LIFECYCLES} Pea lifecycles: no second pod, no lost transition, no finalizer left`, async () => {
@@ -47,7 +33,7 @@ describe('the operator killed with SIGKILL at random moments', () => {
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
     const operatorArgs = ['--sidecar-grpc-port', String(grpcPort), '--sidecar-http-port', String(httpPort)];
     const env: LifecycleEnv = {
-      custom: api.admin.makeApiClient(k8s.CustomObjectsApi), namespace: NAMESPACE, recorder, kubelet: new Kubelet(api.admin, NAMESPACE), grpcPort, httpPort, stepMs: 90_000,
+      custom: s.api.admin.makeApiClient(k8s.CustomObjectsApi), namespace: NAMESPACE, recorder: s.recorder, kubelet: new Kubelet(s.api.admin, NAMESPACE), grpcPort, httpPort, stepMs: 90_000,
     };
     const peas = Array.from({ length: LIFECYCLES }, (_, i) => ({
       name: `pea-${i}`, ip: podIp(11, i),
@@ -58,7 +44,7 @@ describe('the operator killed with SIGKILL at random moments', () => {
 
     // Killed 0.2–2.5 s after each start (often before it has even synced), down 0–0.5 s.
     const startedAt = Date.now();
-    operator = startOperatorProcess(api.operatorKubeconfigFile, NAMESPACE, operatorArgs);
+    operator = startOperatorProcess(s.api.operatorKubeconfigFile, NAMESPACE, operatorArgs);
     let killCount = 0;
     let stopKilling = false;
     const outputs: string[] = [];
@@ -70,7 +56,7 @@ describe('the operator killed with SIGKILL at random moments', () => {
         killCount++;
         outputs.push(operator!.output());
         await sleep(kills.between(0, 500));
-        operator = startOperatorProcess(api.operatorKubeconfigFile, NAMESPACE, operatorArgs);
+        operator = startOperatorProcess(s.api.operatorKubeconfigFile, NAMESPACE, operatorArgs);
       }
     })();
 
@@ -84,21 +70,21 @@ describe('the operator killed with SIGKILL at random moments', () => {
 
     // The rest, with the operator left alone: delete the Peas cancelled by spec; every one
     // must go, which needs the operator to drop its finalizer.
-    const left = peas.filter((p) => recorder.pea(p.name));
+    const left = peas.filter((p) => s.recorder.pea(p.name));
     await Promise.all(left.map((p) => retrying(`delete ${p.name}`, () => env.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: PLURAL, name: p.name }))));
-    await recorder.when('every Pea gone', () => peas.every((p) => recorder.peas.get(p.name)?.gone), 60_000).catch(() => undefined);
+    await s.recorder.when('every Pea gone', () => peas.every((p) => s.recorder.peas.get(p.name)?.gone), 60_000).catch(() => undefined);
 
     const wrongEnd = results.filter((r) => r.problem);
-    const duplicates = peas.filter((p) => recorder.podsEver(p.name).length > 1).map((p) => `${p.name}: ${recorder.podsEver(p.name).map((x) => x.metadata?.name).join(', ')}`);
-    const lost = peas.map((p) => ({ name: p.name, lost: lostTransitions(recorder.peas.get(p.name)), phases: recorder.peas.get(p.name)?.phases }))
+    const duplicates = peas.filter((p) => s.recorder.podsEver(p.name).length > 1).map((p) => `${p.name}: ${s.recorder.podsEver(p.name).map((x) => x.metadata?.name).join(', ')}`);
+    const lost = peas.map((p) => ({ name: p.name, lost: lostTransitions(s.recorder.peas.get(p.name)), phases: s.recorder.peas.get(p.name)?.phases }))
       .filter((x) => x.lost.length > 0);
-    const finalizers = finalizersLeft(recorder);
-    const podCount = peas.reduce((n, p) => n + recorder.podsEver(p.name).length, 0);
+    const finalizers = finalizersLeft(s.recorder);
+    const podCount = peas.reduce((n, p) => n + s.recorder.podsEver(p.name).length, 0);
 
     report(`[chaos: operator SIGKILL] lifecycles ${results.length} (${peas.filter((p) => p.ending === 'cancel').length} by spec.cancel, ${peas.filter((p) => p.ending === 'delete').length} by delete), `
       + `concurrency ${CONCURRENCY}, in ${(lifecyclesMs / 1000).toFixed(0)} s`);
     report(`[chaos: operator SIGKILL] kills ${killCount}, pods created ${podCount}, duplicates ${duplicates.length}, lost transitions ${lost.length}, `
-      + `wrong end states ${wrongEnd.length}, finalizers left ${finalizers.length}, watch gaps ${recorder.gaps}`);
+      + `wrong end states ${wrongEnd.length}, finalizers left ${finalizers.length}, watch gaps ${s.recorder.gaps}`);
     for (const r of wrongEnd.slice(0, 10)) report(`  ${r.name} (${r.ending}): ${r.problem}`);
     for (const l of lost.slice(0, 10)) report(`  ${l.name}: lost ${l.lost.join(', ')}; phases seen ${l.phases?.join(' → ')}`);
     if (wrongEnd.length || lost.length || finalizers.length || duplicates.length) {
@@ -107,7 +93,7 @@ describe('the operator killed with SIGKILL at random moments', () => {
       report(`  every operator run's output: ${file}`);
     }
 
-    expect(recorder.gaps).toBe(0);
+    expect(s.recorder.gaps).toBe(0);
     expect(killCount).toBeGreaterThan(0);
     expect(duplicates).toEqual([]);
     expect(lost).toEqual([]);

@@ -1,69 +1,53 @@
 // The operator against a real kube-apiserver and etcd, running as a process with the RBAC
 // it ships. No kubelet runs here: the test writes pod status as the kubelet would (see
 // TestCluster.kubelet*). Cancel goes to a real pea-runtime sidecar listening on loopback.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { Pea } from '../../src/api/v1alpha1/types.js';
-import { startApiServer, type ApiServer } from '../harness/apiserver.js';
 import { TestCluster } from '../harness/cluster.js';
+import { operatorSuite } from '../harness/suites.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { peaToken } from '../../src/operator/token.js';
-import { freePort, killAll, tempDir, until, type Proc } from '../helpers/processes.js';
+import { freePort, tempDir, until } from '../helpers/processes.js';
 import { startSidecar } from '../helpers/sidecar.js';
 
-let api: ApiServer;
-let cluster: TestCluster;
-let operator: Proc;
 let sidecarPort: number;
 /** The operator's control-token key, as the chart mounts it. */
 const tokenKey = Buffer.from('integration-test-key-0123456789ab');
+const s = operatorSuite('peas', {
+  args: async () => {
+    sidecarPort = await freePort();
+    const keyFile = join(tempDir(), 'token-key');
+    writeFileSync(keyFile, tokenKey);
+    return ['--sidecar-grpc-port', String(sidecarPort), '--token-key-file', keyFile];
+  },
+});
 
 const cond = (p: Pea, type: string) => p.status?.conditions?.find((c) => c.type === type);
 
-beforeAll(async () => {
-  api = await startApiServer();
-  cluster = new TestCluster(api, 'peas');
-  await cluster.createNamespace();
-  sidecarPort = await freePort();
-  const keyFile = join(tempDir(), 'token-key');
-  writeFileSync(keyFile, tokenKey);
-  operator = cluster.startOperator(['--sidecar-grpc-port', String(sidecarPort), '--token-key-file', keyFile]);
-}, 120_000);
-
-afterAll(async () => {
-  operator?.child.kill('SIGTERM');
-  await operator?.exited;
-  killAll();
-  await api?.stop();
-}, 60_000);
-
-afterEach(() => {
-  if (operator.child.exitCode !== null) throw new Error(`the operator exited:\n${operator.output().slice(-3000)}`);
-});
-
 describe('the operator', () => {
   it('creates the pod and turns its readiness into the Pea Ready condition', async () => {
-    await cluster.createPea('ready', { ready: { grpc: { port: 50061 } } });
-    const pod = await cluster.podOf('ready');
+    await s.cluster.createPea('ready', { ready: { grpc: { port: 50061 } } });
+    const pod = await s.cluster.podOf('ready');
     expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Pea', name: 'ready', controller: true, blockOwnerDeletion: true });
     expect(pod.spec?.initContainers?.[0]?.args).toContain('grpc://127.0.0.1:50061/');
-    const pending = await cluster.peaUntil('ready', 'finalizer and Starting', (p) => (p.metadata.finalizers ?? []).includes('peapods.io/cancel') && p.status?.phase === 'Starting');
+    const pending = await s.cluster.peaUntil('ready', 'finalizer and Starting', (p) => (p.metadata.finalizers ?? []).includes('peapods.io/cancel') && p.status?.phase === 'Starting');
     expect(cond(pending, 'Ready')?.status).toBe('False');
-    await cluster.kubeletRunning(pod, true);
-    const ready = await cluster.peaUntil('ready', 'Ready', (p) => p.status?.phase === 'Ready');
+    await s.cluster.kubeletRunning(pod, true);
+    const ready = await s.cluster.peaUntil('ready', 'Ready', (p) => p.status?.phase === 'Ready');
     expect(cond(ready, 'Ready')).toMatchObject({ status: 'True', observedGeneration: 1 });
     expect(ready.status).toMatchObject({ podName: 'ready-pea', podIP: '127.0.0.1' });
     expect(ready.status?.readyTime).toBeDefined();
   });
 
   it('fails a Pea that is not ready in time with ReadyTimeout, naming the field to raise', async () => {
-    await cluster.createPea('slow', { timeouts: { readySeconds: 2 } });
-    await cluster.kubeletRunning(await cluster.podOf('slow'), false);
-    const failed = await cluster.peaUntil('slow', 'ReadyTimeout', (p) => p.status?.phase === 'Failed');
+    await s.cluster.createPea('slow', { timeouts: { readySeconds: 2 } });
+    await s.cluster.kubeletRunning(await s.cluster.podOf('slow'), false);
+    const failed = await s.cluster.peaUntil('slow', 'ReadyTimeout', (p) => p.status?.phase === 'Failed');
     expect(failed.status?.reason).toBe('ReadyTimeout');
     expect(failed.status?.message).toMatch(/not ready after \d+s \(spec\.timeouts\.readySeconds is 2\); raise spec\.timeouts\.readySeconds/);
     expect(cond(failed, 'Finished')).toMatchObject({ status: 'True', reason: 'ReadyTimeout' });
-    await until('pod deleted', async () => (await cluster.podsOf('slow')).length === 0 || (await cluster.podsOf('slow'))[0]?.metadata?.deletionTimestamp);
+    await until('pod deleted', async () => (await s.cluster.podsOf('slow')).length === 0 || (await s.cluster.podsOf('slow'))[0]?.metadata?.deletionTimestamp);
   });
 
   it.each([
@@ -71,36 +55,36 @@ describe('the operator', () => {
     ['after ready: RunForeverError', true, 'RunForeverError'],
   ])('reports a crash %s', async (_name, wasReady, reason) => {
     const name = `crash-${wasReady ? 'late' : 'early'}`;
-    await cluster.createPea(name);
-    const pod = await cluster.podOf(name);
+    await s.cluster.createPea(name);
+    const pod = await s.cluster.podOf(name);
     if (wasReady) {
-      await cluster.kubeletRunning(pod, true);
-      await cluster.peaUntil(name, 'Ready', (p) => p.status?.phase === 'Ready');
+      await s.cluster.kubeletRunning(pod, true);
+      await s.cluster.peaUntil(name, 'Ready', (p) => p.status?.phase === 'Ready');
     }
-    await cluster.kubeletTerminated(pod, 3, 'model file is corrupt');
-    const failed = await cluster.peaUntil(name, reason, (p) => p.status?.phase === 'Failed');
+    await s.cluster.kubeletTerminated(pod, 3, 'model file is corrupt');
+    const failed = await s.cluster.peaUntil(name, reason, (p) => p.status?.phase === 'Failed');
     expect(failed.status).toMatchObject({ reason, exitCode: 3, message: 'model file is corrupt' });
   });
 
   it('cancels by spec.cancel through the real sidecar, with the Pea\'s token, then reports Cancelled', async () => {
     const pea = 'cancel-spec';
-    const created = await cluster.createPea(pea);
+    const created = await s.cluster.createPea(pea);
     // The operator dials the pod IP (127.0.0.1 here) on its --sidecar-grpc-port; the sidecar
     // takes only the token the operator derives for this Pea (as mounted from its Secret).
     const sidecar = await startSidecar({ runtime: ['sleep', '600'], grpcPort: sidecarPort, token: peaToken(tokenKey, created) });
     try {
-      const secret = await cluster.core.readNamespacedSecret({ namespace: cluster.namespace, name: `${pea}-pea-token` });
+      const secret = await s.cluster.core.readNamespacedSecret({ namespace: s.cluster.namespace, name: `${pea}-pea-token` });
       expect(Buffer.from(secret.data?.token ?? '', 'base64').toString()).toBe(peaToken(tokenKey, created));
       expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Pea', uid: created.metadata.uid, controller: true });
-      const pod = await cluster.podOf(pea);
-      await cluster.kubeletRunning(pod, true);
-      await cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
-      await cluster.patchPea(pea, { spec: { cancel: true } });
-      const cancelling = await cluster.peaUntil(pea, 'Cancelling', (p) => p.status?.phase === 'Cancelling');
+      const pod = await s.cluster.podOf(pea);
+      await s.cluster.kubeletRunning(pod, true);
+      await s.cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
+      await s.cluster.patchPea(pea, { spec: { cancel: true } });
+      const cancelling = await s.cluster.peaUntil(pea, 'Cancelling', (p) => p.status?.phase === 'Cancelling');
       expect(cancelling.status?.cancelTime).toBeDefined();
       expect(await sidecar.exited).toBe(0); // the sidecar got Cancel, stopped the runtime, tore down
-      await cluster.kubeletTerminated(pod, 143);
-      const done = await cluster.peaUntil(pea, 'Cancelled', (p) => p.status?.phase === 'Succeeded');
+      await s.cluster.kubeletTerminated(pod, 143);
+      const done = await s.cluster.peaUntil(pea, 'Cancelled', (p) => p.status?.phase === 'Succeeded');
       expect(done.status?.reason).toBe('Cancelled');
     } finally {
       await sidecar.close();
@@ -109,18 +93,18 @@ describe('the operator', () => {
 
   it('a sidecar that refuses the token (its Secret was changed) does not strand the Pea: the pod is deleted at once', async () => {
     const pea = 'wrong-token';
-    await cluster.createPea(pea);
+    await s.cluster.createPea(pea);
     const sidecar = await startSidecar({ runtime: ['sleep', '600'], grpcPort: sidecarPort, token: 'rotated-by-hand' });
     try {
-      const pod = await cluster.podOf(pea);
-      await cluster.kubeletRunning(pod, true);
-      await cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
-      await cluster.patchPea(pea, { spec: { cancel: true } });
+      const pod = await s.cluster.podOf(pea);
+      await s.cluster.kubeletRunning(pod, true);
+      await s.cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
+      await s.cluster.patchPea(pea, { spec: { cancel: true } });
       // Without a kubelet the deleted pod goes at once; on a node its preStop hook cancels.
-      const done = await cluster.peaUntil(pea, 'Cancelled', (p) => p.status?.phase === 'Succeeded');
+      const done = await s.cluster.peaUntil(pea, 'Cancelled', (p) => p.status?.phase === 'Succeeded');
       expect(done.status?.reason).toBe('Cancelled');
       expect(sidecar.child.exitCode).toBeNull(); // it never took the call
-      expect(sidecar.output()).not.toContain(peaToken(tokenKey, await cluster.getPea(pea)));
+      expect(sidecar.output()).not.toContain(peaToken(tokenKey, await s.cluster.getPea(pea)));
     } finally {
       await sidecar.close();
     }
@@ -130,97 +114,97 @@ describe('the operator', () => {
     const sidecar = await startSidecar({ runtime: ['sleep', '600'], grpcPort: sidecarPort });
     const pea = 'cancel-delete';
     try {
-      await cluster.createPea(pea);
-      const pod = await cluster.podOf(pea);
-      await cluster.kubeletRunning(pod, true);
-      await cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
-      await cluster.deletePea(pea);
-      await cluster.peaUntil(pea, 'Cancelling', (p) => p.status?.phase === 'Cancelling');
+      await s.cluster.createPea(pea);
+      const pod = await s.cluster.podOf(pea);
+      await s.cluster.kubeletRunning(pod, true);
+      await s.cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
+      await s.cluster.deletePea(pea);
+      await s.cluster.peaUntil(pea, 'Cancelling', (p) => p.status?.phase === 'Cancelling');
       expect(await sidecar.exited).toBe(0);
-      await cluster.kubeletTerminated(pod, 0);
-      await until('the Pea is gone', async () => cluster.getPea(pea).then(() => false, (e: { code?: number }) => e.code === 404));
+      await s.cluster.kubeletTerminated(pod, 0);
+      await until('the Pea is gone', async () => s.cluster.getPea(pea).then(() => false, (e: { code?: number }) => e.code === 404));
     } finally {
       await sidecar.close();
     }
   });
 
   it('deletes the pod of a runtime that does not stop in time: CancelTimeout', async () => {
-    await cluster.createPea('stubborn', { timeouts: { cancelSeconds: 1, teardownSeconds: 1 } });
-    const pod = await cluster.podOf('stubborn');
-    await cluster.kubeletRunning(pod, true);
-    await cluster.peaUntil('stubborn', 'Ready', (p) => p.status?.phase === 'Ready');
-    await cluster.patchPea('stubborn', { spec: { cancel: true } });
-    const failed = await cluster.peaUntil('stubborn', 'CancelTimeout', (p) => p.status?.phase === 'Failed');
+    await s.cluster.createPea('stubborn', { timeouts: { cancelSeconds: 1, teardownSeconds: 1 } });
+    const pod = await s.cluster.podOf('stubborn');
+    await s.cluster.kubeletRunning(pod, true);
+    await s.cluster.peaUntil('stubborn', 'Ready', (p) => p.status?.phase === 'Ready');
+    await s.cluster.patchPea('stubborn', { spec: { cancel: true } });
+    const failed = await s.cluster.peaUntil('stubborn', 'CancelTimeout', (p) => p.status?.phase === 'Failed');
     expect(failed.status?.reason).toBe('CancelTimeout');
     expect(failed.status?.message).toContain('spec.timeouts.cancelSeconds (1s)');
-    const pods = await cluster.podsOf('stubborn');
+    const pods = await s.cluster.podsOf('stubborn');
     expect(pods.every((p) => p.metadata?.deletionTimestamp) || pods.length === 0).toBe(true);
   });
 
   it('reports a pod deleted by someone else and does not recreate it (restartPolicy Never, the default)', async () => {
-    const created = await cluster.createPea('orphaned');
+    const created = await s.cluster.createPea('orphaned');
     expect(created.spec.restartPolicy).toBe('Never');
-    const pod = await cluster.podOf('orphaned');
-    await cluster.kubeletRunning(pod, true);
-    await cluster.peaUntil('orphaned', 'Ready', (p) => p.status?.phase === 'Ready');
-    await cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: 'peas', gracePeriodSeconds: 0 });
-    const failed = await cluster.peaUntil('orphaned', 'PodDeleted', (p) => p.status?.phase === 'Failed');
+    const pod = await s.cluster.podOf('orphaned');
+    await s.cluster.kubeletRunning(pod, true);
+    await s.cluster.peaUntil('orphaned', 'Ready', (p) => p.status?.phase === 'Ready');
+    await s.cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: 'peas', gracePeriodSeconds: 0 });
+    const failed = await s.cluster.peaUntil('orphaned', 'PodDeleted', (p) => p.status?.phase === 'Failed');
     expect(failed.status?.reason).toBe('PodDeleted');
     expect(failed.status?.restartCount).toBeUndefined();
-    expect(await cluster.podsOf('orphaned')).toHaveLength(0);
+    expect(await s.cluster.podsOf('orphaned')).toHaveLength(0);
   });
 
   it('restartPolicy Always: a pod deleted by someone else is followed by a new pod after the back-off, counted', async () => {
-    await cluster.createPea('phoenix', { restartPolicy: 'Always' });
-    const pod = await cluster.podOf('phoenix');
-    await cluster.kubeletRunning(pod, true);
-    await cluster.peaUntil('phoenix', 'Ready', (p) => p.status?.phase === 'Ready');
-    await cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: 'peas', gracePeriodSeconds: 0 });
-    const waiting = await cluster.peaUntil('phoenix', 'Pending with restart 1', (p) => p.status?.phase === 'Pending' && p.status?.restartCount === 1);
+    await s.cluster.createPea('phoenix', { restartPolicy: 'Always' });
+    const pod = await s.cluster.podOf('phoenix');
+    await s.cluster.kubeletRunning(pod, true);
+    await s.cluster.peaUntil('phoenix', 'Ready', (p) => p.status?.phase === 'Ready');
+    await s.cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: 'peas', gracePeriodSeconds: 0 });
+    const waiting = await s.cluster.peaUntil('phoenix', 'Pending with restart 1', (p) => p.status?.phase === 'Pending' && p.status?.restartCount === 1);
     expect(waiting.status?.lastTermination).toMatchObject({ podName: 'phoenix-pea', reason: 'PodDeleted', backoffSeconds: 10 });
     expect(cond(waiting, 'Ready')).toMatchObject({ status: 'False', reason: 'Restarting' });
     // The back-off is 10 s: allow for it.
-    const second = await until('the second pod', async () => (await cluster.podsOf('phoenix')).find((p) => p.metadata?.name === 'phoenix-pea-1'), 30_000);
-    await cluster.kubeletRunning(second, true);
-    const ready = await cluster.peaUntil('phoenix', 'Ready on the second pod', (p) => p.status?.phase === 'Ready' && p.status?.podName === 'phoenix-pea-1');
+    const second = await until('the second pod', async () => (await s.cluster.podsOf('phoenix')).find((p) => p.metadata?.name === 'phoenix-pea-1'), 30_000);
+    await s.cluster.kubeletRunning(second, true);
+    const ready = await s.cluster.peaUntil('phoenix', 'Ready on the second pod', (p) => p.status?.phase === 'Ready' && p.status?.podName === 'phoenix-pea-1');
     expect(ready.status?.restartCount).toBe(1);
-    expect(await cluster.podsOf('phoenix')).toHaveLength(1);
-    await until('a Restarting event', async () => (await cluster.core.listNamespacedEvent({ namespace: 'peas', fieldSelector: 'involvedObject.name=phoenix' }))
+    expect(await s.cluster.podsOf('phoenix')).toHaveLength(1);
+    await until('a Restarting event', async () => (await s.cluster.core.listNamespacedEvent({ namespace: 'peas', fieldSelector: 'involvedObject.name=phoenix' }))
       .items.find((e) => e.reason === 'Restarting' && e.type === 'Warning'));
   }, 60_000);
 
   it('restartPolicy Always: a cancel during the back-off wins: Cancelled, no new pod', async () => {
-    await cluster.createPea('quitter', { restartPolicy: 'Always' });
-    const pod = await cluster.podOf('quitter');
-    await cluster.kubeletRunning(pod, true);
-    await cluster.peaUntil('quitter', 'Ready', (p) => p.status?.phase === 'Ready');
-    await cluster.kubeletTerminated(pod, 3, 'out of memory');
-    const waiting = await cluster.peaUntil('quitter', 'Pending with restart 1', (p) => p.status?.phase === 'Pending' && p.status?.restartCount === 1);
+    await s.cluster.createPea('quitter', { restartPolicy: 'Always' });
+    const pod = await s.cluster.podOf('quitter');
+    await s.cluster.kubeletRunning(pod, true);
+    await s.cluster.peaUntil('quitter', 'Ready', (p) => p.status?.phase === 'Ready');
+    await s.cluster.kubeletTerminated(pod, 3, 'out of memory');
+    const waiting = await s.cluster.peaUntil('quitter', 'Pending with restart 1', (p) => p.status?.phase === 'Pending' && p.status?.restartCount === 1);
     const last = waiting.status!.lastTermination!;
     expect(last).toMatchObject({ podName: 'quitter-pea', reason: 'RunForeverError', exitCode: 3, message: 'out of memory' });
-    await cluster.patchPea('quitter', { spec: { cancel: true } });
-    const done = await cluster.peaUntil('quitter', 'Cancelled', (p) => p.status?.phase === 'Succeeded');
+    await s.cluster.patchPea('quitter', { spec: { cancel: true } });
+    const done = await s.cluster.peaUntil('quitter', 'Cancelled', (p) => p.status?.phase === 'Succeeded');
     expect(done.status).toMatchObject({ reason: 'Cancelled', message: 'cancelled while waiting to restart', restartCount: 1 });
     // Past the end of the back-off, still only the pod that crashed (kept for kubectl logs).
     const due = Date.parse(last.finishTime) + last.backoffSeconds * 1000;
     await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 2000));
-    expect((await cluster.podsOf('quitter')).map((p) => p.metadata?.name)).toEqual(['quitter-pea']);
+    expect((await s.cluster.podsOf('quitter')).map((p) => p.metadata?.name)).toEqual(['quitter-pea']);
   }, 60_000);
 
   it('survives a SIGKILL mid-reconcile: no second pod, no lost transition', async () => {
-    await cluster.createPea('restart');
-    const pod = await cluster.podOf('restart');
-    operator.child.kill('SIGKILL');
-    await operator.exited;
-    await cluster.kubeletRunning(pod, true); // happens while no operator runs
-    operator = cluster.startOperator(['--sidecar-grpc-port', String(sidecarPort)]);
-    await cluster.peaUntil('restart', 'Ready', (p) => p.status?.phase === 'Ready');
-    expect(await cluster.podsOf('restart')).toHaveLength(1);
+    await s.cluster.createPea('restart');
+    const pod = await s.cluster.podOf('restart');
+    s.operator.child.kill('SIGKILL');
+    await s.operator.exited;
+    await s.cluster.kubeletRunning(pod, true); // happens while no operator runs
+    s.operator = s.cluster.startOperator(['--sidecar-grpc-port', String(sidecarPort)]);
+    await s.cluster.peaUntil('restart', 'Ready', (p) => p.status?.phase === 'Ready');
+    expect(await s.cluster.podsOf('restart')).toHaveLength(1);
   });
 
   it('serves /metrics, /healthz and /readyz on the conventional flags', async () => {
     const [metricsPort, probePort] = [await freePort(), await freePort()];
-    const other = new TestCluster(api, 'observed');
+    const other = new TestCluster(s.api, 'observed');
     await other.createNamespace();
     const op = other.startOperator(['--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--health-probe-bind-address', `127.0.0.1:${probePort}`]);
     try {

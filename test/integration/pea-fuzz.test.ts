@@ -3,34 +3,17 @@
 // with a message naming the field that was broken; every accepted one must be reconciled or
 // reported on its status; the operator must never exit. Seeded, so a failure is repeatable
 // (the seed is printed); fast-check generates the values.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { Pea } from '../../src/api/v1alpha1/types.js';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/types.js';
-import { startApiServer, type ApiServer } from '../harness/apiserver.js';
-import { TestCluster } from '../harness/cluster.js';
-import { killAll, until, type Proc } from '../helpers/processes.js';
+import { operatorSuite } from '../harness/suites.js';
+import { until } from '../helpers/processes.js';
 
 const SEED = Number(process.env.PEA_FUZZ_SEED ?? 20261124);
 const COUNT = 1000;
 
-let api: ApiServer;
-let cluster: TestCluster;
-let operator: Proc;
-
-beforeAll(async () => {
-  api = await startApiServer();
-  cluster = new TestCluster(api, 'fuzz');
-  await cluster.createNamespace();
-  operator = cluster.startOperator(['--max-concurrent-reconciles', '8', '--log-level', 'warn']);
-}, 120_000);
-
-afterAll(async () => {
-  operator?.child.kill('SIGTERM');
-  await operator?.exited;
-  killAll();
-  await api?.stop();
-}, 60_000);
+const s = operatorSuite('fuzz', { args: () => ['--max-concurrent-reconciles', '8', '--log-level', 'warn'] });
 
 /** A case: the object to send, and the field the API server must name if it is invalid. */
 interface Case { name: string; spec: Record<string, unknown>; metadataName?: string; brokenField?: string }
@@ -78,7 +61,7 @@ function cases(): Case[] {
 async function send(c: Case): Promise<{ code: number; message: string }> {
   const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Pea', metadata: { name: c.name }, spec: { image: 'example/runtime:1', ...c.spec } };
   try {
-    await cluster.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: cluster.namespace, plural: PLURAL, body });
+    await s.cluster.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: s.cluster.namespace, plural: PLURAL, body });
     return { code: 201, message: '' };
   } catch (err) {
     const e = err as { code?: number; body?: unknown };
@@ -109,7 +92,7 @@ describe(`${COUNT} generated Peas against the API server and the operator (seed 
     // runs here), Succeeded (cancelled before it started) or Failed with a reason.
     const names = new Set(accepted.map((r) => r.name));
     const list = async (): Promise<Pea[]> =>
-      ((await cluster.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: cluster.namespace, plural: PLURAL })) as { items: Pea[] }).items.filter((p) => names.has(p.metadata.name as string));
+      ((await s.cluster.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: s.cluster.namespace, plural: PLURAL })) as { items: Pea[] }).items.filter((p) => names.has(p.metadata.name as string));
     const peas = await until('every accepted Pea reconciled', async () => {
       const items = await list();
       return items.length === names.size && items.every((p) => p.status?.phase && p.status.observedGeneration === p.metadata.generation) ? items : undefined;
@@ -121,7 +104,7 @@ describe(`${COUNT} generated Peas against the API server and the operator (seed 
       expect({ name: p.metadata.name, reason: p.status?.reason }).toEqual({ name: p.metadata.name, reason: 'InvalidSpec' });
       expect(p.status?.message).toContain('could not create pod');
     }
-    expect(operator.child.exitCode).toBeNull();
+    expect(s.operator.child.exitCode).toBeNull();
     process.stdout.write(`pea fuzz (seed ${SEED}): ${results.length} sent, ${invalidSent.length} invalid refused naming the field, ` +
       `${accepted.length} accepted and reconciled ${JSON.stringify(byPhase)}; operator restarts: 0\n`);
   }, 420_000);

@@ -2,41 +2,24 @@
 // admission plugin is on by default, so a namespace labelled enforce=restricted refuses any
 // pod that runs as root, may escalate privileges, keeps a capability or has no seccomp
 // profile. The operator runs as a process with the RBAC it ships.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { OPERATOR_MANIFEST, startApiServer, type ApiServer } from '../harness/apiserver.js';
-import { TestCluster } from '../harness/cluster.js';
-import { killAll, ROOT, until, type Proc } from '../helpers/processes.js';
+import { OPERATOR_MANIFEST } from '../harness/apiserver.js';
+import { operatorSuite } from '../harness/suites.js';
+import { ROOT, until } from '../helpers/processes.js';
 
 const NS = 'restricted';
-let api: ApiServer;
-let cluster: TestCluster;
-let operator: Proc;
-
-beforeAll(async () => {
-  api = await startApiServer();
-  cluster = new TestCluster(api, NS);
-  await cluster.core.createNamespace({ body: { metadata: { name: NS, labels: {
-    'pod-security.kubernetes.io/enforce': 'restricted',
-    'pod-security.kubernetes.io/enforce-version': 'latest',
-  } } } });
-  operator = cluster.startOperator();
-}, 120_000);
-
-afterAll(async () => {
-  operator?.child.kill('SIGTERM');
-  await operator?.exited;
-  killAll();
-  await api?.stop();
-}, 60_000);
+const s = operatorSuite(NS, {
+  labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' },
+});
 
 /** The API server's answer to creating this pod as cluster admin: '' when admitted. */
 async function admission(name: string, spec: V1PodSpec): Promise<string> {
   try {
-    await cluster.core.createNamespacedPod({ namespace: NS, body: { metadata: { name }, spec } });
+    await s.cluster.core.createNamespacedPod({ namespace: NS, body: { metadata: { name }, spec } });
     return '';
   } catch (err) {
     const e = err as { code?: number; body?: unknown };
@@ -46,7 +29,7 @@ async function admission(name: string, spec: V1PodSpec): Promise<string> {
 
 /** Messages of the Warning events about this Pea (FailedCreatePod today, InvalidSpec once reported). */
 async function warnings(pea: string): Promise<string[]> {
-  const list = await cluster.core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${pea}` });
+  const list = await s.cluster.core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${pea}` });
   return list.items.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message ?? ''}`);
 }
 
@@ -59,15 +42,15 @@ describe('Pod Security Standard restricted', () => {
   });
 
   it('admits the pod the operator builds for a Pea', async () => {
-    await cluster.createPea('plain', { ready: { grpc: { port: 50061 } } });
-    const pod = await cluster.podOf('plain');
+    await s.cluster.createPea('plain', { ready: { grpc: { port: 50061 } } });
+    const pod = await s.cluster.podOf('plain');
     expect(pod.spec?.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
       expect([c.name, c.securityContext]).toEqual([c.name, expect.objectContaining({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } })]);
     }
     // The sidecar signals the runtime through the shared PID namespace: same UID, no capability.
     expect(pod.spec?.shareProcessNamespace).toBe(true);
-    await cluster.peaUntil('plain', 'Starting', (p) => p.status?.phase === 'Starting');
+    await s.cluster.peaUntil('plain', 'Starting', (p) => p.status?.phase === 'Starting');
   });
 
   it('admits the operator\'s own pod, as the chart renders it', async () => {
@@ -78,17 +61,17 @@ describe('Pod Security Standard restricted', () => {
   });
 
   it('refuses a Pea that asks to run as root, and the API server\'s reason reaches the user', async () => {
-    await cluster.createPea('as-root', { pod: { securityContext: { runAsUser: 0, runAsNonRoot: false } } });
+    await s.cluster.createPea('as-root', { pod: { securityContext: { runAsUser: 0, runAsNonRoot: false } } });
     const message = await until('a Warning event with the PodSecurity refusal', async () =>
       (await warnings('as-root')).find((m) => m.includes('violates PodSecurity')), 20_000);
     expect(message).toContain('runAsUser=0');
     expect(message).toContain('runAsNonRoot');
-    expect(await cluster.podsOf('as-root')).toEqual([] as V1Pod[]);
+    expect(await s.cluster.podsOf('as-root')).toEqual([] as V1Pod[]);
   });
 
   // PodSecurity answers 403 Forbidden; the operator treats it like a 422: a fact about the spec.
   it('reports that refusal on the Pea: Failed, InvalidSpec, with the API server\'s message', async () => {
-    const failed = await cluster.peaUntil('as-root', 'Failed', (p) => p.status?.phase === 'Failed', 5_000);
+    const failed = await s.cluster.peaUntil('as-root', 'Failed', (p) => p.status?.phase === 'Failed', 5_000);
     expect(failed.status?.reason).toBe('InvalidSpec');
     expect(failed.status?.message).toContain('violates PodSecurity');
   });

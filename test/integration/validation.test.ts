@@ -1,22 +1,10 @@
 // Invalid Peas are rejected by the API server itself, with a message naming the field.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { request } from 'node:https';
-import { startApiServer, type ApiServer } from '../harness/apiserver.js';
-import { TestCluster } from '../harness/cluster.js';
+import { apiSuite } from '../harness/suites.js';
 import { until } from '../helpers/processes.js';
 
-let api: ApiServer;
-let cluster: TestCluster;
-
-beforeAll(async () => {
-  api = await startApiServer();
-  cluster = new TestCluster(api, 'validation');
-  await cluster.createNamespace();
-}, 120_000);
-
-afterAll(async () => {
-  await api?.stop();
-}, 60_000);
+const s = apiSuite('validation');
 
 async function rejection(p: Promise<unknown>): Promise<string> {
   try {
@@ -39,35 +27,35 @@ describe('Pea validation in the API server', () => {
     ['an empty image', { image: '' }, 'spec.image'],
     ['a restart policy the pod API has but a Pea does not', { restartPolicy: 'OnFailure' }, 'spec.restartPolicy'],
   ])('rejects %s, naming the field', async (_what, spec, field) => {
-    const message = await rejection(cluster.createPea(`bad-${Math.random().toString(36).slice(2, 8)}`, spec as object));
+    const message = await rejection(s.cluster.createPea(`bad-${Math.random().toString(36).slice(2, 8)}`, spec as object));
     expect(message).toContain(field);
   });
 
   it('rejects a Pea without an image', async () => {
     const body = { apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', metadata: { name: 'no-image' }, spec: {} };
-    expect(await rejection(cluster.custom.createNamespacedCustomObject({ group: 'peapods.io', version: 'v1alpha1', namespace: 'validation', plural: 'peas', body }))).toContain('spec.image');
+    expect(await rejection(s.cluster.custom.createNamespacedCustomObject({ group: 'peapods.io', version: 'v1alpha1', namespace: 'validation', plural: 'peas', body }))).toContain('spec.image');
   });
 
   it('rejects changing the runtime of an existing Pea, and says what to do', async () => {
-    await cluster.createPea('fixed', { image: 'example/a:1', ready: { tcp: { port: 80 } } });
-    expect(await rejection(cluster.patchPea('fixed', { spec: { image: 'example/b:2' } }))).toContain('spec.image cannot change once the Pea exists: delete the Pea and create it again');
-    expect(await rejection(cluster.patchPea('fixed', { spec: { ready: { tcp: { port: 81 } } } }))).toContain('spec.ready cannot change');
+    await s.cluster.createPea('fixed', { image: 'example/a:1', ready: { tcp: { port: 80 } } });
+    expect(await rejection(s.cluster.patchPea('fixed', { spec: { image: 'example/b:2' } }))).toContain('spec.image cannot change once the Pea exists: delete the Pea and create it again');
+    expect(await rejection(s.cluster.patchPea('fixed', { spec: { ready: { tcp: { port: 81 } } } }))).toContain('spec.ready cannot change');
     // What may change does: cancel, and restartPolicy (what follows an end is not the runtime).
-    expect((await cluster.patchPea('fixed', { spec: { restartPolicy: 'Always' } })).spec.restartPolicy).toBe('Always');
-    expect((await cluster.patchPea('fixed', { spec: { cancel: true } })).spec.cancel).toBe(true);
+    expect((await s.cluster.patchPea('fixed', { spec: { restartPolicy: 'Always' } })).spec.restartPolicy).toBe('Always');
+    expect((await s.cluster.patchPea('fixed', { spec: { cancel: true } })).spec.cancel).toBe(true);
   });
 
   it('fills the defaults a user leaves out', async () => {
-    const pea = await cluster.createPea('defaults');
+    const pea = await s.cluster.createPea('defaults');
     expect(pea.spec).toMatchObject({ cancel: false, restartPolicy: 'Never', timeouts: { readySeconds: 300, cancelSeconds: 10, teardownSeconds: 30 } });
   });
 });
 
 /** GET as cluster admin; the test API server's certificate is self-signed. */
 function getJson(path: string, accept = 'application/json'): Promise<Record<string, unknown>> {
-  const url = new URL(path, api.url);
+  const url = new URL(path, s.api.url);
   return new Promise((resolve, reject) => {
-    request({ hostname: url.hostname, port: url.port, path: url.pathname, rejectUnauthorized: false, headers: { accept, authorization: `Bearer ${api.admin.getCurrentUser()?.token}` } }, (res) => {
+    request({ hostname: url.hostname, port: url.port, path: url.pathname, rejectUnauthorized: false, headers: { accept, authorization: `Bearer ${s.api.admin.getCurrentUser()?.token}` } }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as Record<string, unknown>) : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`))));
@@ -92,7 +80,7 @@ describe('kubectl explain and get', () => {
 
   // kubectl get asks for a Table and prints its columns: the CRD's printer columns.
   it('lists Peas with their phase, readiness, pod and age', async () => {
-    await cluster.createPea('listed');
+    await s.cluster.createPea('listed');
     const table = (await getJson('/apis/peapods.io/v1alpha1/namespaces/validation/peas', 'application/json;as=Table;v=v1;g=meta.k8s.io')) as { columnDefinitions: Array<{ name: string; priority: number }> };
     expect(table.columnDefinitions.filter((c) => c.priority === 0).map((c) => c.name)).toEqual(['Name', 'Phase', 'Ready', 'Pod', 'Age']);
   });
