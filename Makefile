@@ -6,7 +6,7 @@ SHELL := /bin/bash
 NODE_BIN := $(shell hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps build lint typecheck test chaos bench bench-local bench-e2e sidecar generate clean
+.PHONY: help deps test-binaries build lint typecheck test chaos bench bench-local bench-e2e sidecar generate clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -17,6 +17,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 deps: node_modules/.package-lock.json ## install Node 24 and the npm packages
 
+# Before jest, not inside it: on a cold machine these builds take minutes, which the first
+# test file's beforeAll would spend and time out on (seen: 243 s against a 120 s limit).
+test-binaries: ## build once (cached) what the tests start: etcd, kube-apiserver, kubectl, helm
+	hack/k8s-binaries.sh test helm >/dev/null
+
 build: deps ## compile TypeScript to dist/
 	npm run --silent build
 
@@ -26,15 +31,15 @@ lint: deps ## eslint
 typecheck: deps ## tsc --noEmit over src and test
 	npm run --silent typecheck
 
-test: deps ## lint, type check, build, then every jest suite (unit and integration)
+test: deps test-binaries ## lint, type check, build, then every jest suite (unit and integration)
 	npm test
 
-chaos: deps ## fault suite on a real API server: operator SIGKILLs, API server restarts, leader failover (prints counts)
+chaos: deps test-binaries ## fault suite on a real API server: operator SIGKILLs, API server restarts, leader failover (prints counts)
 	node --experimental-vm-modules node_modules/jest/bin/jest.js -c jest.chaos.config.js
 
 bench: bench-local bench-e2e ## every benchmark, each against a baseline measured in the same run
 
-bench-local: build ## the sidecar and operator benchmarks (no cluster needed)
+bench-local: build test-binaries ## the sidecar and operator benchmarks (no cluster needed)
 	node dist/bench/sidecar.bench.js
 	node dist/bench/sidecar-flood.bench.js
 	node dist/bench/operator.bench.js
