@@ -46,6 +46,13 @@ export class Controller {
    * a restarted operator or a new leader cannot know whether the old one's call arrived.
    */
   private readonly cancelSent = new Map<string, string>();
+  /**
+   * Key → the Pea UID whose token Secret this process created (or found). The pod and its
+   * Secret are created together; an operator killed between the two would leave the pod
+   * waiting for its Secret volume for ever, so a live Pea not in here gets its Secret
+   * created again (409 when it exists): one write per live Pea after a restart, none else.
+   */
+  private readonly tokenSecretFor = new Map<string, string>();
   /** Set by the caller when metrics are served. */
   metrics?: Metrics;
 
@@ -154,6 +161,7 @@ export class Controller {
     if (!cached) {
       this.ownWrites.forget(key);
       this.cancelSent.delete(key);
+      this.tokenSecretFor.delete(key);
       return undefined; // deleted; its pod goes with it (owner reference)
     }
     // Our own last write has not reached the cache yet: deciding on the older copy would
@@ -171,6 +179,8 @@ export class Controller {
       // instead of waiting for the pod's watch event.
       d = decide(pea, pod, new Date());
     }
+    const finished = d.status.phase === 'Succeeded' || d.status.phase === 'Failed';
+    if (pod && !finished && this.tokenSecretFor.get(key) !== pea.metadata.uid) await this.ensureTokenSecret(key, pea);
     for (const a of d.actions.filter((x) => x.kind === 'deletePod')) await this.act(a, pea, log);
     await this.writeStatus(key, pea, d.status);
     // After the write: had Cancel gone first and the write been lost (operator killed, API
@@ -179,7 +189,10 @@ export class Controller {
       await this.act({ kind: 'cancelRpc' }, pea, log);
       this.cancelSent.set(key, pea.metadata.uid as string);
     }
-    if (d.status.phase === 'Succeeded' || d.status.phase === 'Failed') this.cancelSent.delete(key);
+    if (finished) {
+      this.cancelSent.delete(key);
+      this.tokenSecretFor.delete(key);
+    }
     for (const ev of d.events) this.event(pea, ev, log);
     if (d.actions.some((a) => a.kind === 'removeFinalizer')) await this.act({ kind: 'removeFinalizer' }, pea, log);
     return d.requeueAfterMs;
@@ -261,7 +274,7 @@ export class Controller {
       // exists (a restart, or someone re-created it) holds the same derived token.
       const [pod] = await Promise.all([
         ignore(409, this.core.createNamespacedPod({ namespace, body: buildPod(pea, this.o.pod) })),
-        ignore(409, this.core.createNamespacedSecret({ namespace, body: buildTokenSecret(pea, this.o.tokenKey) })),
+        this.ensureTokenSecret(`${namespace}/${pea.metadata.name}`, pea),
       ]);
       return pod;
     } catch (err) {
@@ -276,6 +289,12 @@ export class Controller {
       this.event(pea, { type: 'Warning', reason: 'FailedCreatePod', message: `could not create pod ${podName(pea)}: ${describe(err)}` }, log);
       throw err;
     }
+  }
+
+  /** Creates the Pea's token Secret; one that exists already holds the same derived token. */
+  private async ensureTokenSecret(key: string, pea: Pea): Promise<void> {
+    await ignore(409, this.core.createNamespacedSecret({ namespace: pea.metadata.namespace as string, body: buildTokenSecret(pea, this.o.tokenKey) }));
+    this.tokenSecretFor.set(key, pea.metadata.uid as string);
   }
 
   /** Cancel on the pod IP, retried; failing that, the cancel deadline deletes the pod. */
