@@ -429,7 +429,10 @@ export function describe(err: unknown): string {
     const body = typeof e.body === 'string' ? e.body : JSON.stringify(e.body);
     return `HTTP ${e.code}: ${body.slice(0, 500)}`;
   }
-  return e?.message ?? String(err);
+  // fetch's own message is only "fetch failed"; what went wrong is in its cause.
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  const why = cause ? ` (${[cause.code, cause.message].filter(Boolean).join(': ')})` : '';
+  return `${e?.message ?? String(err)}${why}`;
 }
 
 export type { Decision };

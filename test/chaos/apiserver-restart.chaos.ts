@@ -6,6 +6,7 @@
 // test resets; the test's own clients and watches go direct.
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
+import { writeFileSync } from 'node:fs';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/types.js';
 import { chaosSuite } from '../harness/suites.js';
 import {
@@ -104,6 +105,8 @@ describe('kube-apiserver restarts and cut watch connections', () => {
     for (const r of wrongEnd.slice(0, 10)) report(`  ${r.name} (${r.ending}): ${r.problem}`);
     for (const l of lost.slice(0, 10)) report(`  ${l.name}: lost ${l.lost.join(', ')}; phases seen ${l.phases?.join(' → ')}`);
     if (wrongEnd.length || lost.length || finalizers.length) report(`  operator output (tail):\n${operator.output().slice(-4000)}`);
+    // The whole log, for looking into a slow recovery: CHAOS_OPERATOR_LOG=/tmp/operator.log.
+    if (process.env.CHAOS_OPERATOR_LOG) writeFileSync(process.env.CHAOS_OPERATOR_LOG, operator.output());
 
     expect(operator.child.exitCode).toBeNull();
     expect(duplicates).toEqual([]);
