@@ -22,8 +22,8 @@ import { Agent } from 'undici';
 type RequestContext = Parameters<k8s.KubeConfig['applySecurityAuthentication']>[0];
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
-export const PING_INTERVAL_MS = 5_000;
-export const HEADERS_TIMEOUT_MS = 30_000;
+const PING_INTERVAL_MS = 5_000;
+const HEADERS_TIMEOUT_MS = 30_000;
 
 export class PooledKubeConfig extends k8s.KubeConfig {
   private shared: Promise<Dispatcher> | undefined;

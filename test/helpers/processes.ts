@@ -73,18 +73,19 @@ const running = new Set<ChildProcess>();
 
 /** Kills whatever a test left running, so a failed test cannot hang the suite. */
 export function killAll(): void {
-  for (const c of running) if (c.pid) killTree(c.pid);
+  killTree(...[...running].flatMap((c) => (c.pid ? [c.pid] : [])));
   for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
 /**
- * SIGKILLs `pid` and everything below it. The sidecar starts its runtime in a session of its
- * own, so killing the sidecar alone orphans the runtime, and an orphan still holding the
- * pipes jest reads keeps jest from exiting. The tree is read before anything is killed:
- * once the parent is gone, its children belong to init.
+ * SIGKILLs each of `pids` and everything below them. The sidecar starts its runtime in a
+ * session of its own, so killing the sidecar alone orphans the runtime, and an orphan still
+ * holding the pipes jest reads keeps jest from exiting. The tree is read (once) before
+ * anything is killed: once a parent is gone, its children belong to init.
  */
-export function killTree(pid: number): void {
-  for (const p of [pid, ...descendants(pid)]) {
+export function killTree(...pids: number[]): void {
+  const tree = childrenByParent();
+  for (const p of pids.flatMap((pid) => [pid, ...below(pid, tree)])) {
     try {
       process.kill(p, 'SIGKILL');
     } catch {
@@ -93,9 +94,18 @@ export function killTree(pid: number): void {
   }
 }
 
-/** Every process below `pid`, from each /proc/PID/stat's parent field (Linux). */
+/** Every process below `pid` now (Linux). */
 export function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
+  return below(pid, childrenByParent());
+}
+
+function below(pid: number, tree: Map<number, number[]>): number[] {
+  return (tree.get(pid) ?? []).flatMap((c) => [c, ...below(c, tree)]);
+}
+
+/** Parent PID → child PIDs, from each /proc/PID/stat's parent field. */
+function childrenByParent(): Map<number, number[]> {
+  const tree = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     let stat: string;
@@ -106,17 +116,9 @@ export function descendants(pid: number): number[] {
     }
     // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so split after the last ')'.
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    tree.set(ppid, [...(tree.get(ppid) ?? []), Number(name)]);
   }
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
+  return tree;
 }
 
 export function readEvents(file: string): Array<{ event: string; [k: string]: unknown }> {

@@ -53,7 +53,7 @@ export async function startSidecar(a: SidecarArgs): Promise<SidecarUnderTest> {
     '--termination-log', terminationLog, ...(secret ? ['--token-file', join(secret, 'token')] : []),
     ...(a.flags ?? []).map(fill), ...(a.runtime ? ['--', ...a.runtime.map(fill)] : [])];
   const proc = start(process.execPath, args, { PEA_HEALTH_PORT: String(healthPort), PEA_EVENTS_FILE: eventsFile, ...a.env });
-  return attachClients(proc, { runtimeIsChild: true, grpcPort, httpPort, healthPort, dir, eventsFile, terminationLog, secret, token: a.token });
+  return attachClients(proc, { grpcPort, httpPort, healthPort, dir, eventsFile, terminationLog, secret, token: a.token });
 }
 
 /**
@@ -75,7 +75,7 @@ export function writeSecretVolume(dir: string, files: Record<string, string>): v
 
 export function attachClients(
   proc: Proc,
-  p: { runtimeIsChild: boolean; grpcPort: number; httpPort: number; healthPort: number; dir: string; eventsFile: string; terminationLog: string; secret?: string; token?: string },
+  p: { grpcPort: number; httpPort: number; healthPort: number; dir: string; eventsFile: string; terminationLog: string; secret?: string; token?: string },
 ): SidecarUnderTest {
   const { secret, token: firstToken, ...ports } = p;
   let token = firstToken;

@@ -31,7 +31,7 @@ async function podLike(runtimeFlags: string[], sidecarFlags: string[] = [], runt
   // with the marker only in the runtime's environment; the shell reaps like pause does.
   const script = `${sidecar} & sleep ${runtimeDelaySeconds}; PEAPODS_RUNTIME=1 ${runtime} & wait`;
   const proc = start('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', '/bin/sh', '-c', script], { PEA_HEALTH_PORT: String(healthPort), PEA_EVENTS_FILE: eventsFile });
-  const s = attachClients(proc, { runtimeIsChild: false, grpcPort, httpPort, healthPort, dir, eventsFile, terminationLog });
+  const s = attachClients(proc, { grpcPort, httpPort, healthPort, dir, eventsFile, terminationLog });
   return { ...s, pidNamespace: () => execFileSync('readlink', [`/proc/${proc.child.pid}/ns/pid`]).toString() };
 }
 
