@@ -34,7 +34,7 @@ typecheck: deps ## tsc --noEmit over src and test
 test: deps test-binaries ## lint, type check, build, then every jest suite (unit and integration)
 	npm test
 
-chaos: deps test-binaries ## fault suite on a real API server: operator SIGKILLs, API server restarts, leader failover (prints counts)
+chaos: build test-binaries ## fault suite on a real API server: operator SIGKILLs, API server restarts, leader failover (prints counts)
 	node --experimental-vm-modules node_modules/jest/bin/jest.js -c jest.chaos.config.js
 
 bench: bench-local bench-e2e ## every benchmark, each against a baseline measured in the same run
