@@ -3,13 +3,14 @@
 // it needs is re-read each time, so a restart at any point repeats no work and loses no
 // transition: e.g. `status.cancelTime` records that the Cancel RPC went out.
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
-import { ConditionType, RESTART_POLICIES, type Condition, type LastTermination, type Pea, type PeaPhase, type PeaStatus } from '../api/v1alpha1/types.js';
-import { Reason } from '../shared/reasons.js';
+import { ConditionType, RESTART_POLICIES, type Condition, type LastTermination, type Pea, type PeaPhase, type PeaStatus, type Timeouts } from '../api/v1alpha1/types.js';
+import { EndReason, Reason } from '../shared/reasons.js';
+import { goneAfterCancel, runEnd, type RunEnd } from './ends.js';
 import { podName, RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
 
 export const FINALIZER = 'peapods.io/cancel';
 /** A pod deleted by someone else: reported, and restarted only with spec.restartPolicy Always. */
-export const REASON_POD_DELETED = 'PodDeleted';
+export const REASON_POD_DELETED = EndReason.PodDeleted;
 /** A Pea that was Ready whose pod is not ready now (the runtime's check fails, or the sidecar restarted). */
 export const REASON_NOT_READY = 'NotReady';
 /** A run ended and a new pod follows after the back-off (spec.restartPolicy Always). */
@@ -145,8 +146,9 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   const t = timeoutsOf(pea);
   if (!pod) {
     if (s.podName && s.phase !== 'Pending') {
-      if (wantsCancel || s.cancelTime) return finish(d, 'Succeeded', Reason.Cancelled, 'cancelled; the pod is gone', now);
-      return podDeleted(d, `pod ${s.podName} was deleted by someone else`, undefined, now, restarts);
+      if (wantsCancel || s.cancelTime) return concluded(d, goneAfterCancel(s.podName, s.cancelTime, cancelDeadlineMs(s, t), now), now, false);
+      const message = `pod ${s.podName} was deleted by someone else; how its runtime ended is unknown (the pod was gone before the operator saw it end)`;
+      return concluded(d, { phase: 'Failed', reason: EndReason.PodDeleted, message, byCancel: false }, now, restarts);
     }
     const last = s.restartCount ? s.lastTermination : undefined;
     if (wantsCancel) return finish(d, 'Succeeded', Reason.Cancelled, last ? 'cancelled while waiting to restart' : 'cancelled before the runtime started', now);
@@ -172,20 +174,14 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   if (!validTime(s.startTime)) s.startTime = (pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp) : now).toISOString();
   if (!s.phase || s.phase === 'Pending') s.phase = 'Starting';
 
-  const runtime = containerStatus(pod, RUNTIME_CONTAINER);
-  const ended = runtime?.state?.terminated;
-  // Someone else deleted the pod: its preStop hook cancelled the runtime, which then exits 0
-  // like a runtime that finished by itself. Report the deletion, not a Completed run.
-  const podEnded = ended !== undefined || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
-  if (podEnded && pod.metadata?.deletionTimestamp && !wantsCancel && !s.cancelTime) {
-    const exit = ended?.exitCode ?? (pod.status?.phase === 'Succeeded' ? 0 : 1);
-    return podDeleted(d, `pod ${s.podName} was deleted by someone else; its runtime exited ${exit} after the pod's preStop cancel`, exit, now, restarts);
+  const end = runEnd(pod, { cancelTime: s.cancelTime, cancelDeadlineMs: cancelDeadlineMs(s, t), wasReady: s.readyTime !== undefined, teardownSeconds: t.teardownSeconds }, now);
+  if (end && 'tearingDownUntilMs' in end) {
+    // The runtime exited; its sidecar still tears down. The end is told once that is done.
+    d.requeueAfterMs = Math.max(end.tearingDownUntilMs - now.getTime(), 1);
+    return;
   }
-  if (ended) return ran(d, ended.exitCode, ended.message || sidecarMessage(pod) || ended.reason || '', now, restarts);
-  if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
-    return ran(d, pod.status.phase === 'Succeeded' ? 0 : 1, pod.status.message ?? pod.status.reason ?? 'the pod ended', now, restarts);
-  }
-  if (wantsCancel) return cancelling(pea, d, now, t.cancelSeconds, t.teardownSeconds);
+  if (end) return concluded(d, end, now, restarts);
+  if (wantsCancel) return cancelling(pea, d, now, t, Boolean(pod.metadata?.deletionTimestamp));
 
   const ready = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   if (ready) {
@@ -208,8 +204,22 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   }
 }
 
-/** Cancel RPC once, then wait for the runtime to end; past the deadline, delete the pod. */
-function cancelling(pea: Pea, d: Decision, now: Date, cancelSeconds: number, teardownSeconds: number): void {
+/** When a cancelled runtime is past its cancel timeout: the sidecar's cancel timeout plus some teardown. */
+function cancelDeadlineMs(s: PeaStatus, t: Timeouts): number | undefined {
+  if (!validTime(s.cancelTime)) return undefined;
+  return new Date(s.cancelTime).getTime() + (t.cancelSeconds + Math.min(t.teardownSeconds, 5)) * 1000;
+}
+
+/** How long a pod deleted for its cancel timeout may take to go before the Pea ends without it. */
+const POD_DELETION_GRACE_MS = 30_000;
+
+/**
+ * Cancel RPC once, then wait for the runtime to end; past the deadline, delete the pod and
+ * wait for that deletion to stop the runtime (the end is told from the pod, not assumed);
+ * past the pod's own grace period too (a node that never answers), end without it.
+ */
+function cancelling(pea: Pea, d: Decision, now: Date, t: Timeouts, podDeleting: boolean): void {
+  const { cancelSeconds, teardownSeconds } = t;
   const s = d.status;
   s.phase = 'Cancelling';
   if (!validTime(s.cancelTime)) {
@@ -220,7 +230,7 @@ function cancelling(pea: Pea, d: Decision, now: Date, cancelSeconds: number, tea
     return;
   }
   // The sidecar itself kills the runtime after cancelSeconds; allow it that plus teardown.
-  const deadline = new Date(s.cancelTime as string).getTime() + (cancelSeconds + Math.min(teardownSeconds, 5)) * 1000;
+  const deadline = cancelDeadlineMs(s, t) as number;
   if (now.getTime() < deadline) {
     // Asked for on every pass: the controller sends it once per process, after cancelTime is
     // written, so a Cancel lost with a killed operator is sent again by the next one.
@@ -228,31 +238,25 @@ function cancelling(pea: Pea, d: Decision, now: Date, cancelSeconds: number, tea
     d.requeueAfterMs = deadline - now.getTime();
     return;
   }
-  d.actions.push({ kind: 'deletePod', name: s.podName ?? podName(pea) });
-  finish(d, 'Failed', Reason.CancelTimeout,
-    `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod was deleted, so the kubelet sends SIGTERM and then SIGKILL`, now);
-}
-
-/** The pod was deleted by someone other than the operator: reported, restarted only with Always. */
-function podDeleted(d: Decision, what: string, exitCode: number | undefined, now: Date, restarts: boolean): void {
-  if (exitCode !== undefined) d.status.exitCode = exitCode;
-  if (restarts) return restart(d, REASON_POD_DELETED, what, exitCode, now);
-  finish(d, 'Failed', REASON_POD_DELETED, `${what}; spec.restartPolicy is Never, so the Pea is not restarted: set it to Always, or delete and re-create the Pea to run it again`, now);
-}
-
-/** The runtime container ended: how, in the Pea's words; then the end, or a restart. */
-function ran(d: Decision, exitCode: number, message: string, now: Date, restarts: boolean): void {
-  const s = d.status;
-  s.exitCode = exitCode;
-  // Once the Cancel RPC went out the run ends as a cancel, whatever spec.cancel says now.
-  if (s.cancelTime) {
-    if (exitCode === 137) return finish(d, 'Failed', Reason.CancelTimeout, message || 'the runtime ignored SIGTERM and was killed', now);
-    if (exitCode === 0 || exitCode === 143) return finish(d, 'Succeeded', Reason.Cancelled, message || 'cancelled', now);
+  if (!podDeleting) d.actions.push({ kind: 'deletePod', name: s.podName ?? podName(pea) });
+  const giveUp = deadline + teardownSeconds * 1000 + POD_DELETION_GRACE_MS;
+  if (now.getTime() < giveUp) {
+    s.message = `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod is being deleted, so the kubelet sends SIGTERM and then SIGKILL`;
+    d.requeueAfterMs = giveUp - now.getTime();
+    return;
   }
-  const reason = exitCode === 0 ? Reason.Completed : s.readyTime ? Reason.RunForeverError : Reason.FailedToStart;
-  const text = message || (exitCode === 0 ? 'the runtime finished by itself' : `the runtime exited with code ${exitCode}: see its logs (kubectl logs ${s.podName ?? ''} -c ${RUNTIME_CONTAINER})`);
-  if (restarts) return restart(d, reason, text, exitCode, now);
-  finish(d, exitCode === 0 ? 'Succeeded' : 'Failed', reason, text, now);
+  finish(d, 'Failed', Reason.CancelTimeout,
+    `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel, and its pod ${s.podName ?? ''} was still not gone `
+    + `${Math.round((now.getTime() - deadline) / 1000)}s after it was deleted (is its node down?)`, now);
+}
+
+/** The run ended (ends.ts says how): the Pea ends with it, or restarts (never after its own cancel). */
+function concluded(d: Decision, end: RunEnd, now: Date, restarts: boolean): void {
+  if (end.exitCode !== undefined) d.status.exitCode = end.exitCode;
+  if (restarts && !end.byCancel) return restart(d, end.reason, end.message, end.exitCode, now);
+  const outside = end.reason === EndReason.PodDeleted || end.reason === EndReason.Evicted || end.reason === EndReason.Preempted || end.reason === EndReason.PreStopHook;
+  const never = outside ? '; spec.restartPolicy is Never, so the Pea is not restarted: set it to Always, or delete and re-create the Pea to run it again' : '';
+  finish(d, end.phase, end.reason, `${end.message}${never}`, now);
 }
 
 export const RESTART_BACKOFF = { initialSeconds: 10, maxSeconds: 300, resetAfterSeconds: 600 } as const;
@@ -316,10 +320,6 @@ function notReadyReason(pod: V1Pod): string {
     return `pod ${name} is not ready: its runtime sidecar restarted (${sidecar.restartCount} restarts${last ? `, last exit ${last.exitCode} ${last.reason ?? ''}`.trimEnd() : ''}) and has not yet seen the runtime ready again; see kubectl logs ${name} -c ${SIDECAR_CONTAINER} --previous`;
   }
   return `pod ${name} is not ready: the runtime stopped passing its ready check; see kubectl logs ${name} -c ${RUNTIME_CONTAINER}`;
-}
-
-function sidecarMessage(pod: V1Pod): string | undefined {
-  return containerStatus(pod, SIDECAR_CONTAINER)?.state?.terminated?.message;
 }
 
 function conditions(old: Condition[], s: PeaStatus, generation: number | undefined, now: Date, notReady?: string): Condition[] {

@@ -18,3 +18,26 @@ export const Reason = {
 } as const;
 
 export type Reason = (typeof Reason)[keyof typeof Reason];
+
+/**
+ * How a run ended when something other than the Pea's own runtime or its owner stopped it:
+ * the operator reads these from the pod (its conditions, its containers' states), never
+ * from the sidecar, which cannot see who deleted its pod.
+ */
+export const EndReason = {
+  /** Someone deleted the Pea's pod (kubectl delete pod, a garbage collector); its preStop hook cancelled the runtime. */
+  PodDeleted: 'PodDeleted',
+  /** The pod was evicted: the Eviction API (kubectl drain), node pressure, or a NoExecute taint. */
+  Evicted: 'Evicted',
+  /** The scheduler preempted the pod for one of higher priority. */
+  Preempted: 'Preempted',
+  /** The runtime container was killed by the kernel for going over its memory limit. */
+  OOMKilled: 'OOMKilled',
+  /** The sidecar's preStop hook endpoint was called while neither the Pea nor its pod was being deleted. */
+  PreStopHook: 'PreStopHook',
+  /** The pod ended without saying how its runtime did: reported as unknown rather than guessed. */
+  Unknown: 'Unknown',
+} as const;
+
+/** What the sidecar's preStop endpoint passes as its cancel reason; its verdict then names it. */
+export const PRESTOP_TRIGGER = 'preStop hook';

@@ -120,7 +120,8 @@ const status: Schema = {
     cancelTime: str('When the operator sent the Cancel RPC to the runtime sidecar.', { format: 'date-time' }),
     finishTime: str('When the Pea ended.', { format: 'date-time' }),
     exitCode: int('Exit code of the runtime container, once it ended.'),
-    reason: str('How the Pea ended: Completed, Cancelled, CancelTimeout, FailedToStart, RunForeverError, TeardownFailed or ReadyTimeout.'),
+    reason: str('How the Pea ended: Completed, Cancelled, CancelTimeout, FailedToStart, RunForeverError, OOMKilled, TeardownFailed, ReadyTimeout, '
+      + 'PodDeleted, Evicted, Preempted, PreStopHook, Unknown or InvalidSpec.'),
     message: str('The runtime\'s termination message, or what the operator saw.'),
     restartCount: int('How many times the operator started a new pod after the runtime ended (spec.restartPolicy Always).', { minimum: 0 }),
     lastTermination: {
@@ -129,7 +130,7 @@ const status: Schema = {
       required: ['reason', 'message', 'finishTime', 'backoffSeconds'],
       properties: {
         podName: str('The pod of that run; the operator keeps it, for kubectl logs, until the next restart.'),
-        reason: str('How that run ended: Completed, FailedToStart, RunForeverError or PodDeleted.'),
+        reason: str('How that run ended: Completed, FailedToStart, RunForeverError, OOMKilled, PodDeleted, Evicted, Preempted, PreStopHook or Unknown.'),
         message: str('The runtime\'s termination message, or what the operator saw.'),
         exitCode: int('Exit code of the runtime container, if it ended by itself.'),
         startTime: str('When that run\'s pod was created.', { format: 'date-time' }),

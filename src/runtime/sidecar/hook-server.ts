@@ -11,6 +11,7 @@
 // --token-file it wants the same token from anything but loopback.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/logger.js';
+import { PRESTOP_TRIGGER } from '../../shared/reasons.js';
 import type { ControlAuth } from './control-auth.js';
 import type { Supervisor } from './supervisor.js';
 
@@ -66,7 +67,7 @@ async function route(req: IncomingMessage, res: ServerResponse, supervisor: Supe
  */
 async function preStop(supervisor: Supervisor, teardownTimeoutMs: number, log: Logger): Promise<[number, object]> {
   const started = Date.now();
-  const { alreadyCancelled } = supervisor.cancel('preStop hook');
+  const { alreadyCancelled } = supervisor.cancel(PRESTOP_TRIGGER);
   log.info({ alreadyCancelled }, 'preStop hook');
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<null>((r) => (timer = setTimeout(() => r(null), teardownTimeoutMs)));

@@ -16,10 +16,17 @@ function pea(spec: Partial<Pea['spec']> = {}, status?: PeaStatus, meta: Partial<
   };
 }
 
-function pod(opts: { ready?: boolean; exit?: number; ip?: string } = {}): V1Pod {
+/**
+ * A pod as the kubelet shows it. With `exit`, the runtime container has terminated and, as the
+ * kubelet does once the sidecar stopped after it, the pod's phase is final; `tearingDown`
+ * leaves the pod Running: the sidecar still runs the teardown.
+ */
+function pod(opts: { ready?: boolean; exit?: number; ip?: string; tearingDown?: boolean } = {}): V1Pod {
+  const ended = opts.exit !== undefined && !opts.tearingDown;
   return {
     metadata: { name: 'p-pea', creationTimestamp: T0 },
     status: {
+      ...(ended ? { phase: opts.exit === 0 ? 'Succeeded' : 'Failed' } : {}),
       podIP: opts.ip ?? '10.0.0.5',
       conditions: [{ type: 'Ready', status: opts.ready ? 'True' : 'False' }],
       containerStatuses: [{ name: 'runtime', image: 'img', imageID: '', ready: Boolean(opts.ready), restartCount: 0,
@@ -78,11 +85,41 @@ describe('decide', () => {
     const waiting = decide(pea({ cancel: true }, first.status), pod({ ready: true }), at(5));
     expect(kinds(waiting)).toEqual(['cancelRpc']);
     expect(waiting.status.cancelTime).toBe(at(1).toISOString());
-    const late = decide(pea({ cancel: true }, first.status), pod({ ready: true }), at(17));
-    expect(kinds(late)).toEqual(['deletePod']);
-    expect(late.status).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout' });
     const done = decide(pea({ cancel: true }, first.status), pod({ exit: 143 }), at(5));
     expect(done.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
+  });
+
+  it('cancel timeout: the pod is deleted at the deadline, and the Pea ends only once the pod says how the runtime ended', () => {
+    const cancelling = { startTime: T0.toISOString(), phase: 'Cancelling' as const, readyTime: T0.toISOString(), podName: 'p-pea', cancelTime: at(1).toISOString() };
+    // deadline: cancelTime + cancelSeconds (10) + min(teardownSeconds, 5) = 16 s
+    const late = decide(pea({ cancel: true }, cancelling), pod({ ready: true }), at(17));
+    expect(kinds(late)).toEqual(['deletePod']);
+    expect(late.status).toMatchObject({ phase: 'Cancelling', message: expect.stringContaining('its pod is being deleted') });
+    const terminating = { ...pod({ ready: true }), metadata: { ...pod().metadata, deletionTimestamp: at(17) } };
+    expect(kinds(decide(pea({ cancel: true }, late.status), terminating, at(18)))).toEqual([]); // no second delete
+    const killed = decide(pea({ cancel: true }, late.status), pod({ exit: 137 }), at(20));
+    expect(killed.status).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout', exitCode: 137 });
+    // A node that never confirms the deletion: the Pea ends anyway, saying so.
+    const stuck = decide(pea({ cancel: true }, late.status), terminating, at(16 + 30 + 30));
+    expect(stuck.status).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout', message: expect.stringContaining('was still not gone') });
+  });
+
+  it('a pod gone after the cancel deadline is a CancelTimeout, also when the status that said so was lost (the 2 wrong ends of issue 14)', () => {
+    // An operator deleted the pod at the deadline and was killed before its status write;
+    // the next one finds the Pea still Cancelling and the pod gone.
+    const cancelling = { startTime: T0.toISOString(), phase: 'Cancelling' as const, readyTime: T0.toISOString(), podName: 'p-pea', cancelTime: at(1).toISOString() };
+    const gone = decide(pea({ cancel: true }, cancelling), undefined, at(18));
+    expect(gone.status).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout' });
+    const early = decide(pea({ cancel: true }, cancelling), undefined, at(5));
+    expect(early.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
+  });
+
+  it('a runtime that exited while its sidecar still tears down is not an end yet', () => {
+    const running = { startTime: T0.toISOString(), phase: 'Ready' as const, readyTime: T0.toISOString(), podName: 'p-pea' };
+    const d = decide(pea({}, running), pod({ exit: 0, tearingDown: true }), at(5));
+    expect(d.status.phase).toBe('Ready');
+    expect(d.requeueAfterMs).toBeGreaterThan(0);
+    expect(decide(pea({}, running), pod({ exit: 0 }), at(6)).status).toMatchObject({ phase: 'Succeeded', reason: 'Completed' });
   });
 
   it('a deleted Pea that has finished loses its finalizer', () => {
