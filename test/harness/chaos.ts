@@ -174,6 +174,12 @@ export class Recorder {
   readonly pods = new Map<string, Map<string, k8s.V1Pod>>();
   gaps = 0;
   reconnects = 0;
+  /**
+   * Progress the operator made, as the watches saw it: a Pea's phase changed or one of its
+   * pods appeared. The fault suites pace their faults by this count, not by the clock, so
+   * that a slow machine gets as many faults per lifecycle as a fast one.
+   */
+  transitions = 0;
   private readonly waiters = new Set<Waiter>();
   private readonly aborts = new Set<AbortController>();
   private stopped = false;
@@ -265,6 +271,16 @@ export class Recorder {
     });
   }
 
+  /** Resolves once `n` more transitions were seen, or when `stop()` says so (then false). */
+  async progressed(n: number, stop: () => boolean): Promise<boolean> {
+    const target = this.transitions + n;
+    while (this.transitions < target) {
+      if (stop()) return false;
+      await sleep(20);
+    }
+    return true;
+  }
+
   private wake(): void {
     for (const w of [...this.waiters]) w();
   }
@@ -273,7 +289,10 @@ export class Recorder {
     const name = pea.metadata.name as string;
     const r = this.peas.get(name) ?? { phases: [], gone: false };
     const phase = pea.status?.phase;
-    if (phase && r.phases[r.phases.length - 1] !== phase) r.phases.push(phase);
+    if (phase && r.phases[r.phases.length - 1] !== phase) {
+      r.phases.push(phase);
+      this.transitions++;
+    }
     r.last = pea;
     if (type === 'DELETED') r.gone = true;
     this.peas.set(name, r);
@@ -284,6 +303,7 @@ export class Recorder {
     const pea = pod.metadata?.labels?.['peapods.io/pea'];
     if (!pea) return;
     const byUid = this.pods.get(pea) ?? new Map<string, k8s.V1Pod>();
+    if (!byUid.has(pod.metadata!.uid!)) this.transitions++;
     byUid.set(pod.metadata!.uid!, pod);
     this.pods.set(pea, byUid);
     this.wake();
