@@ -5,6 +5,8 @@
 //   --never-ready            never calls ready.set() (the operator's ReadyTimeout)
 //   --ignore-cancel          cancel() does nothing, so SIGTERM is ignored (CancelTimeout)
 //   --exit-after SECONDS     returns cleanly that long after ready (Completed)
+//   --alloc-mib MIB          once ready, allocates and touches that much memory, 16 MiB at a
+//                            time (over a memory limit: the kernel's OOM kill, OOMKilled)
 //   --report-health PORT     on cancel, read the sidecar's health "" and record it, so a
 //                            test can see that NOT_SERVING came before the runtime's cancel
 import { parseArgs } from 'node:util';
@@ -21,6 +23,7 @@ const options = {
   'ignore-cancel': { type: 'boolean' },
   'exit-after': { type: 'string' },
   'report-health': { type: 'string' },
+  'alloc-mib': { type: 'string' },
 } as const;
 
 export default class Faulty extends BaseRuntime {
@@ -39,10 +42,24 @@ export default class Faulty extends BaseRuntime {
       ready.set();
       recordEvent('ready');
     }
+    if (this.flags['alloc-mib'] !== undefined) this.hold(Number(this.flags['alloc-mib']));
     const after = this.flags['crash-after'] ?? this.flags['exit-after'];
     const timer = after === undefined ? undefined : new Promise<'timer'>((r) => setTimeout(() => r('timer'), Number(after) * 1000));
     const why = await Promise.race([this.stopped.then(() => 'cancel' as const), ...(timer ? [timer] : [])]);
     if (why === 'timer' && this.flags['crash-after'] !== undefined) throw new Error('crashed after ready on purpose (--crash-after)');
+  }
+
+  private readonly held: Buffer[] = [];
+
+  /** Filled buffers, so the pages are really used; a step at a time, so the kill is seen mid-way. */
+  private hold(mib: number): void {
+    const step = (): void => {
+      if (this.held.length * 16 >= mib) return;
+      this.held.push(Buffer.alloc(16 << 20, 1));
+      recordEvent('allocated', { mib: this.held.length * 16 });
+      setTimeout(step, 50);
+    };
+    step();
   }
 
   async cancel(): Promise<void> {
