@@ -146,7 +146,7 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   const t = timeoutsOf(pea);
   if (!pod) {
     if (s.podName && s.phase !== 'Pending') {
-      if (wantsCancel || s.cancelTime) return concluded(d, goneAfterCancel(s.podName, s.cancelTime, cancelDeadlineMs(s, t), now), now, false);
+      if (wantsCancel || s.cancelTime) return concluded(d, goneAfterCancel(s.podName, { cancelTime: s.cancelTime, cancelDeadlineMs: cancelDeadlineMs(s, t) }, t.cancelSeconds, now), now, false);
       const message = `pod ${s.podName} was deleted by someone else; how its runtime ended is unknown (the pod was gone before the operator saw it end)`;
       return concluded(d, { phase: 'Failed', reason: EndReason.PodDeleted, message, byCancel: false }, now, restarts);
     }

@@ -144,10 +144,11 @@ function terminatedState(pod: V1Pod, container: string): V1ContainerStateTermina
  * deletion ran the preStop cancel (a gone pod's containers have stopped); after it, the
  * runtime outlived its cancel timeout and its pod was deleted for it.
  */
-export function goneAfterCancel(podName: string, cancelTime: string | undefined, cancelDeadlineMs: number | undefined, now: Date): RunEnd {
+export function goneAfterCancel(podName: string, run: Pick<RunRecord, 'cancelTime' | 'cancelDeadlineMs'>, cancelSeconds: number, now: Date): RunEnd {
+  const { cancelTime, cancelDeadlineMs } = run;
   if (cancelTime && cancelDeadlineMs !== undefined && now.getTime() >= cancelDeadlineMs) {
     return { phase: 'Failed', reason: Reason.CancelTimeout, byCancel: true,
-      message: `the runtime did not stop within spec.timeouts.cancelSeconds after Cancel; its pod ${podName} was deleted and is gone` };
+      message: `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod ${podName} was deleted and is gone` };
   }
   return { phase: 'Succeeded', reason: Reason.Cancelled, byCancel: true,
     message: cancelTime ? `cancelled; pod ${podName} is gone` : `cancelled; pod ${podName} was already gone` };

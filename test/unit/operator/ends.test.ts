@@ -77,8 +77,8 @@ describe('how a run ended', () => {
   });
 
   it('a pod gone after a cancel: Cancelled before the cancel deadline, CancelTimeout after it', () => {
-    expect(goneAfterCancel('m-pea', at(2).toISOString(), at(17).getTime(), at(10))).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
-    expect(goneAfterCancel('m-pea', at(2).toISOString(), at(17).getTime(), at(17))).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout' });
-    expect(goneAfterCancel('m-pea', undefined, undefined, at(17))).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled', message: expect.stringContaining('already gone') });
+    expect(goneAfterCancel('m-pea', { cancelTime: at(2).toISOString(), cancelDeadlineMs: at(17).getTime() }, 10, at(10))).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
+    expect(goneAfterCancel('m-pea', { cancelTime: at(2).toISOString(), cancelDeadlineMs: at(17).getTime() }, 10, at(17))).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout' });
+    expect(goneAfterCancel('m-pea', {}, 10, at(17))).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled', message: expect.stringContaining('already gone') });
   });
 });
