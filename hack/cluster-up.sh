@@ -51,9 +51,10 @@ fail() { # component: print its log and stop
   echo "stop what started with: hack/cluster-down.sh" >&2
   exit 1
 }
-start() { # name cmd...: own session = own process group, log to a file
+start() { # name cmd...: a daemon (env.sh) with a fresh log
   local name="$1"; shift
-  setsid "$@" >"$LOGS/$name.log" 2>&1 < /dev/null &
+  : >"$LOGS/$name.log"
+  daemon "$LOGS/$name.log" "$@"
   echo $! > "$PIDS/$name.pid"
 }
 wait_for() { # name seconds check...

@@ -29,3 +29,17 @@ need_root() {
 
 # The pid file holds the leader of the component's own process group (setsid).
 alive() { local p; p=$(cat "$PIDS/$1.pid" 2>/dev/null) && kill -0 "$p" 2>/dev/null; }
+
+# daemon LOGFILE CMD...: runs CMD in its own session (its own process group, what the pid
+# file names), appending to LOGFILE. It keeps none of the caller's descriptors: a daemon
+# outlives its caller, so it would hold a test runner's pipes or a `flock LOCK make e2e`.
+daemon() {
+  local log="$1"; shift
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec setsid "$@" >>"$log" 2>&1 < /dev/null
+  ) &
+}

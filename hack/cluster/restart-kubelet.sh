@@ -11,6 +11,6 @@ pid=$(cat "$PIDS/kubelet.pid")
 mapfile -d '' argv < "/proc/$pid/cmdline"
 kill -KILL -- "-$pid"
 while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-setsid "${argv[@]}" >>"$LOGS/kubelet.log" 2>&1 < /dev/null &
+daemon "$LOGS/kubelet.log" "${argv[@]}"
 echo $! > "$PIDS/kubelet.pid"
 echo "kubelet restarted (pid $!)" >&2
