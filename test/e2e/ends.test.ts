@@ -37,10 +37,12 @@ describe('ends caused by the node', () => {
   });
 
   test('a runtime over its memory limit: OOMKilled, with what to do about it', async () => {
-    const spec = pea('oom', { args: ['--alloc-mib', '512'] }) as { spec: Record<string, unknown> };
+    // A generous ready timeout: on a busy node the start alone can take a minute, and only
+    // the kernel's kill may end this Pea.
+    const spec = pea('oom', { args: ['--alloc-mib', '512'], timeouts: { readySeconds: 240 } }) as { spec: Record<string, unknown> };
     spec.spec.resources = { requests: { memory: '64Mi' }, limits: { memory: '128Mi' } };
     await apply(spec);
-    const s = await waitForPhase('oom', ['Succeeded', 'Failed'], 2 * MINUTE);
+    const s = await waitForPhase('oom', ['Succeeded', 'Failed'], 5 * MINUTE);
     expect(s).toMatchObject({ phase: 'Failed', reason: 'OOMKilled', exitCode: 137 });
     expect(s.message).toContain('spec.resources.limits.memory');
     // It was really using the memory when it was killed.
