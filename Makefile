@@ -4,6 +4,10 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 NODE_BIN := $(shell hack/node.sh)
+ifeq ($(NODE_BIN),)
+# Without it every target would run on the machine's own Node, which client-node cannot load.
+$(error hack/node.sh could not install Node 24 (its message is above); the project needs it)
+endif
 export PATH := $(NODE_BIN):$(PATH)
 
 .PHONY: help deps test-binaries build lint typecheck test chaos bench bench-local bench-e2e sidecar generate clean
