@@ -19,7 +19,8 @@ export default {
       },
     ],
   },
-  testTimeout: 30000,
+  // Tests wait for real processes; a busy machine must make them slower, never fail them.
+  testTimeout: 90000,
   // Marks every process the tests start, and kills any left at the end (see test/global/strays.mjs).
   globalSetup: '<rootDir>/test/global/setup.mjs',
   globalTeardown: '<rootDir>/test/global/teardown.mjs',

@@ -41,7 +41,7 @@ export class TestCluster {
   }
 
   /** Waits until the Pea's status satisfies `ok`; the error shows the last status seen. */
-  async peaUntil(name: string, what: string, ok: (p: Pea) => boolean, ms = 20000): Promise<Pea> {
+  async peaUntil(name: string, what: string, ok: (p: Pea) => boolean, ms = 60_000): Promise<Pea> {
     let last: Pea | undefined;
     try {
       return await until(what, async () => {
@@ -58,7 +58,7 @@ export class TestCluster {
   }
 
   async podOf(name: string): Promise<k8s.V1Pod> {
-    return until(`pod of ${name}`, async () => (await this.podsOf(name))[0]);
+    return until(`pod of ${name}`, async () => (await this.podsOf(name))[0], 60_000);
   }
 
   /** The kubelet's part: pod running on 127.0.0.1, with the runtime ready or not. */
