@@ -146,7 +146,7 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   const t = timeoutsOf(pea);
   if (!pod) {
     if (s.podName && s.phase !== 'Pending') {
-      if (wantsCancel || s.cancelTime) return concluded(d, goneAfterCancel(s.podName, { cancelTime: s.cancelTime, cancelDeadlineMs: cancelDeadlineMs(s, t) }, t.cancelSeconds, now), now, false);
+      if (wantsCancel || s.cancelTime) return concluded(d, goneAfterCancel(s.podName, s, t.cancelSeconds), now, false);
       const message = `pod ${s.podName} was deleted by someone else; how its runtime ended is unknown (the pod was gone before the operator saw it end)`;
       return concluded(d, { phase: 'Failed', reason: EndReason.PodDeleted, message, byCancel: false }, now, restarts);
     }
@@ -238,10 +238,17 @@ function cancelling(pea: Pea, d: Decision, now: Date, t: Timeouts, podDeleting: 
     d.requeueAfterMs = deadline - now.getTime();
     return;
   }
+  // The deletion is recorded before it is made (status.reason CancelTimeout while still
+  // Cancelling), as Cancel is: a pod found gone later is then told truly, whenever it is seen.
+  if (s.reason !== Reason.CancelTimeout) {
+    s.reason = Reason.CancelTimeout;
+    s.message = `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod is being deleted, so the kubelet sends SIGTERM and then SIGKILL`;
+    d.requeueAfterMs = 1;
+    return;
+  }
   if (!podDeleting) d.actions.push({ kind: 'deletePod', name: s.podName ?? podName(pea) });
   const giveUp = deadline + teardownSeconds * 1000 + POD_DELETION_GRACE_MS;
   if (now.getTime() < giveUp) {
-    s.message = `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod is being deleted, so the kubelet sends SIGTERM and then SIGKILL`;
     d.requeueAfterMs = giveUp - now.getTime();
     return;
   }

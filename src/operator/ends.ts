@@ -140,16 +140,17 @@ function terminatedState(pod: V1Pod, container: string): V1ContainerStateTermina
 }
 
 /**
- * The pod is gone and the Pea had asked for a cancel. Before the cancel deadline, its
- * deletion ran the preStop cancel (a gone pod's containers have stopped); after it, the
- * runtime outlived its cancel timeout and its pod was deleted for it.
+ * The pod is gone and the Pea had asked for a cancel. The operator deletes a pod for its
+ * cancel timeout only after recording that (status.reason CancelTimeout while Cancelling), so
+ * that record, not the time the operator happens to look, tells the two ends apart. Any other
+ * deletion (the Pea's own, or the cancel's fallback) ran the pod's preStop cancel: a gone
+ * pod's containers have stopped.
  */
-export function goneAfterCancel(podName: string, run: Pick<RunRecord, 'cancelTime' | 'cancelDeadlineMs'>, cancelSeconds: number, now: Date): RunEnd {
-  const { cancelTime, cancelDeadlineMs } = run;
-  if (cancelTime && cancelDeadlineMs !== undefined && now.getTime() >= cancelDeadlineMs) {
+export function goneAfterCancel(podName: string, status: { cancelTime?: string; reason?: string }, cancelSeconds: number): RunEnd {
+  if (status.cancelTime && status.reason === Reason.CancelTimeout) {
     return { phase: 'Failed', reason: Reason.CancelTimeout, byCancel: true,
       message: `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod ${podName} was deleted and is gone` };
   }
   return { phase: 'Succeeded', reason: Reason.Cancelled, byCancel: true,
-    message: cancelTime ? `cancelled; pod ${podName} is gone` : `cancelled; pod ${podName} was already gone` };
+    message: status.cancelTime ? `cancelled; pod ${podName} is gone` : `cancelled; pod ${podName} was already gone` };
 }

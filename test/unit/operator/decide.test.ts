@@ -92,9 +92,13 @@ describe('decide', () => {
   it('cancel timeout: the pod is deleted at the deadline, and the Pea ends only once the pod says how the runtime ended', () => {
     const cancelling = { startTime: T0.toISOString(), phase: 'Cancelling' as const, readyTime: T0.toISOString(), podName: 'p-pea', cancelTime: at(1).toISOString() };
     // deadline: cancelTime + cancelSeconds (10) + min(teardownSeconds, 5) = 16 s
-    const late = decide(pea({ cancel: true }, cancelling), pod({ ready: true }), at(17));
+    // First the deletion is recorded (reason CancelTimeout while still Cancelling), then made.
+    const recorded = decide(pea({ cancel: true }, cancelling), pod({ ready: true }), at(17));
+    expect(kinds(recorded)).toEqual([]);
+    expect(recorded.status).toMatchObject({ phase: 'Cancelling', reason: 'CancelTimeout', message: expect.stringContaining('its pod is being deleted') });
+    const late = decide(pea({ cancel: true }, recorded.status), pod({ ready: true }), at(17));
     expect(kinds(late)).toEqual(['deletePod']);
-    expect(late.status).toMatchObject({ phase: 'Cancelling', message: expect.stringContaining('its pod is being deleted') });
+    expect(late.status).toEqual(recorded.status);
     const terminating = { ...pod({ ready: true }), metadata: { ...pod().metadata, deletionTimestamp: at(17) } };
     expect(kinds(decide(pea({ cancel: true }, late.status), terminating, at(18)))).toEqual([]); // no second delete
     const killed = decide(pea({ cancel: true }, late.status), pod({ exit: 137 }), at(20));
@@ -104,14 +108,17 @@ describe('decide', () => {
     expect(stuck.status).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout', message: expect.stringContaining('was still not gone') });
   });
 
-  it('a pod gone after the cancel deadline is a CancelTimeout, also when the status that said so was lost (the 2 wrong ends of issue 14)', () => {
-    // An operator deleted the pod at the deadline and was killed before its status write;
-    // the next one finds the Pea still Cancelling and the pod gone.
+  it('a pod gone after the operator deleted it for the cancel timeout is a CancelTimeout, whenever that is seen (the 2 wrong ends of issue 14)', () => {
+    // The old operator deleted the pod at the deadline and was killed before its status
+    // write, so the next one read "cancelled; the pod is gone". Now the deletion is recorded
+    // first: the next operator finds the record, and the pod gone.
     const cancelling = { startTime: T0.toISOString(), phase: 'Cancelling' as const, readyTime: T0.toISOString(), podName: 'p-pea', cancelTime: at(1).toISOString() };
-    const gone = decide(pea({ cancel: true }, cancelling), undefined, at(18));
-    expect(gone.status).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout' });
-    const early = decide(pea({ cancel: true }, cancelling), undefined, at(5));
-    expect(early.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
+    const recorded = decide(pea({ cancel: true }, cancelling), pod({ ready: true }), at(17)).status;
+    expect(decide(pea({ cancel: true }, recorded), undefined, at(18)).status).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout' });
+    // A pod the operator did not delete for the timeout (the Pea's own cancel deleted it, or
+    // the cancel's fallback did) ran its preStop cancel: Cancelled, however late that is seen.
+    expect(decide(pea({ cancel: true }, cancelling), undefined, at(5)).status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
+    expect(decide(pea({ cancel: true }, cancelling), undefined, at(40)).status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
   });
 
   it('a runtime that exited while its sidecar still tears down is not an end yet', () => {
