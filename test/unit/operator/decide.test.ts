@@ -298,6 +298,86 @@ describe('decide', () => {
     expect(d.status.phase).toBe('Starting');
   });
 
+  describe('while Starting, the Ready condition names what the pod waits on', () => {
+    const starting = { phase: 'Starting' as const, podName: 'p-pea', startTime: T0.toISOString() };
+    const waitingPod = (o: { scheduled?: object; runtime?: object }): V1Pod => ({
+      metadata: { name: 'p-pea', creationTimestamp: T0 },
+      status: {
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'True', ...o.scheduled }],
+        initContainerStatuses: [{ name: 'pea-runtime', image: 'i', imageID: '', ready: false, restartCount: 0, state: { running: {} } }],
+        containerStatuses: [{ name: 'runtime', image: 'img', imageID: '', ready: false, restartCount: 0, state: o.runtime ?? { running: {} } }],
+      },
+    });
+    const unschedulable = waitingPod({ scheduled: { status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu.' } });
+    const pulling = (reason: string): V1Pod => waitingPod({ runtime: { waiting: { reason, message: 'lookup registry.invalid: no such host' } } });
+    const ready = (d: ReturnType<typeof decide>) => d.status.conditions?.find((c) => c.type === 'Ready');
+
+    it.each([
+      ['unschedulable', unschedulable, 'Unschedulable', 'Insufficient cpu', ['Unschedulable']],
+      ['an image that cannot be pulled', pulling('ErrImagePull'), 'ErrImagePull', 'spec.pod.imagePullSecrets', ['ErrImagePull']],
+      ['a missing Secret', waitingPod({ runtime: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "k" not found' } } }), 'CreateContainerConfigError', 'create the Secret', ['CreateContainerConfigError']],
+      ['creating the runtime container: not a problem', waitingPod({ runtime: { waiting: { reason: 'ContainerCreating' } } }), 'ContainerCreating', 'creating the runtime container', []],
+      ['the runtime runs, not ready yet: not a problem', pod(), 'RuntimeNotReady', 'grpc.health.v1 Check on port 50061', []],
+    ])('%s: the wait on the Ready condition, a Warning Event for a problem', (_n, p, reason, words, warnings) => {
+      const d = decide(pea({ ready: { grpc: { port: 50061 } } }, starting), p, at(10));
+      expect(d.status.phase).toBe('Starting');
+      expect(ready(d)).toMatchObject({ status: 'False', reason, message: expect.stringContaining(words) });
+      expect(d.events.filter((e) => e.type === 'Warning').map((e) => e.reason)).toEqual(warnings);
+      expect(kinds(d)).toEqual([]);
+      expect(d.requeueAfterMs).toBe(50_000);
+    });
+
+    it('warns once per problem: not on every pass, nor when the kubelet turns ErrImagePull into ImagePullBackOff and back', () => {
+      const first = decide(pea({}, starting), pulling('ErrImagePull'), at(1));
+      expect(first.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'ErrImagePull']]);
+      const again = decide(pea({}, first.status), pulling('ErrImagePull'), at(2));
+      expect(again.events).toEqual([]);
+      const backOff = decide(pea({}, again.status), pulling('ImagePullBackOff'), at(3));
+      expect(ready(backOff)?.reason).toBe('ImagePullBackOff');
+      expect(backOff.events).toEqual([]);
+      expect(decide(pea({}, backOff.status), pulling('ErrImagePull'), at(4)).events).toEqual([]);
+      // A different problem is news.
+      expect(decide(pea({}, backOff.status), unschedulable, at(5)).events.map((e) => e.reason)).toEqual(['Unschedulable']);
+    });
+
+    it('the first status of a new pod already names its wait: Starting (Normal) and the problem (Warning)', () => {
+      const d = decide(pea(), unschedulable, at(1));
+      expect(d.status.phase).toBe('Starting');
+      expect(d.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'Unschedulable'], ['Normal', 'Starting']]);
+    });
+
+    it('a wait that cannot heal (an image reference that cannot parse) fails the Pea at once, deleting the pod', () => {
+      const bad = waitingPod({ runtime: { waiting: { reason: 'InvalidImageName', message: 'invalid reference format: repository name must be lowercase' } } });
+      const d = decide(pea({}, starting), bad, at(2));
+      expect(d.status).toMatchObject({ phase: 'Failed', reason: 'InvalidImageName', message: expect.stringContaining('must be lowercase'), finishTime: at(2).toISOString() });
+      expect(d.actions).toEqual([{ kind: 'deletePod', name: 'p-pea' }]);
+      expect(d.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'InvalidImageName']]);
+      expect(d.status.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ status: 'True', reason: 'InvalidImageName' });
+    });
+
+    it.each([
+      ['stuck on a pull: fails with it, not ReadyTimeout', pulling('ImagePullBackOff'), 'ImagePullBackOff', 'spec.pod.imagePullSecrets'],
+      ['unschedulable: fails with it', unschedulable, 'Unschedulable', 'lower the requests in spec.resources'],
+      ['the runtime ran but never passed its check: ReadyTimeout, raise the timeout', pod(), 'ReadyTimeout', 'raise spec.timeouts.readySeconds'],
+    ])('at readySeconds, %s', (_n, p, reason, words) => {
+      const d = decide(pea({}, starting), p, at(60));
+      expect(d.status).toMatchObject({ phase: 'Failed', reason, message: expect.stringContaining(words) });
+      expect(d.status.message).toContain('not ready after 60s (spec.timeouts.readySeconds is 60)');
+      if (reason !== 'ReadyTimeout') expect(d.status.message).not.toContain('raise');
+      expect(d.actions).toEqual([{ kind: 'deletePod', name: 'p-pea' }]);
+    });
+
+    it('a wait that heals (the Secret appears) lets the Pea become Ready; readySeconds 0 waits on a problem forever', () => {
+      const missing = waitingPod({ runtime: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "k" not found' } } });
+      const d = decide(pea({}, starting), missing, at(5));
+      expect(decide(pea({}, d.status), pod({ ready: true }), at(6)).status.phase).toBe('Ready');
+      const forever = decide(pea({ timeouts: { readySeconds: 0 } }, starting), unschedulable, at(100_000));
+      expect(forever.status.phase).toBe('Starting');
+      expect(forever.requeueAfterMs).toBeUndefined();
+    });
+  });
+
   it('keeps lastTransitionTime while a condition holds, and sets observedGeneration', () => {
     const first = decide(pea({}, { phase: 'Starting', startTime: T0.toISOString() }), pod({ ready: true }), at(1));
     const second = decide(pea({}, first.status), pod({ ready: true }), at(9));
