@@ -47,7 +47,7 @@ describe('Pea validation in the API server', () => {
     expect((await s.cluster.patchPea('fixed', { spec: { cancel: true } })).spec.cancel).toBe(true);
   });
 
-  const named = (n: number): string => `long-${'n'.repeat(n - 6)}`.slice(0, n);
+  const named = (n: number): string => `long-${'n'.repeat(n)}`.slice(0, n);
 
   it.each([53, 63, 64, 253])('rejects a name of %i characters, naming metadata.name and the limit', async (n) => {
     const message = await rejection(s.cluster.createPea(named(n)));
@@ -56,6 +56,7 @@ describe('Pea validation in the API server', () => {
 
   it(`takes a name of exactly ${MAX_NAME_LENGTH} characters end to end: its pod, label and Secret all fit`, async () => {
     const name = named(MAX_NAME_LENGTH);
+    expect(name).toHaveLength(MAX_NAME_LENGTH);
     const operator = s.cluster.startOperator();
     try {
       await s.cluster.createPea(name);
