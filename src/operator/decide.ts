@@ -224,7 +224,9 @@ function starting(pea: Pea, pod: V1Pod, now: Date, d: Decision): void {
   }
   // The old Ready condition is what the Pea showed: a problem already shown is not repeated.
   const shown = s.conditions?.find((c) => c.type === ConditionType.Ready)?.reason;
-  if (w.problem && !sameTrouble(shown, w.reason)) d.events.push({ type: 'Warning', reason: w.reason, message: w.message });
+  if (w.problem && !sameTrouble(shown, w.reason)) {
+    d.events.push({ type: 'Warning', reason: w.reason, message: w.message });
+  }
 }
 
 /** When a cancelled runtime is past its cancel timeout: the sidecar's cancel timeout plus some teardown. */
@@ -345,7 +347,9 @@ function notReadyReason(pod: V1Pod): string {
   return `pod ${name} is not ready: the runtime stopped passing its ready check; see kubectl logs ${name} -c ${RUNTIME_CONTAINER}`;
 }
 
-function conditions(old: Condition[], s: PeaStatus, generation: number | undefined, now: Date, notReady?: string, wait?: PodWait): Condition[] {
+function conditions(
+  old: Condition[], s: PeaStatus, generation: number | undefined, now: Date, notReady?: string, wait?: PodWait,
+): Condition[] {
   const finished = isFinished(s.phase);
   const backingOff = s.phase === 'Pending' && Boolean(s.restartCount) && s.lastTermination !== undefined;
   const want: Array<Omit<Condition, 'lastTransitionTime'>> = [

@@ -33,9 +33,14 @@ const MAX_MESSAGE = 1024;
 /** Waits the kubelet passes through on every start: normal, unless they last. */
 const CREATING = new Set(['ContainerCreating', 'PodInitializing']);
 /** Pulls that fail now and may work later (registry back, Secret added, image pushed). */
-const PULL = new Set(['ErrImagePull', 'ImagePullBackOff', 'ErrImageNeverPull', 'ImageInspectError', 'RegistryUnavailable', 'SignatureValidationFailed']);
+const PULL = new Set([
+  'ErrImagePull', 'ImagePullBackOff', 'ErrImageNeverPull', 'ImageInspectError', 'RegistryUnavailable',
+  'SignatureValidationFailed',
+]);
 /** The container runtime cannot create or start the container. */
-const CREATE = new Set(['CreateContainerError', 'RunContainerError', 'PreCreateHookError', 'PreStartHookError', 'PostStartHookError']);
+const CREATE = new Set([
+  'CreateContainerError', 'RunContainerError', 'PreCreateHookError', 'PreStartHookError', 'PostStartHookError',
+]);
 
 /**
  * What `pod` waits on while the Pea is Starting. `ready` is the Pea's spec.ready, named
@@ -50,18 +55,25 @@ export function podWait(pod: V1Pod, ready: ReadyProbe | undefined): PodWait {
   const runtime = containerStatus(pod, RUNTIME_CONTAINER);
   for (const c of [sidecar, runtime]) {
     const waiting = c?.state?.waiting;
-    if (waiting?.reason && !CREATING.has(waiting.reason)) return containerWait(name, c as V1ContainerStatus, waiting.reason, waiting.message);
+    if (c && waiting?.reason && !CREATING.has(waiting.reason)) {
+      return containerWait(name, c, waiting.reason, waiting.message);
+    }
   }
   if (runtime?.state?.running) return runtimeNotReady(name, ready);
   if (sidecar?.state?.running && runtime?.state?.waiting?.reason !== 'ContainerCreating') {
-    return wait(WaitReason.PodInitializing, `the runtime sidecar ${SIDECAR_CONTAINER} of pod ${name} is starting; the kubelet starts the runtime container once the sidecar takes control calls (its postStart hook): if this lasts, see kubectl logs ${name} -c ${SIDECAR_CONTAINER}`);
+    return wait(WaitReason.PodInitializing, `the runtime sidecar ${SIDECAR_CONTAINER} of pod ${name} is starting; `
+      + 'the kubelet starts the runtime container once the sidecar takes control calls (its postStart hook): '
+      + `if this lasts, see kubectl logs ${name} -c ${SIDECAR_CONTAINER}`);
   }
   const creating = sidecar?.state?.running ? runtime : (sidecar ?? runtime);
   if (creating || scheduled?.status === 'True') {
     const who = creating ? containerWords(creating.name) : 'its containers';
-    return wait(WaitReason.ContainerCreating, `the kubelet is creating ${who} of pod ${name}: pulling the image and mounting volumes; ${eventsHint(name)} shows its progress (a volume whose Secret or ConfigMap does not exist keeps it here; a large image may need a higher spec.timeouts.readySeconds)`);
+    return wait(WaitReason.ContainerCreating, `the kubelet is creating ${who} of pod ${name}: `
+      + `pulling the image and mounting volumes; ${eventsHint(name)} shows its progress (a volume whose Secret or `
+      + 'ConfigMap does not exist keeps it here; a large image may need a higher spec.timeouts.readySeconds)');
   }
-  return wait(WaitReason.NotScheduled, `pod ${name} waits for the scheduler to place it on a node (it has no PodScheduled condition yet); if this lasts, check that the cluster's scheduler runs and that spec.pod names no scheduler it lacks`);
+  return wait(WaitReason.NotScheduled, `pod ${name} waits for the scheduler to place it on a node `
+    + '(it has no PodScheduled condition yet); if this lasts, check that the cluster\'s scheduler runs');
 }
 
 /**
@@ -69,15 +81,16 @@ export function podWait(pod: V1Pod, ready: ReadyProbe | undefined): PodWait {
  * when it names a cause; ReadyTimeout, with the advice to raise the timeout, only when the
  * runtime was running and kept failing its ready check.
  */
-export function timedOut(w: PodWait, ready: ReadyProbe | undefined, waitedSeconds: number, readySeconds: number): { reason: string; message: string } {
+export function timedOut(
+  w: PodWait, ready: ReadyProbe | undefined, waitedSeconds: number, readySeconds: number,
+): { reason: string; message: string } {
   const after = `the runtime was not ready after ${waitedSeconds}s (spec.timeouts.readySeconds is ${readySeconds})`;
-  if (!w.cause) {
-    return {
-      reason: Reason.ReadyTimeout,
-      message: cut(`${after}; raise spec.timeouts.readySeconds if it needs longer to start, or 0 to wait forever (it was running, but never passed its ready check, spec.ready: ${readyCheckWords(ready)})`),
-    };
-  }
-  return { reason: w.reason, message: cut(`${after} and its pod was deleted: ${w.message}`) };
+  if (w.cause) return { reason: w.reason, message: cut(`${after} and its pod was deleted: ${w.message}`) };
+  return {
+    reason: Reason.ReadyTimeout,
+    message: cut(`${after}; raise spec.timeouts.readySeconds if it needs longer to start, or 0 to wait forever `
+      + `(it was running, but never passed its ready check, spec.ready: ${readyCheckWords(ready)})`),
+  };
 }
 
 /**
@@ -91,7 +104,10 @@ export function sameTrouble(before: string | undefined, after: string): boolean 
 
 /** The Pea's ready check (spec.ready) in words, as the sidecar runs it. */
 export function readyCheckWords(ready: ReadyProbe | undefined): string {
-  if (ready?.grpc) return `grpc.health.v1 Check${ready.grpc.service ? ` of service "${ready.grpc.service}"` : ''} on port ${ready.grpc.port} answering SERVING`;
+  if (ready?.grpc) {
+    const service = ready.grpc.service ? ` of service "${ready.grpc.service}"` : '';
+    return `grpc.health.v1 Check${service} on port ${ready.grpc.port} answering SERVING`;
+  }
   if (ready?.http) return `HTTP GET ${ready.http.path ?? '/'} on port ${ready.http.port} answering 2xx or 3xx`;
   if (ready?.tcp) return `a TCP connection to port ${ready.tcp.port}`;
   return 'none: ready as soon as it runs';
@@ -100,51 +116,67 @@ export function readyCheckWords(ready: ReadyProbe | undefined): string {
 function schedulerWait(name: string, reason: string | undefined, message: string | undefined): PodWait {
   const said = quote(message);
   if (reason === WaitReason.Unschedulable) {
-    return { ...wait(reason, `the scheduler cannot place pod ${name} on a node${said}; lower the requests in spec.resources, add a node with room for them, or relax spec.pod.nodeSelector, tolerations or affinity`), problem: true };
+    return problem(reason, `the scheduler cannot place pod ${name} on a node${said}; lower the requests in `
+      + 'spec.resources, add a node with room for them, or relax spec.pod.nodeSelector, tolerations or affinity');
   }
-  return wait(reason || WaitReason.NotScheduled, `pod ${name} is not scheduled yet (${reason ?? 'no reason given'})${said}`);
+  const why = reason || 'no reason given';
+  return wait(reason || WaitReason.NotScheduled, `pod ${name} is not scheduled yet (${why})${said}`);
 }
 
+/** A container the kubelet holds back: its reason and message, and what to do about it. */
 function containerWait(name: string, c: V1ContainerStatus, reason: string, message: string | undefined): PodWait {
   const sidecar = c.name === SIDECAR_CONTAINER;
-  const who = containerWords(c.name);
+  const of = `${containerWords(c.name)} of pod ${name}`;
   const said = quote(message);
+  const sidecarImage = 'the operator\'s --sidecar-image (chart value sidecar.image)';
   if (reason === 'InvalidImageName') {
-    const fix = sidecar ? 'fix the operator\'s --sidecar-image (chart value sidecar.image)' : 'create the Pea again with a valid spec.image, such as registry.example.com/team/model:1';
-    return { ...wait(reason, `the image of ${who} of pod ${name} is not a valid image reference${said}; this cannot heal: ${fix}`), problem: true, permanent: true };
+    const fix = sidecar ? `fix ${sidecarImage}` : 'create the Pea again with a valid spec.image, such as '
+      + 'registry.example.com/team/model:1';
+    const message = `the image of ${of} is not a valid image reference${said}; this cannot heal: ${fix}`;
+    return { ...problem(reason, message), permanent: true };
   }
   if (PULL.has(reason)) {
     const fix = sidecar
-      ? 'the operator\'s --sidecar-image (chart value sidecar.image) must be pullable on this node'
-      : 'fix spec.image (it cannot change: delete the Pea and create it again), or add a Secret for its registry to spec.pod.imagePullSecrets';
-    return { ...wait(reason, `the kubelet cannot pull the image of ${who} of pod ${name}${said}; ${fix}`), problem: true };
+      ? `${sidecarImage} must be pullable on this node`
+      : 'fix spec.image (it cannot change: delete the Pea and create it again), or add a Secret for its registry to '
+        + 'spec.pod.imagePullSecrets';
+    return problem(reason, `the kubelet cannot pull the image of ${of}${said}; ${fix}`);
   }
   if (reason === 'CreateContainerConfigError') {
-    return { ...wait(reason, `the kubelet cannot configure ${who} of pod ${name}${said}; create the Secret or ConfigMap it names, or fix the reference in spec.env: the kubelet retries, so the Pea starts once it exists`), problem: true };
+    return problem(reason, `the kubelet cannot configure ${of}${said}; create the Secret or ConfigMap it names, or fix `
+      + 'the reference in spec.env: the kubelet retries, so the Pea starts once it exists');
   }
   if (CREATE.has(reason)) {
-    const fix = sidecar ? `see kubectl logs ${name} -c ${SIDECAR_CONTAINER} and ${eventsHint(name)}` : 'fix what it names in the Pea\'s spec (command, volumeMounts, ports)';
-    return { ...wait(reason, `the container runtime cannot create or start ${who} of pod ${name}${said}; ${fix}`), problem: true };
+    const fix = sidecar
+      ? `see kubectl logs ${name} -c ${SIDECAR_CONTAINER} and ${eventsHint(name)}`
+      : 'fix what it names in the Pea\'s spec (command, volumeMounts, ports)';
+    return problem(reason, `the container runtime cannot create or start ${of}${said}; ${fix}`);
   }
   if (reason === 'CrashLoopBackOff') {
-    return { ...wait(reason, `${who} of pod ${name} keeps exiting, and the kubelet waits before it restarts it${said}; see why in kubectl logs ${name} -c ${c.name} --previous`), problem: true };
+    return problem(reason, `${of} keeps exiting, and the kubelet waits before it restarts it${said}; `
+      + `see why in kubectl logs ${name} -c ${c.name} --previous`);
   }
-  return wait(reason, `${who} of pod ${name} is waiting${said}; ${eventsHint(name)} shows the kubelet's events`);
+  return wait(reason, `${of} is waiting${said}; ${eventsHint(name)} shows the kubelet's events`);
 }
 
 function runtimeNotReady(name: string, ready: ReadyProbe | undefined): PodWait {
-  return {
-    ...wait(WaitReason.RuntimeNotReady, `the runtime of pod ${name} is running but does not pass its ready check yet (spec.ready: ${readyCheckWords(ready)}); the runtime's log is in kubectl logs ${name} -c ${RUNTIME_CONTAINER}, the sidecar's in kubectl logs ${name} -c ${SIDECAR_CONTAINER}`),
-    cause: false,
-  };
+  const message = `the runtime of pod ${name} is running but does not pass its ready check yet `
+    + `(spec.ready: ${readyCheckWords(ready)}); the runtime's log is in kubectl logs ${name} -c ${RUNTIME_CONTAINER}, `
+    + `the sidecar's in kubectl logs ${name} -c ${SIDECAR_CONTAINER}`;
+  return { ...wait(WaitReason.RuntimeNotReady, message), cause: false };
 }
 
 function wait(reason: string, message: string): PodWait {
   return { reason, message: cut(message), problem: false, permanent: false, cause: true };
 }
 
+function problem(reason: string, message: string): PodWait {
+  return { ...wait(reason, message), problem: true };
+}
+
 function containerWords(container: string | undefined): string {
-  return container === SIDECAR_CONTAINER ? `the runtime sidecar container ${SIDECAR_CONTAINER}` : `the ${RUNTIME_CONTAINER} container`;
+  if (container === SIDECAR_CONTAINER) return `the runtime sidecar container ${SIDECAR_CONTAINER}`;
+  return `the ${RUNTIME_CONTAINER} container`;
 }
 
 /** Works during the wait and after the pod is gone (the kubelet's Events outlive the pod). */
@@ -162,5 +194,6 @@ function cut(message: string): string {
 }
 
 function containerStatus(pod: V1Pod, name: string): V1ContainerStatus | undefined {
-  return [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((c) => c.name === name);
+  const all = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  return all.find((c) => c.name === name);
 }
