@@ -54,7 +54,7 @@ describe('Pea validation in the API server', () => {
     expect(message).toContain(`metadata.name must be at most ${MAX_NAME_LENGTH} characters`);
   });
 
-  it(`takes a name of exactly ${MAX_NAME_LENGTH} characters end to end: its pod, label and Secret all fit`, async () => {
+  it(`takes a name of exactly ${MAX_NAME_LENGTH} characters end to end: its pod, label and Secret fit`, async () => {
     const name = named(MAX_NAME_LENGTH);
     expect(name).toHaveLength(MAX_NAME_LENGTH);
     const operator = s.cluster.startOperator();
@@ -63,7 +63,8 @@ describe('Pea validation in the API server', () => {
       const pod = await s.cluster.podOf(name);
       expect(pod.metadata?.name).toBe(`${name}-pea`);
       expect(pod.metadata?.labels?.['peapods.io/pea']).toBe(name);
-      await until('the token Secret', () => s.cluster.core.readNamespacedSecret({ namespace: 'validation', name: `${name}-pea-token` }));
+      const secret = { namespace: 'validation', name: `${name}-pea-token` };
+      await until('the token Secret', () => s.cluster.core.readNamespacedSecret(secret));
       const starting = await s.cluster.peaUntil(name, 'Starting', (p) => p.status?.phase === 'Starting');
       expect(starting.status?.podName).toBe(`${name}-pea`);
     } finally {
@@ -72,7 +73,7 @@ describe('Pea validation in the API server', () => {
     }
   });
 
-  it('still updates and deletes a longer-named Pea made before the rule (a CRD upgrade): the rule runs on create only', async () => {
+  it('updates and deletes a longer-named Pea made before the rule (a CRD upgrade): it runs on create only', async () => {
     const ext = s.api.admin.makeApiClient(k8s.ApiextensionsV1Api);
     const JSON_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
     const path = '/spec/versions/0/schema/openAPIV3Schema/x-kubernetes-validations';
@@ -83,17 +84,21 @@ describe('Pea validation in the API server', () => {
     try {
       await until('the CRD without the rule', () => s.cluster.createPea(old).catch(() => undefined));
     } finally {
-      await ext.patchCustomResourceDefinition({ name: 'peas.peapods.io', body: [{ op: 'add', path, value: rules }] }, JSON_PATCH);
+      const restore = [{ op: 'add', path, value: rules }];
+      await ext.patchCustomResourceDefinition({ name: 'peas.peapods.io', body: restore }, JSON_PATCH);
     }
     // A fresh name each try: a probe accepted while the old schema still served stays behind.
     let tries = 0;
     const refused = (e: { code?: number }): true | undefined => (e.code === 422 ? true : undefined);
-    await until('the rule back', () => s.cluster.createPea(`${named(58)}-${tries++}`.padEnd(61, 'x')).then(() => undefined, refused));
+    const probe = (): Promise<true | undefined> =>
+      s.cluster.createPea(`${named(58)}-${tries++}`.padEnd(61, 'x')).then(() => undefined, refused);
+    await until('the rule back', probe);
     const kept = await s.cluster.patchPea(old, { metadata: { finalizers: ['example.com/keep'] } });
     expect(kept.metadata.finalizers).toEqual(['example.com/keep']);
     await s.cluster.deletePea(old);
     await s.cluster.patchPea(old, { metadata: { finalizers: null } });
-    await until('the old Pea gone', () => s.cluster.getPea(old).then(() => undefined, (e: { code?: number }) => e.code === 404 || undefined));
+    const gone = (e: { code?: number }): true | undefined => (e.code === 404 ? true : undefined);
+    await until('the old Pea gone', () => s.cluster.getPea(old).then(() => undefined, gone));
   });
 
   it('fills the defaults a user leaves out', async () => {

@@ -51,10 +51,10 @@ const timeouts: Schema = {
   description: 'Lifecycle timeouts, in seconds.',
   default: {},
   properties: {
-    readySeconds: int('How long the runtime may take to become ready. Past it the pod is deleted and the Pea fails: '
-      + 'with reason ReadyTimeout when the runtime ran but never passed its ready check (raise it for slow starts such as '
-      + 'loading a large model), otherwise with the cause the pod was stuck on, such as Unschedulable or ImagePullBackOff. '
-      + '0 waits forever.', { minimum: 0, default: DEFAULT_TIMEOUTS.readySeconds }),
+    readySeconds: int('How long the runtime may take to become ready. Past it the pod is deleted and the Pea '
+      + 'fails: with reason ReadyTimeout when the runtime ran but never passed its ready check (raise it for slow '
+      + 'starts such as loading a large model), otherwise with the cause the pod was stuck on, such as Unschedulable '
+      + 'or ImagePullBackOff. 0 waits forever.', { minimum: 0, default: DEFAULT_TIMEOUTS.readySeconds }),
     cancelSeconds: int('How long a cancelled runtime may take to stop after SIGTERM before it is killed (reason CancelTimeout).', { minimum: 1, default: DEFAULT_TIMEOUTS.cancelSeconds }),
     teardownSeconds: int('Budget of the preStop teardown (cancel, runtime exit, teardown); also the pod\'s termination grace period.', { minimum: 1, default: DEFAULT_TIMEOUTS.teardownSeconds }),
   },
@@ -124,8 +124,9 @@ const status: Schema = {
     finishTime: str('When the Pea ended.', { format: 'date-time' }),
     exitCode: int('Exit code of the runtime container, once it ended.'),
     reason: str('How the Pea ended: Completed, Cancelled, CancelTimeout, FailedToStart, RunForeverError, OOMKilled, TeardownFailed, ReadyTimeout, '
-      + 'PodDeleted, Evicted, Preempted, PreStopHook, Unknown or InvalidSpec; for a Pea whose pod never started, the wait it '
-      + 'was stuck on, in the scheduler\'s or kubelet\'s words (Unschedulable, ErrImagePull, ImagePullBackOff, InvalidImageName, …).'),
+      + 'PodDeleted, Evicted, Preempted, PreStopHook, Unknown or InvalidSpec; for a Pea whose pod never started, the '
+      + 'wait it was stuck on, in the scheduler\'s or kubelet\'s words (Unschedulable, ErrImagePull, ImagePullBackOff, '
+      + 'InvalidImageName, …).'),
     message: str('The runtime\'s termination message, or what the operator saw.'),
     restartCount: int('How many times the operator started a new pod after the runtime ended (spec.restartPolicy Always).', { minimum: 0 }),
     lastTermination: {
