@@ -39,21 +39,33 @@ async function podGone(name: string): Promise<void> {
 }
 
 describe('a Pea whose pod cannot start says why, and fails with the true cause', () => {
+  // Watched from the start, all at once: each wait lasts only until its Pea's readySeconds,
+  // and the tests that check them run one after the other.
+  const waits: Record<string, Promise<PeaStatus>> = {};
+  const watch = (name: string, reasons: string[]): void => {
+    waits[name] = waitingOn(name, reasons);
+    waits[name].catch(() => undefined); // awaited, and reported, by its test
+  };
+
+  const remove = (): Promise<string> =>
+    kubectl(['delete', 'pea', '-n', NAMESPACE, '--ignore-not-found', '--wait=true', '--timeout=60s', ...PEAS]);
+
   beforeAll(async () => {
+    await remove(); // an ended Pea stays ended: a run cut short must not leave its Peas to this one
     // No registry is reachable from the node; registry.invalid cannot even be resolved.
     await apply(pea('unpullable', 'registry.invalid/nope:1', { timeouts: { readySeconds: 40 } }));
     const spec = { resources: { requests: { cpu: '1000' } }, timeouts: { readySeconds: 20 } };
     await apply(pea('crowded', 'peapods/peapods:dev', spec));
     // Upper case is not allowed in a repository name: the kubelet cannot even parse it.
     await apply(pea('bad-image-name', 'registry.invalid/NOPE:1'));
+    watch('unpullable', ['ErrImagePull', 'ImagePullBackOff']);
+    watch('crowded', ['Unschedulable']);
   });
 
-  afterAll(async () => {
-    await kubectl(['delete', 'pea', '-n', NAMESPACE, '--ignore-not-found', '--wait=true', '--timeout=60s', ...PEAS]);
-  });
+  afterAll(remove);
 
   test('an unpullable image: the kubelet\'s words while Starting, one Warning, then it fails with them', async () => {
-    const waiting = await waitingOn('unpullable', ['ErrImagePull', 'ImagePullBackOff']);
+    const waiting = await waits.unpullable as PeaStatus;
     const ready = condition(waiting, 'Ready');
     expect(ready?.message).toContain('the kubelet cannot pull the image of the runtime container');
     expect(ready?.message).toContain('registry.invalid/nope:1');
@@ -70,7 +82,7 @@ describe('a Pea whose pod cannot start says why, and fails with the true cause',
   });
 
   test('more CPU than any node has: the scheduler\'s words while Starting, then Unschedulable', async () => {
-    const waiting = await waitingOn('crowded', ['Unschedulable']);
+    const waiting = await waits.crowded as PeaStatus;
     const message = condition(waiting, 'Ready')?.message;
     expect(message).toContain('the scheduler cannot place pod crowded-pea on a node (0/1 nodes are available');
     expect(message).toContain('Insufficient cpu');
