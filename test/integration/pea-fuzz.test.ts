@@ -53,7 +53,8 @@ const weird: fc.Arbitrary<Omit<Case, 'name'>> = fc.oneof(
   fc.array(anyText, { maxLength: 20 }).map((args) => ({ spec: { command: ['/bin/runtime'], args } })),
   fc.dictionary(fc.stringMatching(/^[a-z]{1,10}$/), fc.stringMatching(/^[a-z0-9]{0,20}$/), { maxKeys: 10 }).map((labels) => ({ spec: { pod: { labels, annotations: { note: '🫛 pea' } } } })),
   // As long as a name may be: its pod's name and label still fit.
-  fc.integer({ min: MAX_NAME_LENGTH - 10, max: MAX_NAME_LENGTH }).map((n) => ({ metadataName: 'l'.repeat(n), spec: {} })),
+  fc.integer({ min: MAX_NAME_LENGTH - 10, max: MAX_NAME_LENGTH })
+    .map((n) => ({ metadataName: 'l'.repeat(n), spec: {} })),
 );
 
 function cases(): Case[] {
@@ -105,7 +106,8 @@ describe(`${COUNT} generated Peas against the API server and the operator (seed 
     // The longest names the API server takes get their pod like any other Pea.
     const long = peas.filter((x) => (x.metadata.name as string).length > MAX_NAME_LENGTH - 10);
     expect(long.length).toBeGreaterThan(0);
-    expect(long.filter((p) => p.status?.phase !== 'Starting').map((p) => [p.metadata.name, p.status?.phase])).toEqual([]);
+    const notStarted = long.filter((p) => p.status?.phase !== 'Starting');
+    expect(notStarted.map((p) => [p.metadata.name, p.status?.phase])).toEqual([]);
     expect(s.operator.child.exitCode).toBeNull();
     process.stdout.write(`pea fuzz (seed ${SEED}): ${results.length} sent, ${invalidSent.length} invalid refused naming the field, ` +
       `${accepted.length} accepted and reconciled ${JSON.stringify(byPhase)}; operator restarts: 0\n`);
