@@ -64,7 +64,7 @@ describe('Pea validation in the API server', () => {
       expect(pod.metadata?.name).toBe(`${name}-pea`);
       expect(pod.metadata?.labels?.['peapods.io/pea']).toBe(name);
       const secret = { namespace: 'validation', name: `${name}-pea-token` };
-      await until('the token Secret', () => s.cluster.core.readNamespacedSecret(secret));
+      await until('the token Secret', () => s.cluster.core.readNamespacedSecret(secret), 60_000);
       const starting = await s.cluster.peaUntil(name, 'Starting', (p) => p.status?.phase === 'Starting');
       expect(starting.status?.podName).toBe(`${name}-pea`);
     } finally {
@@ -82,7 +82,7 @@ describe('Pea validation in the API server', () => {
     const old = named(60);
     await ext.patchCustomResourceDefinition({ name: 'peas.peapods.io', body: [{ op: 'remove', path }] }, JSON_PATCH);
     try {
-      await until('the CRD without the rule', () => s.cluster.createPea(old).catch(() => undefined));
+      await until('the CRD without the rule', () => s.cluster.createPea(old).catch(() => undefined), 60_000);
     } finally {
       const restore = [{ op: 'add', path, value: rules }];
       await ext.patchCustomResourceDefinition({ name: 'peas.peapods.io', body: restore }, JSON_PATCH);
@@ -92,13 +92,13 @@ describe('Pea validation in the API server', () => {
     const refused = (e: { code?: number }): true | undefined => (e.code === 422 ? true : undefined);
     const probe = (): Promise<true | undefined> =>
       s.cluster.createPea(`${named(58)}-${tries++}`.padEnd(61, 'x')).then(() => undefined, refused);
-    await until('the rule back', probe);
+    await until('the rule back', probe, 60_000);
     const kept = await s.cluster.patchPea(old, { metadata: { finalizers: ['example.com/keep'] } });
     expect(kept.metadata.finalizers).toEqual(['example.com/keep']);
     await s.cluster.deletePea(old);
     await s.cluster.patchPea(old, { metadata: { finalizers: null } });
     const gone = (e: { code?: number }): true | undefined => (e.code === 404 ? true : undefined);
-    await until('the old Pea gone', () => s.cluster.getPea(old).then(() => undefined, gone));
+    await until('the old Pea gone', () => s.cluster.getPea(old).then(() => undefined, gone), 60_000);
   });
 
   it('fills the defaults a user leaves out', async () => {

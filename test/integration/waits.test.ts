@@ -68,7 +68,7 @@ const whileWaiting = (events: k8s.CoreV1Event[]) =>
 /** Until the pod is gone or going (no kubelet runs here to finish a graceful delete). */
 async function podDeleted(pea: string): Promise<void> {
   const going = async (): Promise<boolean> => (await s.cluster.podsOf(pea)).every((p) => p.metadata?.deletionTimestamp);
-  await until(`the pod of ${pea} deleted`, going);
+  await until(`the pod of ${pea} deleted`, going, 60_000);
 }
 
 describe('a Starting Pea names what its pod waits on', () => {
@@ -82,7 +82,7 @@ describe('a Starting Pea names what its pod waits on', () => {
     expect(ready(waiting)?.message).toContain('lower the requests in spec.resources');
     // The scheduler writes its condition again on each retry: still one Warning.
     await podStatus(pod, unschedulable(new Date(Date.now() + 1000)));
-    const failed = await s.cluster.peaUntil('crowded', 'Failed', (p) => p.status?.phase === 'Failed', 30_000);
+    const failed = await s.cluster.peaUntil('crowded', 'Failed', (p) => p.status?.phase === 'Failed');
     expect(failed.status?.reason).toBe('Unschedulable');
     const after = /^the runtime was not ready after \d+s \(spec\.timeouts\.readySeconds is 6\) and its pod was deleted/;
     expect(failed.status?.message).toMatch(after);
@@ -93,10 +93,10 @@ describe('a Starting Pea names what its pod waits on', () => {
     const seen = await until('both Warnings', async () => {
       const events = await warnings('crowded', 'Unschedulable');
       return events.length >= 2 ? events : undefined;
-    });
+    }, 60_000);
     expect(seen).toHaveLength(2);
     expect(whileWaiting(seen)).toHaveLength(1);
-  }, 45_000);
+  });
 
   it('an unpullable image: the kubelet\'s words while it retries, one Warning, then it fails with them', async () => {
     await s.cluster.createPea('unpullable', { image: 'registry.invalid/nope:1', timeouts: { readySeconds: 6 } });
@@ -109,13 +109,13 @@ describe('a Starting Pea names what its pod waits on', () => {
     await podStatus(pod, kubelet(pulling('ImagePullBackOff')));
     await s.cluster.peaUntil('unpullable', 'ImagePullBackOff named', (p) => ready(p)?.reason === 'ImagePullBackOff');
     await podStatus(pod, kubelet(pulling('ErrImagePull')));
-    const failed = await s.cluster.peaUntil('unpullable', 'Failed', (p) => p.status?.phase === 'Failed', 30_000);
+    const failed = await s.cluster.peaUntil('unpullable', 'Failed', (p) => p.status?.phase === 'Failed');
     expect(failed.status?.reason).toMatch(/^(ErrImagePull|ImagePullBackOff)$/);
     expect(failed.status?.message).toContain('spec.pod.imagePullSecrets');
     await podDeleted('unpullable');
     const waits = whileWaiting(await warnings('unpullable', 'ErrImagePull', 'ImagePullBackOff'));
     expect(waits.map((e) => e.reason)).toEqual(['ErrImagePull']);
-  }, 45_000);
+  });
 
   it('an image reference that cannot parse fails at once as InvalidImageName, its pod deleted', async () => {
     await s.cluster.createPea('bad-name', { image: 'registry.invalid/NOPE:1' });
