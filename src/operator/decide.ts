@@ -7,6 +7,7 @@ import { ConditionType, RESTART_POLICIES, type Condition, type LastTermination, 
 import { EndReason, Reason } from '../shared/reasons.js';
 import { goneAfterCancel, runEnd, type RunEnd } from './ends.js';
 import { podName, RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
+import { podWait, sameTrouble, timedOut, type PodWait } from './waits.js';
 
 export const FINALIZER = 'peapods.io/cancel';
 /** A pod deleted by someone else: reported, and restarted only with spec.restartPolicy Always. */
@@ -39,6 +40,8 @@ export interface Decision {
   events: PeaEvent[];
   /** Why the pod of a Pea that has been Ready is not ready now (its phase stays Ready, as a pod's stays Running). */
   notReady?: string;
+  /** What the pod of a Starting Pea waits on (waits.ts): the Ready condition says it. */
+  wait?: PodWait;
 }
 
 const isFinished = (p?: PeaPhase): boolean => p === 'Succeeded' || p === 'Failed';
@@ -62,7 +65,7 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
 
   if (isFinished(d.status.phase) && deleting && hasFinalizer) d.actions.push({ kind: 'removeFinalizer' });
   d.status.observedGeneration = pea.metadata.generation;
-  d.status.conditions = conditions(old.conditions ?? [], d.status, pea.metadata.generation, now, d.notReady);
+  d.status.conditions = conditions(old.conditions ?? [], d.status, pea.metadata.generation, now, d.notReady, d.wait);
   const wasReady = old.conditions?.find((c) => c.type === ConditionType.Ready)?.status === 'True';
   if (d.notReady && wasReady && d.status.phase === old.phase) d.events.push({ type: 'Warning', reason: REASON_NOT_READY, message: d.notReady });
   if (d.status.phase !== old.phase && !d.events.some((e) => e.reason === REASON_RESTARTING)) {
@@ -193,14 +196,36 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
     d.notReady = notReadyReason(pod);
     return;
   }
+  starting(pea, pod, now, d);
+}
+
+/**
+ * The pod of a Starting Pea is not ready: name what it waits on (the Ready condition), warn
+ * once when that turns into a problem, and fail the Pea on a wait that cannot heal, or at
+ * spec.timeouts.readySeconds with the cause it was stuck on.
+ */
+function starting(pea: Pea, pod: V1Pod, now: Date, d: Decision): void {
+  const s = d.status;
+  const t = timeoutsOf(pea);
+  const w = podWait(pod, pea.spec.ready);
+  d.wait = w;
+  if (w.permanent) {
+    d.actions.push({ kind: 'deletePod', name: s.podName ?? podName(pea) });
+    return finish(d, 'Failed', w.reason, w.message, now);
+  }
   if (s.readyTime === undefined && t.readySeconds > 0) {
-    const waited = now.getTime() - new Date(s.startTime).getTime();
+    const waited = now.getTime() - new Date(s.startTime as string).getTime();
     if (waited >= t.readySeconds * 1000) {
       d.actions.push({ kind: 'deletePod', name: s.podName ?? podName(pea) });
-      return finish(d, 'Failed', Reason.ReadyTimeout,
-        `the runtime was not ready after ${Math.round(waited / 1000)}s (spec.timeouts.readySeconds is ${t.readySeconds}); raise spec.timeouts.readySeconds if it needs longer to start, or 0 to wait forever`, now);
+      const end = timedOut(w, pea.spec.ready, Math.round(waited / 1000), t.readySeconds);
+      return finish(d, 'Failed', end.reason, end.message, now);
     }
     d.requeueAfterMs = t.readySeconds * 1000 - waited;
+  }
+  // The old Ready condition is what the Pea showed: a problem already shown is not repeated.
+  const shown = s.conditions?.find((c) => c.type === ConditionType.Ready)?.reason;
+  if (w.problem && !sameTrouble(shown, w.reason)) {
+    d.events.push({ type: 'Warning', reason: w.reason, message: w.message });
   }
 }
 
@@ -329,7 +354,9 @@ function notReadyReason(pod: V1Pod): string {
   return `pod ${name} is not ready: the runtime stopped passing its ready check; see kubectl logs ${name} -c ${RUNTIME_CONTAINER}`;
 }
 
-function conditions(old: Condition[], s: PeaStatus, generation: number | undefined, now: Date, notReady?: string): Condition[] {
+function conditions(
+  old: Condition[], s: PeaStatus, generation: number | undefined, now: Date, notReady?: string, wait?: PodWait,
+): Condition[] {
   const finished = isFinished(s.phase);
   const backingOff = s.phase === 'Pending' && Boolean(s.restartCount) && s.lastTermination !== undefined;
   const want: Array<Omit<Condition, 'lastTransitionTime'>> = [
@@ -339,6 +366,8 @@ function conditions(old: Condition[], s: PeaStatus, generation: number | undefin
       ? { type: ConditionType.Ready, status: 'True', reason: 'RuntimeReady', message: 'the runtime passes its ready check' }
       : backingOff
         ? { type: ConditionType.Ready, status: 'False', reason: REASON_RESTARTING, message: s.message ?? '' }
+        : s.phase === 'Starting' && wait
+        ? { type: ConditionType.Ready, status: 'False', reason: wait.reason, message: wait.message }
         : { type: ConditionType.Ready, status: 'False', reason: finished ? (s.reason ?? 'Finished') : (s.phase ?? 'Pending'), message: finished ? (s.message ?? '') : `the Pea is ${s.phase ?? 'Pending'}` },
     finished
       ? { type: ConditionType.Finished, status: 'True', reason: s.reason ?? 'Finished', message: s.message ?? '' }

@@ -41,3 +41,22 @@ export const EndReason = {
 
 /** What the sidecar's preStop endpoint passes as its cancel reason; its verdict then names it. */
 export const PRESTOP_TRIGGER = 'preStop hook';
+
+// The words that say what a Starting Pea's pod waits on: the Ready condition's reason while it
+// lasts, and the Pea's reason when it fails on it (src/operator/waits.ts). Where the scheduler
+// or the kubelet has a word for the wait, it is theirs (ErrImagePull, ContainerCreating, …,
+// passed through as they come); these are the ones the Pea adds.
+export const WaitReason = {
+  /** No scheduler has looked at the pod yet: it has no PodScheduled condition. */
+  NotScheduled: 'NotScheduled',
+  /** The scheduler found no node for the pod (the scheduler's own reason). */
+  Unschedulable: 'Unschedulable',
+  /** The kubelet is creating a container: pulling its image, mounting its volumes (the kubelet's own reason). */
+  ContainerCreating: 'ContainerCreating',
+  /** The runtime sidecar runs; the runtime container starts once it takes control calls (the kubelet's own reason). */
+  PodInitializing: 'PodInitializing',
+  /** The runtime runs but does not pass its ready check (spec.ready) yet. */
+  RuntimeNotReady: 'RuntimeNotReady',
+} as const;
+
+export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];

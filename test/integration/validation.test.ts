@@ -1,6 +1,8 @@
 // Invalid Peas are rejected by the API server itself, with a message naming the field.
 import { describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
 import { request } from 'node:https';
+import { MAX_NAME_LENGTH, peaCrd } from '../../src/api/v1alpha1/schema.js';
 import { apiSuite } from '../harness/suites.js';
 import { until } from '../helpers/processes.js';
 
@@ -43,6 +45,60 @@ describe('Pea validation in the API server', () => {
     // What may change does: cancel, and restartPolicy (what follows an end is not the runtime).
     expect((await s.cluster.patchPea('fixed', { spec: { restartPolicy: 'Always' } })).spec.restartPolicy).toBe('Always');
     expect((await s.cluster.patchPea('fixed', { spec: { cancel: true } })).spec.cancel).toBe(true);
+  });
+
+  const named = (n: number): string => `long-${'n'.repeat(n)}`.slice(0, n);
+
+  it.each([53, 63, 64, 253])('rejects a name of %i characters, naming metadata.name and the limit', async (n) => {
+    const message = await rejection(s.cluster.createPea(named(n)));
+    expect(message).toContain(`metadata.name must be at most ${MAX_NAME_LENGTH} characters`);
+  });
+
+  it(`takes a name of exactly ${MAX_NAME_LENGTH} characters end to end: its pod, label and Secret fit`, async () => {
+    const name = named(MAX_NAME_LENGTH);
+    expect(name).toHaveLength(MAX_NAME_LENGTH);
+    const operator = s.cluster.startOperator();
+    try {
+      await s.cluster.createPea(name);
+      const pod = await s.cluster.podOf(name);
+      expect(pod.metadata?.name).toBe(`${name}-pea`);
+      expect(pod.metadata?.labels?.['peapods.io/pea']).toBe(name);
+      const secret = { namespace: 'validation', name: `${name}-pea-token` };
+      await until('the token Secret', () => s.cluster.core.readNamespacedSecret(secret), 60_000);
+      const starting = await s.cluster.peaUntil(name, 'Starting', (p) => p.status?.phase === 'Starting');
+      expect(starting.status?.podName).toBe(`${name}-pea`);
+    } finally {
+      operator.child.kill('SIGTERM');
+      await operator.exited;
+    }
+  });
+
+  it('updates and deletes a longer-named Pea made before the rule (a CRD upgrade): it runs on create only', async () => {
+    const ext = s.api.admin.makeApiClient(k8s.ApiextensionsV1Api);
+    const JSON_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
+    const path = '/spec/versions/0/schema/openAPIV3Schema/x-kubernetes-validations';
+    const crd = peaCrd() as { spec: { versions: Array<{ schema: { openAPIV3Schema: Record<string, unknown> } }> } };
+    const rules = crd.spec.versions[0]?.schema.openAPIV3Schema['x-kubernetes-validations'];
+    const old = named(60);
+    await ext.patchCustomResourceDefinition({ name: 'peas.peapods.io', body: [{ op: 'remove', path }] }, JSON_PATCH);
+    try {
+      await until('the CRD without the rule', () => s.cluster.createPea(old).catch(() => undefined), 60_000);
+    } finally {
+      const restore = [{ op: 'add', path, value: rules }];
+      await ext.patchCustomResourceDefinition({ name: 'peas.peapods.io', body: restore }, JSON_PATCH);
+    }
+    // A fresh name each try: a probe accepted while the old schema still served stays behind.
+    let tries = 0;
+    const refused = (e: { code?: number }): true | undefined => (e.code === 422 ? true : undefined);
+    const probe = (): Promise<true | undefined> =>
+      s.cluster.createPea(`${named(58)}-${tries++}`.padEnd(61, 'x')).then(() => undefined, refused);
+    await until('the rule back', probe, 60_000);
+    const kept = await s.cluster.patchPea(old, { metadata: { finalizers: ['example.com/keep'] } });
+    expect(kept.metadata.finalizers).toEqual(['example.com/keep']);
+    await s.cluster.deletePea(old);
+    await s.cluster.patchPea(old, { metadata: { finalizers: null } });
+    const gone = (e: { code?: number }): true | undefined => (e.code === 404 ? true : undefined);
+    await until('the old Pea gone', () => s.cluster.getPea(old).then(() => undefined, gone), 60_000);
   });
 
   it('fills the defaults a user leaves out', async () => {

@@ -51,7 +51,10 @@ const timeouts: Schema = {
   description: 'Lifecycle timeouts, in seconds.',
   default: {},
   properties: {
-    readySeconds: int('How long the runtime may take to become ready before the Pea fails with reason ReadyTimeout. 0 waits forever. Raise it for slow starts such as loading a large model.', { minimum: 0, default: DEFAULT_TIMEOUTS.readySeconds }),
+    readySeconds: int('How long the runtime may take to become ready. Past it the pod is deleted and the Pea '
+      + 'fails: with reason ReadyTimeout when the runtime ran but never passed its ready check (raise it for slow '
+      + 'starts such as loading a large model), otherwise with the cause the pod was stuck on, such as Unschedulable '
+      + 'or ImagePullBackOff. 0 waits forever.', { minimum: 0, default: DEFAULT_TIMEOUTS.readySeconds }),
     cancelSeconds: int('How long a cancelled runtime may take to stop after SIGTERM before it is killed (reason CancelTimeout).', { minimum: 1, default: DEFAULT_TIMEOUTS.cancelSeconds }),
     teardownSeconds: int('Budget of the preStop teardown (cancel, runtime exit, teardown); also the pod\'s termination grace period.', { minimum: 1, default: DEFAULT_TIMEOUTS.teardownSeconds }),
   },
@@ -121,7 +124,9 @@ const status: Schema = {
     finishTime: str('When the Pea ended.', { format: 'date-time' }),
     exitCode: int('Exit code of the runtime container, once it ended.'),
     reason: str('How the Pea ended: Completed, Cancelled, CancelTimeout, FailedToStart, RunForeverError, OOMKilled, TeardownFailed, ReadyTimeout, '
-      + 'PodDeleted, Evicted, Preempted, PreStopHook, Unknown or InvalidSpec.'),
+      + 'PodDeleted, Evicted, Preempted, PreStopHook, Unknown or InvalidSpec; for a Pea whose pod never started, the '
+      + 'wait it was stuck on, in the scheduler\'s or kubelet\'s words (Unschedulable, ErrImagePull, ImagePullBackOff, '
+      + 'InvalidImageName, …).'),
     message: str('The runtime\'s termination message, or what the operator saw.'),
     restartCount: int('How many times the operator started a new pod after the runtime ended (spec.restartPolicy Always).', { minimum: 0 }),
     lastTermination: {
@@ -139,6 +144,28 @@ const status: Schema = {
       },
     },
   },
+};
+
+/**
+ * The longest Pea name. The operator puts the name into a label value (peapods.io/pea, at
+ * most 63 characters) and into the names of the pod (NAME-pea-N, after N restarts, kept to
+ * 63 so it can be the pod's hostname) and of the token Secret (NAME-pea-token). 52, the
+ * limit kube users know from CronJobs, leaves 11: "-pea-" and six digits of restart count,
+ * which is years of restarts at the 5-minute back-off, and fits NAME-pea-token (62).
+ */
+export const MAX_NAME_LENGTH = 52;
+
+/**
+ * Refused when the Pea is applied: accepted, it would fail later on a name the operator
+ * derived. optionalOldSelf makes the rule run on create only (oldSelf has a value on every
+ * update): the name cannot change anyway, and a longer-named Pea made before the rule must
+ * still take its finalizer's removal, or it could never be deleted.
+ */
+const nameRule: Schema = {
+  rule: `oldSelf.hasValue() || self.metadata.name.size() <= ${MAX_NAME_LENGTH}`,
+  optionalOldSelf: true,
+  message: `metadata.name must be at most ${MAX_NAME_LENGTH} characters: the operator names the Pea's pod NAME-pea-N `
+    + 'and labels it with the name, both limited to 63; choose a shorter name',
 };
 
 export function peaCrd(): Schema {
@@ -169,6 +196,7 @@ export function peaCrd(): Schema {
               type: 'object',
               description: 'A Pea is one long-lived runtime (a model server, a worker, a gateway) run in a pod with the Peapods runtime sidecar: init → runForever → teardown, with cancel from the operator.',
               required: ['spec'],
+              'x-kubernetes-validations': [nameRule],
               properties: {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },

@@ -1,8 +1,8 @@
 // decide() is pure: each row is a Pea, its pod and a time, and what must follow.
 import { describe, expect, it } from '@jest/globals';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1ContainerState, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { Pea, PeaStatus } from '../../../src/api/v1alpha1/types.js';
-import { decide, restartBackoffSeconds } from '../../../src/operator/decide.js';
+import { decide, restartBackoffSeconds, type Decision } from '../../../src/operator/decide.js';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number): Date => new Date(T0.getTime() + s * 1000);
@@ -303,6 +303,93 @@ describe('decide', () => {
     const d = decide(pea({}, { phase: 'Starting', startTime: 'yesterday-ish' }), pod(), at(10));
     expect(Number.isFinite(d.requeueAfterMs ?? 0)).toBe(true);
     expect(d.status.phase).toBe('Starting');
+  });
+
+  describe('while Starting, the Ready condition names what the pod waits on', () => {
+    const starting = { phase: 'Starting' as const, podName: 'p-pea', startTime: T0.toISOString() };
+    const container = (name: string, state: V1ContainerState): V1ContainerStatus =>
+      ({ name, image: 'i', imageID: '', ready: false, restartCount: 0, state });
+    const waitingPod = (o: { scheduled?: object; runtime?: V1ContainerState }): V1Pod => ({
+      metadata: { name: 'p-pea', creationTimestamp: T0 },
+      status: {
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'True', ...o.scheduled }],
+        initContainerStatuses: [container('pea-runtime', { running: {} })],
+        containerStatuses: [container('runtime', o.runtime ?? { running: {} })],
+      },
+    });
+    const kubelet = (reason: string, message?: string) => waitingPod({ runtime: { waiting: { reason, message } } });
+    const noRoom = '0/1 nodes are available: 1 Insufficient cpu.';
+    const unschedulable = waitingPod({ scheduled: { status: 'False', reason: 'Unschedulable', message: noRoom } });
+    const pulling = (reason: string): V1Pod => kubelet(reason, 'lookup registry.invalid: no such host');
+    const missingSecret = kubelet('CreateContainerConfigError', 'secret "k" not found');
+    const ready = (d: ReturnType<typeof decide>) => d.status.conditions?.find((c) => c.type === 'Ready');
+    const warnings = (d: Decision) => d.events.filter((e) => e.type === 'Warning').map((e) => e.reason);
+
+    it.each([
+      ['unschedulable', unschedulable, 'Unschedulable', 'Insufficient cpu', ['Unschedulable']],
+      ['an image that cannot be pulled', pulling('ErrImagePull'), 'ErrImagePull', 'imagePullSecrets', ['ErrImagePull']],
+      ['a missing Secret', missingSecret, 'CreateContainerConfigError', 'the Secret', ['CreateContainerConfigError']],
+      ['creating the runtime container: no problem', kubelet('ContainerCreating'), 'ContainerCreating', 'creating', []],
+      ['the runtime runs, not ready yet: not a problem', pod(), 'RuntimeNotReady', 'Check on port 50061', []],
+    ])('%s: the wait on the Ready condition, a Warning Event for a problem', (_n, p, reason, words, warned) => {
+      const d = decide(pea({ ready: { grpc: { port: 50061 } } }, starting), p, at(10));
+      expect(d.status.phase).toBe('Starting');
+      expect(ready(d)).toMatchObject({ status: 'False', reason, message: expect.stringContaining(words) });
+      expect(warnings(d)).toEqual(warned);
+      expect(kinds(d)).toEqual([]);
+      expect(d.requeueAfterMs).toBe(50_000);
+    });
+
+    it('warns once per problem: not on every pass, nor when the kubelet turns ErrImagePull to ImagePullBackOff', () => {
+      const first = decide(pea({}, starting), pulling('ErrImagePull'), at(1));
+      expect(first.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'ErrImagePull']]);
+      const again = decide(pea({}, first.status), pulling('ErrImagePull'), at(2));
+      expect(again.events).toEqual([]);
+      const backOff = decide(pea({}, again.status), pulling('ImagePullBackOff'), at(3));
+      expect(ready(backOff)?.reason).toBe('ImagePullBackOff');
+      expect(backOff.events).toEqual([]);
+      expect(decide(pea({}, backOff.status), pulling('ErrImagePull'), at(4)).events).toEqual([]);
+      // A different problem is news.
+      expect(warnings(decide(pea({}, backOff.status), unschedulable, at(5)))).toEqual(['Unschedulable']);
+    });
+
+    it('the first status of a new pod already names its wait: Starting (Normal) and the problem (Warning)', () => {
+      const d = decide(pea(), unschedulable, at(1));
+      expect(d.status.phase).toBe('Starting');
+      expect(d.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'Unschedulable'], ['Normal', 'Starting']]);
+    });
+
+    it('a wait that cannot heal (an image reference that cannot parse) fails the Pea at once, deleting the pod', () => {
+      const bad = kubelet('InvalidImageName', 'invalid reference format: repository name must be lowercase');
+      const d = decide(pea({}, starting), bad, at(2));
+      expect(d.status).toMatchObject({ phase: 'Failed', reason: 'InvalidImageName', finishTime: at(2).toISOString() });
+      expect(d.status.message).toContain('must be lowercase');
+      expect(d.actions).toEqual([{ kind: 'deletePod', name: 'p-pea' }]);
+      expect(d.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'InvalidImageName']]);
+      const finished = d.status.conditions?.find((c) => c.type === 'Finished');
+      expect(finished).toMatchObject({ status: 'True', reason: 'InvalidImageName' });
+    });
+
+    it.each([
+      ['stuck on a pull: fails with it', pulling('ImagePullBackOff'), 'ImagePullBackOff', 'imagePullSecrets'],
+      ['unschedulable: fails with it', unschedulable, 'Unschedulable', 'lower the requests in spec.resources'],
+      ['the runtime ran but never passed its check: ReadyTimeout', pod(), 'ReadyTimeout', 'raise spec.timeouts'],
+    ])('at readySeconds, %s', (_n, p, reason, words) => {
+      const d = decide(pea({}, starting), p, at(60));
+      expect(d.status).toMatchObject({ phase: 'Failed', reason, message: expect.stringContaining(words) });
+      expect(d.status.message).toContain('not ready after 60s (spec.timeouts.readySeconds is 60)');
+      if (reason !== 'ReadyTimeout') expect(d.status.message).not.toContain('raise');
+      expect(d.actions).toEqual([{ kind: 'deletePod', name: 'p-pea' }]);
+    });
+
+    it('a wait that heals (the Secret appears) lets the Pea become Ready; readySeconds 0 waits on a problem', () => {
+      const d = decide(pea({}, starting), missingSecret, at(5));
+      expect(decide(pea({}, d.status), pod({ ready: true }), at(6)).status.phase).toBe('Ready');
+      const forever = decide(pea({ timeouts: { readySeconds: 0 } }, starting), unschedulable, at(100_000));
+      expect(forever.status.phase).toBe('Starting');
+      expect(forever.requeueAfterMs).toBeUndefined();
+    });
   });
 
   it('keeps lastTransitionTime while a condition holds, and sets observedGeneration', () => {
