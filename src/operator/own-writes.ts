@@ -5,7 +5,7 @@
 // Entries expire, so a lost watch event can delay a Pea but never strand it.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Pea } from '../api/v1alpha1/types.js';
-import { podName } from './pod.js';
+import { podName, trimPod } from './pod.js';
 
 export const OWN_WRITES_TTL_MS = 30_000;
 
@@ -35,8 +35,7 @@ export class OwnWrites {
 
   /** We created this pod; kept (metadata and status only) until the pod cache shows it. */
   created(key: string, pod: V1Pod): void {
-    delete (pod as { spec?: unknown }).spec;
-    delete pod.metadata?.managedFields;
+    trimPod(pod);
     this.pods.set(key, { pod, at: this.now() });
   }
 

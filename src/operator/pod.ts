@@ -43,6 +43,15 @@ export function podName(pea: Pea): string {
   return `${pea.metadata.name}-pea`.slice(0, 63 - suffix.length).replace(/-+$/, '') + suffix;
 }
 
+/**
+ * Trims a pod in place to what the operator reads of it, metadata and status: decide()
+ * needs no more, and its spec is ours and known. Most of a cached pod's memory.
+ */
+export function trimPod(pod: V1Pod): void {
+  delete pod.metadata?.managedFields;
+  delete (pod as { spec?: unknown }).spec;
+}
+
 /** The Secret holding the Pea's control token: one per Pea, for all of its runs. */
 export function tokenSecretName(pea: Pea): string {
   return `${(pea.metadata.name as string).slice(0, 243)}-pea-token`;

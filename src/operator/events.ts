@@ -1,0 +1,58 @@
+// Events for `kubectl describe pea`, sent apart from the writes that matter: a few at a time
+// and a flood cut short, as client-go's recorder does, so that Events never crowd out the
+// status, pod and finalizer writes a reconcile waits on.
+import type * as k8s from '@kubernetes/client-node';
+import { API_VERSION, KIND, type Pea } from '../api/v1alpha1/types.js';
+import type { Logger } from '../shared/logger.js';
+import type { PeaEvent } from './decide.js';
+
+const MAX_EVENTS_IN_FLIGHT = 2;
+const MAX_EVENT_BACKLOG = 1000;
+
+/** Records Events on Peas without ever making a caller wait (client-go's EventRecorder). */
+export class EventRecorder {
+  private inFlight = 0;
+  private readonly backlog: Array<() => Promise<void>> = [];
+
+  constructor(private readonly core: k8s.CoreV1Api) {}
+
+  /** Queues an Event; it is dropped (and said so at debug) when the backlog is full. */
+  record(pea: Pea, ev: PeaEvent, log: Logger): void {
+    if (this.backlog.length >= MAX_EVENT_BACKLOG) {
+      log.debug({ reason: ev.reason }, 'event backlog full; dropping an event');
+      return;
+    }
+    this.backlog.push(() => this.send(pea, ev, log));
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.inFlight < MAX_EVENTS_IN_FLIGHT && this.backlog.length > 0) {
+      const send = this.backlog.shift() as () => Promise<void>;
+      this.inFlight++;
+      void send().finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async send(pea: Pea, ev: PeaEvent, log: Logger): Promise<void> {
+    const now = new Date();
+    const ns = pea.metadata.namespace as string;
+    const { name, uid, resourceVersion } = pea.metadata;
+    try {
+      await this.core.createNamespacedEvent({
+        namespace: ns,
+        body: {
+          metadata: { generateName: `${name}.`, namespace: ns },
+          involvedObject: { apiVersion: API_VERSION, kind: KIND, name, namespace: ns, uid, resourceVersion },
+          type: ev.type, reason: ev.reason, message: ev.message, source: { component: 'peapods-operator' },
+          firstTimestamp: now, lastTimestamp: now, count: 1,
+        },
+      });
+    } catch (err) {
+      log.warn({ err }, 'could not record an event');
+    }
+  }
+}

@@ -1,0 +1,208 @@
+// Reconcile one Pea: read it and its pod from the caches, decide() (pure), then write the
+// difference in the order that keeps a restart at any point safe.
+import type * as k8s from '@kubernetes/client-node';
+import type { Pea } from '../api/v1alpha1/types.js';
+import type { Logger } from '../shared/logger.js';
+import { grpcAddress, type CancelClient } from './cancel.js';
+import { decide, podRejected, type Action, type Decision } from './decide.js';
+import { describe, TerminalError } from './errors.js';
+import type { EventRecorder } from './events.js';
+import { OwnWrites } from './own-writes.js';
+import { podName, tokenSecretName } from './pod.js';
+import { peaToken } from './token.js';
+import type { PeaWrites } from './writes.js';
+
+/**
+ * The reconcile contract, as controller-runtime's pkg/reconcile states its own; the worker
+ * loop (workers.ts) keeps it for every key:
+ * - resolves `undefined`: the Pea is where decide() wants it, or waits on a watch event
+ *   (its own write's, its pod's) that brings the key back; a periodic resync looks again.
+ * - resolves a number: reconcile again after that many milliseconds, even if nothing
+ *   changes (a deadline: the ready timeout, the cancel deadline, a restart's back-off).
+ * - throws: retried with a per-key exponential back-off (100 ms, doubling, up to 60 s);
+ *   a 409 conflict only means the cache was behind, and is logged at debug.
+ * - throws a TerminalError: retrying cannot help; logged and not retried, the key comes
+ *   back with the Pea's next change. reconcile() itself turns the one it knows (a refused
+ *   pod) into a Failed Pea, so none escapes it today.
+ */
+export type Reconcile = (key: string) => Promise<number | undefined>;
+
+/** What a reconcile reads: the informers' caches. */
+export interface Caches {
+  pea(namespace: string, name: string): (Pea & k8s.KubernetesObject) | undefined;
+  pod(namespace: string, name: string): k8s.V1Pod | undefined;
+}
+
+/** Where a Pea's sidecar listens, and how long the operator waits for its Cancel. */
+export interface ReconcilerOptions {
+  grpcPort: number;
+  /** Derives each Pea's control token (token.ts). */
+  tokenKey: Buffer;
+  log: Logger;
+}
+
+/** The Pea reconciler: one pass per key, by the contract above. */
+export class Reconciler {
+  private readonly ownWrites = new OwnWrites();
+  /**
+   * Peas whose Cancel this process has sent (key → UID). Cancel goes out only after the
+   * status that records it (cancelTime) is written, and once per process while Cancelling:
+   * a restarted operator or a new leader cannot know whether the old one's call arrived.
+   */
+  private readonly cancelSent = new Map<string, string>();
+  /**
+   * Key → the Pea UID whose token Secret this process created (or found). The pod and its
+   * Secret are created together; an operator killed between the two would leave the pod
+   * waiting for its Secret volume for ever, so a live Pea not in here gets its Secret
+   * created again (409 when it exists): one write per live Pea after a restart, none else.
+   */
+  private readonly tokenSecretFor = new Map<string, string>();
+
+  constructor(
+    private readonly caches: Caches,
+    private readonly writes: PeaWrites,
+    private readonly cancels: CancelClient,
+    private readonly events: EventRecorder,
+    private readonly o: ReconcilerOptions,
+  ) {}
+
+  /** One pass for one Pea (`namespace/name`); see Reconcile for what it resolves and throws. */
+  readonly reconcile: Reconcile = async (key) => {
+    const [namespace, name] = key.split('/') as [string, string];
+    const cached = this.caches.pea(namespace, name);
+    if (!cached) {
+      this.ownWrites.forget(key);
+      this.cancelSent.delete(key);
+      this.tokenSecretFor.delete(key);
+      return undefined; // deleted; its pod goes with it (owner reference)
+    }
+    // Our own last write has not reached the cache yet: deciding on the older copy would
+    // repeat it and meet a conflict. That write's watch event brings the key back.
+    if (this.ownWrites.stale(key, cached.metadata?.resourceVersion)) return undefined;
+    let pea = structuredClone(cached) as Pea;
+    const log = this.o.log.child({ pea: key });
+    let pod = this.ownWrites.pod(key, pea, this.ownedPod(pea));
+    let d = decide(pea, pod, new Date());
+    if (wants(d, 'addFinalizer') || wants(d, 'createPod')) {
+      const started = await this.startPea(key, pea, d, log);
+      if (!started) return undefined;
+      ({ pea, pod } = started);
+      // Decide again on what those writes returned: the first status goes out in this pass
+      // instead of waiting for the pod's watch event.
+      d = decide(pea, pod, new Date());
+    }
+    const finished = d.status.phase === 'Succeeded' || d.status.phase === 'Failed';
+    if (pod && !finished && this.tokenSecretFor.get(key) !== pea.metadata.uid) await this.createTokenSecret(key, pea);
+    for (const a of d.actions) {
+      if (a.kind !== 'deletePod') continue;
+      log.info({ pod: a.name }, 'deleting pod');
+      await this.writes.deletePod(pea, a.name);
+    }
+    await this.writeStatus(key, pea, d);
+    // After the write: had Cancel gone first and the write been lost (operator killed, API
+    // server down), the runtime's exit would later read as its own end, not a cancel.
+    if (wants(d, 'cancelRpc') && this.cancelSent.get(key) !== pea.metadata.uid) {
+      await this.cancel(pea, log);
+      this.cancelSent.set(key, pea.metadata.uid as string);
+    }
+    if (finished) {
+      this.cancelSent.delete(key);
+      this.tokenSecretFor.delete(key);
+    }
+    for (const ev of d.events) this.events.record(pea, ev, log);
+    if (wants(d, 'removeFinalizer')) await this.writes.setFinalizer(pea, false);
+    return d.requeueAfterMs;
+  };
+
+  /**
+   * Adds the finalizer and creates the pod, in one round trip as they do not depend on each
+   * other (should the Pea be deleted between them, its pod still goes through preStop
+   * teardown). Resolves the Pea and pod as the API server returned them, or undefined when
+   * the pod was refused and the Pea failed.
+   */
+  private async startPea(key: string, pea: Pea, d: Decision, log: Logger): Promise<Started | undefined> {
+    try {
+      const [patched, created] = await Promise.all([
+        wants(d, 'addFinalizer') ? this.writes.setFinalizer(pea, true) : undefined,
+        wants(d, 'createPod') ? this.createPod(key, pea, log) : undefined,
+      ]);
+      this.wrote(key, pea, patched);
+      if (created) this.ownWrites.created(key, created);
+      return { pea: patched ?? pea, pod: created ?? this.ownedPod(pea) };
+    } catch (err) {
+      if (!(err instanceof TerminalError)) throw err;
+      const r = podRejected(pea, err.message, new Date());
+      await this.writeStatus(key, pea, r);
+      for (const ev of r.events) this.events.record(pea, ev, log);
+      return undefined;
+    }
+  }
+
+  /** The pod as created (undefined if it existed already), with its token Secret. */
+  private async createPod(key: string, pea: Pea, log: Logger): Promise<k8s.V1Pod | undefined> {
+    try {
+      // Together: the kubelet waits for the pod's Secret volume, and a Secret that already
+      // exists (a restart, or someone re-created it) holds the same derived token.
+      const [pod] = await Promise.all([this.writes.createPod(pea, log), this.createTokenSecret(key, pea)]);
+      return pod;
+    } catch (err) {
+      // Until the pod exists the Pea has no status to show this in; an event does.
+      if (!(err instanceof TerminalError)) {
+        const message = `could not create pod ${podName(pea)}: ${describe(err)}`;
+        this.events.record(pea, { type: 'Warning', reason: 'FailedCreatePod', message }, log);
+      }
+      throw err;
+    }
+  }
+
+  private async createTokenSecret(key: string, pea: Pea): Promise<void> {
+    await this.writes.createTokenSecret(pea);
+    this.tokenSecretFor.set(key, pea.metadata.uid as string);
+  }
+
+  private async writeStatus(key: string, pea: Pea, d: Decision): Promise<void> {
+    this.wrote(key, pea, await this.writes.patchStatus(pea, d.status));
+  }
+
+  /** Remembers a write over `pea` until the cache shows it (own-writes.ts). */
+  private wrote(key: string, pea: Pea, written: Pea | undefined): void {
+    // A patch that changed nothing keeps the resourceVersion: no watch event will follow it.
+    const before = pea.metadata.resourceVersion;
+    if (written && written.metadata.resourceVersion !== before) this.ownWrites.wrote(key, before);
+  }
+
+  /** Cancel on the pod IP; failing that, the pod's deletion (its preStop hook cancels too). */
+  private async cancel(pea: Pea, log: Logger): Promise<void> {
+    const ip = this.ownedPod(pea)?.status?.podIP;
+    if (!ip) {
+      log.info('no pod IP yet: deleting the pod instead of calling Cancel');
+      return this.writes.deletePod(pea, podName(pea));
+    }
+    const address = grpcAddress(ip, this.o.grpcPort);
+    const reason = pea.metadata.deletionTimestamp ? 'Pea deleted' : 'spec.cancel';
+    const outcome = await this.cancels.cancel(address, peaToken(this.o.tokenKey, pea), reason, log);
+    if (outcome === 'unauthenticated') {
+      // Waiting would strand the Pea for cancelSeconds. Deleting the pod runs the same
+      // cancel -> teardown through its preStop hook.
+      const message = `the sidecar refused the Pea's control token (was Secret ${tokenSecretName(pea)} changed?); `
+        + 'deleting the pod, whose preStop hook cancels and tears down the runtime';
+      this.events.record(pea, { type: 'Warning', reason: 'CancelUnauthenticated', message }, log);
+      return this.writes.deletePod(pea, podName(pea));
+    }
+    if (outcome === 'unreachable') {
+      const message = `the runtime sidecar at ${address} did not answer Cancel; `
+        + 'the pod is deleted when spec.timeouts.cancelSeconds runs out';
+      this.events.record(pea, { type: 'Warning', reason: 'CancelUnreachable', message }, log);
+    }
+  }
+
+  /** The Pea's pod from the cache, only if it is really this Pea's (same UID). */
+  private ownedPod(pea: Pea): k8s.V1Pod | undefined {
+    const pod = this.caches.pod(pea.metadata.namespace as string, podName(pea));
+    return pod?.metadata?.ownerReferences?.some((r) => r.uid === pea.metadata.uid) ? pod : undefined;
+  }
+}
+
+type Started = { pea: Pea; pod: k8s.V1Pod | undefined };
+
+const wants = (d: Decision, kind: Action['kind']): boolean => d.actions.some((a) => a.kind === kind);

@@ -1,0 +1,98 @@
+// The operator's writes to the API server for one Pea: its finalizer, its pod, its token
+// Secret, its status. Each is one call and keeps no memory; what to write, and when, is the
+// reconciler's (reconcile.ts). Writes that replace state carry the resourceVersion they
+// were decided on, so a decision taken on a stale cache meets 409 and is taken again.
+import * as k8s from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION, type Pea, type PeaStatus } from '../api/v1alpha1/types.js';
+import type { Logger } from '../shared/logger.js';
+import { FINALIZER } from './decide.js';
+import { apiMessage, ignoreAlreadyExists, ignoreNotFound, statusCode, TerminalError } from './errors.js';
+import { buildPod, podName, type PodSettings } from './pod.js';
+import { buildTokenSecret } from './token.js';
+
+const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+/** The API writes of the Pea controller. */
+export class PeaWrites {
+  private readonly custom: k8s.CustomObjectsApi;
+  private readonly core: k8s.CoreV1Api;
+
+  constructor(kc: k8s.KubeConfig, private readonly pod: PodSettings, private readonly tokenKey: Buffer) {
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+  }
+
+  /** Adds (`true`) or removes the finalizer; the Pea as it is after the patch (undefined if it is gone). */
+  async setFinalizer(pea: Pea, present: boolean): Promise<Pea | undefined> {
+    const others = (pea.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+    const finalizers = present ? [...others, FINALIZER] : others;
+    // resourceVersion makes this a compare-and-swap: a conflict retries with fresh state.
+    return (await ignoreNotFound(this.custom.patchNamespacedCustomObject({
+      group: GROUP, version: VERSION, plural: PLURAL, ...where(pea),
+      body: { metadata: { finalizers, resourceVersion: pea.metadata.resourceVersion } },
+    }, MERGE))) as Pea | undefined;
+  }
+
+  /**
+   * The pod as created (undefined if it existed already). A pod the API server refuses for
+   * the Pea's spec throws a TerminalError saying so.
+   */
+  async createPod(pea: Pea, log: Logger): Promise<k8s.V1Pod | undefined> {
+    log.info({ pod: podName(pea) }, 'creating pod');
+    try {
+      const body = buildPod(pea, this.pod);
+      return await ignoreAlreadyExists(this.core.createNamespacedPod({ namespace: where(pea).namespace, body }));
+    } catch (err) {
+      // 422: a field the API server cannot take. 403 from PodSecurity admission: the Pea asks
+      // for more than its namespace allows. Both are facts about the spec, so the Pea fails
+      // and says why. Other 403s (RBAC, quota) may pass later and are retried.
+      const code = statusCode(err);
+      if (code === 422 || (code === 403 && /violates PodSecurity/.test(apiMessage(err)))) {
+        const message = `could not create pod ${podName(pea)}: ${apiMessage(err)}; `
+          + "fix the Pea's spec, then delete it and create it again";
+        throw new TerminalError(message, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** Deletes a pod of the Pea; one already gone is fine. */
+  async deletePod(pea: Pea, name: string): Promise<void> {
+    await ignoreNotFound(this.core.deleteNamespacedPod({ namespace: pea.metadata.namespace as string, name }));
+  }
+
+  /** Creates the Pea's token Secret; one that exists already holds the same derived token. */
+  async createTokenSecret(pea: Pea): Promise<void> {
+    const body = buildTokenSecret(pea, this.tokenKey);
+    await ignoreAlreadyExists(this.core.createNamespacedSecret({ namespace: pea.metadata.namespace as string, body }));
+  }
+
+  /**
+   * Writes `status` if it differs from the Pea's; the Pea as the API server returned it, or
+   * undefined when nothing was written or the Pea is gone.
+   */
+  async patchStatus(pea: Pea, status: PeaStatus): Promise<Pea | undefined> {
+    if (canonical(pea.status ?? {}) === canonical(status)) return undefined;
+    // resourceVersion makes the write conditional: a decision taken on a stale cached Pea
+    // (say, its pod's deletion seen before our own last status write) gets 409 and is
+    // retried on fresh state instead of overwriting a newer status.
+    // A merge patch keeps keys it does not mention: null removes the ones decide() dropped.
+    const old = typeof pea.status === 'object' && pea.status !== null && !Array.isArray(pea.status) ? pea.status : {};
+    const removed = Object.fromEntries(Object.keys(old).filter((k) => !(k in status)).map((k) => [k, null]));
+    return (await ignoreNotFound(this.custom.patchNamespacedCustomObjectStatus({
+      group: GROUP, version: VERSION, plural: PLURAL, ...where(pea),
+      body: { metadata: { resourceVersion: pea.metadata.resourceVersion }, status: { ...removed, ...status } },
+    }, MERGE))) as Pea | undefined;
+  }
+}
+
+/** The namespace and name of a Pea, for calls about it. */
+function where(pea: Pea): { namespace: string; name: string } {
+  return { namespace: pea.metadata.namespace as string, name: pea.metadata.name as string };
+}
+
+/** JSON with sorted keys: the API server returns a status's keys in its own order. */
+function canonical(value: unknown): string {
+  const sorted = (v: object): object => Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? sorted(v) : v));
+}
