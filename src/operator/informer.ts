@@ -77,7 +77,7 @@ export function resilientInformer<T extends k8s.KubernetesObject>(o: InformerOpt
     try {
       f(obj);
     } catch (err) {
-      o.log.error({ informer: o.name, err: String(err) }, 'informer handler failed');
+      o.log.error({ informer: o.name, err }, 'informer handler failed');
     }
   };
 
@@ -95,7 +95,7 @@ export function resilientInformer<T extends k8s.KubernetesObject>(o: InformerOpt
       if (stopped) return;
       synced = false;
       const delay = Math.min(200 * 2 ** failures++, 30_000);
-      o.log.warn({ informer: o.name, err: String(err), retryInMs: delay }, 'list or watch failed; restarting it');
+      o.log.warn({ informer: o.name, err, retryInMs: delay }, 'list or watch failed; restarting it');
       setTimeout(() => {
         if (!stopped) begin();
       }, delay).unref();

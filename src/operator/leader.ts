@@ -3,6 +3,7 @@
 // exits, so nothing acts twice) when renewing fails past the renew deadline.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger.js';
+import { isNotFound } from './errors.js';
 
 export interface LeaderOptions {
   kc: k8s.KubeConfig;
@@ -34,7 +35,7 @@ export class LeaderElector {
     return new Promise((resolve) => {
       const tick = async (): Promise<void> => {
         const ok = await this.tryAcquireOrRenew().catch((err) => {
-          this.o.log.warn({ err: String(err) }, 'lease update failed');
+          this.o.log.warn({ err }, 'lease update failed');
           return false;
         });
         if (ok) {
@@ -63,7 +64,7 @@ export class LeaderElector {
     try {
       lease = await this.api.readNamespacedLease({ namespace, name });
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) throw err;
+      if (!isNotFound(err)) throw err;
       await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } } });
       return true;
     }
@@ -86,7 +87,7 @@ export class LeaderElector {
       if (lease.spec?.holderIdentity !== this.o.identity) return;
       await this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } } });
     } catch (err) {
-      this.o.log.warn({ err: String(err) }, 'could not release the lease; it expires by itself');
+      this.o.log.warn({ err }, 'could not release the lease; it expires by itself');
     }
   }
 }

@@ -82,7 +82,9 @@ function serve(addr: { host: string; port: number }, handler: (path: string) => 
       res.end(body);
     });
   });
-  server.on('error', (err) => log.error({ err: String(err), port: addr.port }, 'cannot listen: choose another address with the bind-address flags'));
+  server.on('error', (err) => {
+    log.error({ err, port: addr.port }, 'cannot listen: choose another address with the bind-address flags');
+  });
   server.listen(addr.port, addr.host);
   return server;
 }
@@ -150,7 +152,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const flags = cmd.opts<OperatorFlags>();
   const log = createLogger('peapods-operator', flags.logLevel);
   runOperator(flags, log).catch((err) => {
-    log.fatal({ err: String(err) }, 'operator could not start: check --kubeconfig and the cluster connection');
+    log.fatal({ err }, 'operator could not start: check --kubeconfig and the cluster connection');
     process.exit(1);
   });
 }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
+import { isConflict, isNotFound } from './errors.js';
 import { LABEL_MANAGED, LABEL_PEA, MANAGER, tokenSecretName } from './pod.js';
 
 /** The key of the Secret's data; the sidecar reads `<mount>/token`. */
@@ -57,7 +58,7 @@ export async function loadTokenKey(file: string | undefined, secret: KeySecret |
     try {
       return await keyFromSecret(secret);
     } catch (err) {
-      log.warn({ secret: `${secret.namespace}/${secret.name}`, err: String((err as Error).message ?? err).slice(0, 300) },
+      log.warn({ secret: `${secret.namespace}/${secret.name}`, err },
         "cannot read or create the control-token key Secret; using a random key for this process only: check the operator's RBAC (get on that Secret, create secrets) and that its namespace exists");
       return randomBytes(32);
     }
@@ -74,13 +75,13 @@ async function keyFromSecret({ core, namespace, name }: KeySecret): Promise<Buff
       if (!data) throw new Error(`Secret ${namespace}/${name} has no "${KEY_FIELD}": delete it and the operator makes a new one`);
       return Buffer.from(data, 'base64');
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) throw err;
+      if (!isNotFound(err)) throw err;
     }
     try {
       const body = { metadata: { name, namespace }, type: 'Opaque', data: { [KEY_FIELD]: randomBytes(32).toString('base64') } };
       await core.createNamespacedSecret({ namespace, body });
     } catch (err) {
-      if ((err as { code?: number }).code !== 409) throw err; // another replica won: read theirs
+      if (!isConflict(err)) throw err; // another replica won: read theirs
     }
   }
   throw new Error(`Secret ${namespace}/${name} kept disappearing`);

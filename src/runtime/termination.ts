@@ -15,6 +15,6 @@ export function writeTerminationMessage(path: string, text: string, log: Logger)
   try {
     writeFileSync(path, Buffer.from(text).subarray(0, MAX_BYTES));
   } catch (err) {
-    log.warn({ path, err: String(err) }, 'could not write the termination message: check --termination-log');
+    log.warn({ path, err }, 'could not write the termination message: check --termination-log');
   }
 }

@@ -49,7 +49,7 @@ export async function hostRuntime(Runtime: RuntimeClass, opts: HostOptions = {})
     log.info({ why }, 'cancel');
     Promise.resolve()
       .then(() => runtime.cancel())
-      .catch((err) => log.error({ err: errorText(err) }, 'cancel() threw'));
+      .catch((err: unknown) => log.error({ err }, 'cancel() threw'));
   };
   const onSignal = (sig: NodeJS.Signals): void => cancel(sig);
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal);

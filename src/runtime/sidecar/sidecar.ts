@@ -57,7 +57,7 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
     servers = [grpc, http];
     opts.onListening?.({ grpc: grpc.port, http: http.port });
   } catch (err) {
-    log.error({ err: String(err) }, 'sidecar could not start');
+    log.error({ err }, 'sidecar could not start');
     writeTerminationMessage(opts.terminationLog, String(err), log);
     return 1;
   }
