@@ -19,10 +19,14 @@ export const REASON_RESTARTING = 'Restarting';
 export const REASON_INVALID = 'InvalidSpec';
 export const REASON_MALFORMED_STATUS = 'MalformedStatus';
 
+/** A write that moves the world towards the Pea's status; the reconciler (reconcile.ts) makes it. */
 export type Action =
   | { kind: 'addFinalizer' }
   | { kind: 'removeFinalizer' }
   | { kind: 'createPod' }
+  /** The Pea's token Secret, which its pod mounts: sent once per process (once.ts), and with each new pod. */
+  | { kind: 'createTokenSecret' }
+  /** Asked for on every pass while Cancelling: sent once per process (once.ts), after the status. */
   | { kind: 'cancelRpc' }
   | { kind: 'deletePod'; name: string };
 
@@ -59,6 +63,9 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   const problem = invalid(pea);
   if (problem && !isFinished(old.phase)) finish(d, 'Failed', REASON_INVALID, problem, now);
   else if (!isFinished(old.phase)) progress(pea, pod, now, d);
+  // Every pod of a live Pea mounts its token Secret, the one about to be created too.
+  const podWanted = pod ? !isFinished(d.status.phase) : d.actions.some((a) => a.kind === 'createPod');
+  if (podWanted) d.actions.push({ kind: 'createTokenSecret' });
   // The status waits until the new pod is seen (its watch event brings the Pea back here):
   // writing Pending first would cost a write per Pea for a state that lasts milliseconds.
   if (d.actions.some((a) => a.kind === 'createPod')) return { ...d, status: old };
@@ -257,7 +264,7 @@ function cancelling(pea: Pea, d: Decision, now: Date, t: Timeouts, podDeleting: 
   // The sidecar itself kills the runtime after cancelSeconds; allow it that plus teardown.
   const deadline = cancelDeadlineMs(s, t) as number;
   if (now.getTime() < deadline) {
-    // Asked for on every pass: the controller sends it once per process, after cancelTime is
+    // Asked for on every pass: once.ts lets it go out once per process, after cancelTime is
     // written, so a Cancel lost with a killed operator is sent again by the next one.
     d.actions.push({ kind: 'cancelRpc' });
     d.requeueAfterMs = deadline - now.getTime();

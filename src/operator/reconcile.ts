@@ -7,6 +7,7 @@ import { grpcAddress, type CancelClient } from './cancel.js';
 import { decide, podRejected, type Action, type Decision } from './decide.js';
 import { describe, TerminalError } from './errors.js';
 import type { EventRecorder } from './events.js';
+import { OncePerProcess } from './once.js';
 import { OwnWrites } from './own-writes.js';
 import { podName, tokenSecretName } from './pod.js';
 import { peaToken } from './token.js';
@@ -44,19 +45,8 @@ export interface ReconcilerOptions {
 /** The Pea reconciler: one pass per key, by the contract above. */
 export class Reconciler {
   private readonly ownWrites = new OwnWrites();
-  /**
-   * Peas whose Cancel this process has sent (key → UID). Cancel goes out only after the
-   * status that records it (cancelTime) is written, and once per process while Cancelling:
-   * a restarted operator or a new leader cannot know whether the old one's call arrived.
-   */
-  private readonly cancelSent = new Map<string, string>();
-  /**
-   * Key → the Pea UID whose token Secret this process created (or found). The pod and its
-   * Secret are created together; an operator killed between the two would leave the pod
-   * waiting for its Secret volume for ever, so a live Pea not in here gets its Secret
-   * created again (409 when it exists): one write per live Pea after a restart, none else.
-   */
-  private readonly tokenSecretFor = new Map<string, string>();
+  /** The Cancel and the token Secret of each live Pea, sent once per process (once.ts). */
+  private readonly once = new OncePerProcess();
 
   constructor(
     private readonly caches: Caches,
@@ -72,8 +62,7 @@ export class Reconciler {
     const cached = this.caches.pea(namespace, name);
     if (!cached) {
       this.ownWrites.forget(key);
-      this.cancelSent.delete(key);
-      this.tokenSecretFor.delete(key);
+      this.once.forget(key);
       return undefined; // deleted; its pod goes with it (owner reference)
     }
     // Our own last write has not reached the cache yet: deciding on the older copy would
@@ -91,8 +80,10 @@ export class Reconciler {
       // instead of waiting for the pod's watch event.
       d = decide(pea, pod, new Date());
     }
-    const finished = d.status.phase === 'Succeeded' || d.status.phase === 'Failed';
-    if (pod && !finished && this.tokenSecretFor.get(key) !== pea.metadata.uid) await this.createTokenSecret(key, pea);
+    const uid = pea.metadata.uid as string;
+    if (wants(d, 'createTokenSecret')) {
+      await this.once.run('tokenSecret', key, uid, () => this.writes.createTokenSecret(pea));
+    }
     for (const a of d.actions) {
       if (a.kind !== 'deletePod') continue;
       log.info({ pod: a.name }, 'deleting pod');
@@ -101,14 +92,8 @@ export class Reconciler {
     await this.writeStatus(key, pea, d);
     // After the write: had Cancel gone first and the write been lost (operator killed, API
     // server down), the runtime's exit would later read as its own end, not a cancel.
-    if (wants(d, 'cancelRpc') && this.cancelSent.get(key) !== pea.metadata.uid) {
-      await this.cancel(pea, log);
-      this.cancelSent.set(key, pea.metadata.uid as string);
-    }
-    if (finished) {
-      this.cancelSent.delete(key);
-      this.tokenSecretFor.delete(key);
-    }
+    if (wants(d, 'cancelRpc')) await this.once.run('cancel', key, uid, () => this.cancel(pea, log));
+    if (d.status.phase === 'Succeeded' || d.status.phase === 'Failed') this.once.forget(key);
     for (const ev of d.events) this.events.record(pea, ev, log);
     if (wants(d, 'removeFinalizer')) await this.writes.setFinalizer(pea, false);
     return d.requeueAfterMs;
@@ -124,7 +109,7 @@ export class Reconciler {
     try {
       const [patched, created] = await Promise.all([
         wants(d, 'addFinalizer') ? this.writes.setFinalizer(pea, true) : undefined,
-        wants(d, 'createPod') ? this.createPod(key, pea, log) : undefined,
+        wants(d, 'createPod') ? this.createPod(key, pea, d, log) : undefined,
       ]);
       this.wrote(key, pea, patched);
       if (created) this.ownWrites.created(key, created);
@@ -138,12 +123,22 @@ export class Reconciler {
     }
   }
 
-  /** The pod as created (undefined if it existed already), with its token Secret. */
-  private async createPod(key: string, pea: Pea, log: Logger): Promise<k8s.V1Pod | undefined> {
+  /**
+   * The pod as created (undefined if it existed already), with its token Secret: always
+   * written with a new pod, whatever once.ts remembers (someone may have deleted it).
+   */
+  private async createPod(key: string, pea: Pea, d: Decision, log: Logger): Promise<k8s.V1Pod | undefined> {
+    const createSecret = async (): Promise<void> => {
+      await this.writes.createTokenSecret(pea);
+      this.once.did('tokenSecret', key, pea.metadata.uid as string);
+    };
     try {
       // Together: the kubelet waits for the pod's Secret volume, and a Secret that already
       // exists (a restart, or someone re-created it) holds the same derived token.
-      const [pod] = await Promise.all([this.writes.createPod(pea, log), this.createTokenSecret(key, pea)]);
+      const [pod] = await Promise.all([
+        this.writes.createPod(pea, log),
+        wants(d, 'createTokenSecret') ? createSecret() : undefined,
+      ]);
       return pod;
     } catch (err) {
       // Until the pod exists the Pea has no status to show this in; an event does.
@@ -153,11 +148,6 @@ export class Reconciler {
       }
       throw err;
     }
-  }
-
-  private async createTokenSecret(key: string, pea: Pea): Promise<void> {
-    await this.writes.createTokenSecret(pea);
-    this.tokenSecretFor.set(key, pea.metadata.uid as string);
   }
 
   private async writeStatus(key: string, pea: Pea, d: Decision): Promise<void> {

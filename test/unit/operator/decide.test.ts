@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1ContainerState, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { Pea, PeaStatus } from '../../../src/api/v1alpha1/types.js';
-import { decide, restartBackoffSeconds, type Decision } from '../../../src/operator/decide.js';
+import { decide, restartBackoffSeconds, type Action, type Decision } from '../../../src/operator/decide.js';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number): Date => new Date(T0.getTime() + s * 1000);
@@ -35,7 +35,9 @@ function pod(opts: { ready?: boolean; exit?: number; ip?: string; tearingDown?: 
   };
 }
 
-const kinds = (d: ReturnType<typeof decide>): string[] => d.actions.map((a) => a.kind);
+/** The actions but the token Secret, which every pass of a live Pea asks for (tested on its own below). */
+const writes = (d: ReturnType<typeof decide>): Action[] => d.actions.filter((a) => a.kind !== 'createTokenSecret');
+const kinds = (d: ReturnType<typeof decide>): string[] => writes(d).map((a) => a.kind);
 
 describe('decide', () => {
   it('adds the finalizer and creates the pod of a new Pea', () => {
@@ -43,6 +45,23 @@ describe('decide', () => {
     expect(kinds(d)).toEqual(['addFinalizer', 'createPod']);
     expect(d.status).toEqual({}); // written once the pod is seen
     expect(d.requeueAfterMs).toBe(60_000);
+  });
+
+  const started = { startTime: T0.toISOString(), phase: 'Starting' as const };
+  const backingOff = {
+    phase: 'Pending' as const, restartCount: 1,
+    lastTermination: { reason: 'RunForeverError', message: 'boom', finishTime: T0.toISOString(), backoffSeconds: 10 },
+  };
+  it.each([
+    ['the pod to create', pea({}, undefined, { finalizers: [] }), undefined, true],
+    ['a starting pod', pea({}, started), pod(), true],
+    ['a cancelling pod', pea({ cancel: true }, { ...started, phase: 'Ready' }), pod({ ready: true }), true],
+    ['no pod, in a restart\'s back-off', pea({ restartPolicy: 'Always' }, backingOff), undefined, false],
+    ['a pod whose Pea ended now', pea({}, started), pod({ exit: 0 }), false],
+    ['a pod of an ended Pea', pea({}, { phase: 'Succeeded', reason: 'Completed' }), pod({ exit: 0 }), false],
+  ])('the token Secret, with %s', (_n, p, po, wanted) => {
+    // Written once per process (once.ts): a Secret lost with a killed operator comes back.
+    expect(decide(p, po, at(1)).actions.some((a) => a.kind === 'createTokenSecret')).toBe(wanted);
   });
 
   it('records the start when the new pod is seen', () => {
@@ -238,7 +257,7 @@ describe('decide', () => {
     it('a second crash doubles the back-off and deletes the pod before the last one', () => {
       const second = { phase: 'Ready' as const, podName: 'p-pea-1', startTime: at(11).toISOString(), readyTime: at(12).toISOString(), restartCount: 1, lastTermination: backingOff(1, 10).lastTermination };
       const d = decide(always(second), { ...pod({ exit: 2 }), metadata: { name: 'p-pea-1' } }, at(20));
-      expect(d.actions).toEqual([{ kind: 'deletePod', name: 'p-pea' }]);
+      expect(writes(d)).toEqual([{ kind: 'deletePod', name: 'p-pea' }]);
       expect(d.status).toMatchObject({ phase: 'Pending', restartCount: 2, lastTermination: { podName: 'p-pea-1', backoffSeconds: 20 } });
       expect(d.requeueAfterMs).toBe(20_000);
     });
