@@ -11,9 +11,8 @@ import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { lifecycleServiceDefinition } from '../src/shared/lifecycle-proto.js';
 import { presentedToken, tokenMatches } from '../src/shared/token.js';
+import { MAX_MESSAGE_BYTES } from '../src/runtime/sidecar/grpc-server.js';
 
-/** Control messages over this size are refused (grpc-server.ts MAX_MESSAGE_BYTES). */
-export const MAX_MESSAGE_BYTES = 64 * 1024;
 const S = grpc.status;
 
 export interface Target {

@@ -22,21 +22,20 @@ export function isConflict(err: unknown): boolean {
 }
 
 /** The call's result; undefined when the object was not there (a delete or patch of something gone). */
-export async function ignoreNotFound<T>(call: Promise<T>): Promise<T | undefined> {
-  try {
-    return await call;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+export function ignoreNotFound<T>(call: Promise<T>): Promise<T | undefined> {
+  return ignoring(call, isNotFound);
 }
 
 /** The created object; undefined when one of that name exists already (409 AlreadyExists). */
-export async function ignoreAlreadyExists<T>(create: Promise<T>): Promise<T | undefined> {
+export function ignoreAlreadyExists<T>(create: Promise<T>): Promise<T | undefined> {
+  return ignoring(create, isConflict);
+}
+
+async function ignoring<T>(call: Promise<T>, expected: (err: unknown) => boolean): Promise<T | undefined> {
   try {
-    return await create;
+    return await call;
   } catch (err) {
-    if (isConflict(err)) return undefined;
+    if (expected(err)) return undefined;
     throw err;
   }
 }

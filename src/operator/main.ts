@@ -95,7 +95,7 @@ function countPhases(peas: ReadonlyArray<{ status?: { phase?: string } }>): Reco
   return out;
 }
 
-export async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
+async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
   const kc = kubeConfig(f.kubeconfig);
   const c = new Controller({
     kc, namespace: f.namespace, maxConcurrentReconciles: f.maxConcurrentReconciles, resyncMs: f.resyncSeconds * 1000, cancelRpcTimeoutMs: 2000, log,

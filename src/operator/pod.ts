@@ -5,6 +5,7 @@
 // container's preStop hook calling the sidecar, so any pod deletion runs cancel → teardown.
 import type { V1Container, V1Pod, V1Probe, V1SecurityContext } from '@kubernetes/client-node';
 import { API_VERSION, DEFAULT_TIMEOUTS, KIND, type Pea, type ReadyProbe, type Timeouts } from '../api/v1alpha1/types.js';
+import { SIDECAR_GRPC_PORT, SIDECAR_HTTP_PORT, STARTED_TIMEOUT_SECONDS } from '../shared/sidecar-defaults.js';
 
 export interface PodSettings {
   /** Image with `pea-runtime` (the operator's own image by default). */
@@ -15,17 +16,20 @@ export interface PodSettings {
   runAsUser: number;
 }
 
-export const DEFAULT_POD_SETTINGS: PodSettings = { sidecarImage: 'peapods/peapods:dev', grpcPort: 50051, httpPort: 50052, runAsUser: 65532 };
+/** The settings the operator's flags default to. */
+export const DEFAULT_POD_SETTINGS: PodSettings = {
+  sidecarImage: 'peapods/peapods:dev', grpcPort: SIDECAR_GRPC_PORT, httpPort: SIDECAR_HTTP_PORT, runAsUser: 65532,
+};
 
 export const LABEL_PEA = 'peapods.io/pea';
 export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
 export const MANAGER = 'peapods';
 /** Marks the runtime container's processes so the sidecar can find them (--attach-env). */
-export const RUNTIME_MARKER = { name: 'PEAPODS_RUNTIME', value: '1' };
+const RUNTIME_MARKER = { name: 'PEAPODS_RUNTIME', value: '1' };
 export const SIDECAR_CONTAINER = 'pea-runtime';
 /** The Pea's control-token Secret (src/operator/token.ts) in the sidecar. */
-export const TOKEN_VOLUME = 'pea-runtime-token';
-export const TOKEN_MOUNT = '/var/run/peapods';
+const TOKEN_VOLUME = 'pea-runtime-token';
+const TOKEN_MOUNT = '/var/run/peapods';
 export const RUNTIME_CONTAINER = 'runtime';
 
 export function timeoutsOf(pea: Pea): Timeouts {
@@ -77,7 +81,12 @@ function grpcProbe(port: number, service: string | undefined, periodSeconds: num
 }
 
 /** How the sidecar image starts pea-runtime (its ENTRYPOINT), for the exec hook. */
-export const SIDECAR_ENTRYPOINT = ['node', '/app/dist/src/runtime/main.js'] as const;
+const SIDECAR_ENTRYPOINT = ['node', '/app/dist/src/runtime/main.js'] as const;
+
+/** `pea-runtime started`'s flags in the sidecar's postStart hook. */
+function startedFlags(s: PodSettings): string[] {
+  return ['--grpc-port', String(s.grpcPort), '--timeout', String(STARTED_TIMEOUT_SECONDS)];
+}
 
 function sidecarContainer(pea: Pea, s: PodSettings, t: Timeouts): V1Container {
   return {
@@ -103,7 +112,7 @@ function sidecarContainer(pea: Pea, s: PodSettings, t: Timeouts): V1Container {
     // hook rather than a startupProbe: the kubelet waits for either before it starts the next
     // container, but a probe passes at best on its next 1 s tick and the hook as soon as the
     // sidecar answers (measured on the local cluster: create → Pod Ready 3.0 s → 2.0 s).
-    lifecycle: { postStart: { exec: { command: [...SIDECAR_ENTRYPOINT, 'started', '--grpc-port', String(s.grpcPort), '--timeout', '60'] } } },
+    lifecycle: { postStart: { exec: { command: [...SIDECAR_ENTRYPOINT, 'started', ...startedFlags(s)] } } },
     // Service "" is SERVING only while the runtime is ready: this is the Pea's readiness.
     readinessProbe: grpcProbe(s.grpcPort, undefined, 1, 1),
     resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '160Mi' } },

@@ -7,7 +7,9 @@
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_TIMEOUTS } from '../api/v1alpha1/types.js';
 import { createLogger } from '../shared/logger.js';
+import { SIDECAR_GRPC_PORT, SIDECAR_HTTP_PORT, STARTED_TIMEOUT_SECONDS } from '../shared/sidecar-defaults.js';
 import { parseReadySpec } from './sidecar/ready-check.js';
 import { parseTeardownCommand } from './sidecar/teardown.js';
 import { DEFAULT_TERMINATION_LOG } from './termination.js';
@@ -60,11 +62,23 @@ export function buildProgram(): Command {
     .addOption(new Option('--attach-env <NAME=VALUE>', "supervise the pod's other container: the process in the shared PID namespace whose environment has NAME=VALUE").argParser(envMarker).env('PEA_ATTACH_ENV'))
     .addOption(new Option('--ready <spec>', 'how to tell the runtime is ready: none | tcp://HOST:PORT | http://HOST:PORT/PATH | grpc://HOST:PORT[/SERVICE]').default(parseReadySpec('none'), 'none').argParser(wrap(parseReadySpec)).env('PEA_READY'))
     .addOption(new Option('--ready-period <seconds>', 'how often to run the ready check').default(0.25).argParser(seconds).env('PEA_READY_PERIOD'))
-    .addOption(new Option('--grpc-port <port>', 'gRPC port: grpc.health.v1 and peapods.v1.Lifecycle, on all interfaces').default(50051).argParser(port).env('PEA_GRPC_PORT'))
-    .addOption(new Option('--http-port <port>', 'HTTP port: /prestop (the preStop hook), /healthz, /readyz, /status').default(50052).argParser(port).env('PEA_HTTP_PORT'))
+    .addOption(
+      new Option('--grpc-port <port>', 'gRPC port: grpc.health.v1 and peapods.v1.Lifecycle, on all interfaces')
+        .default(SIDECAR_GRPC_PORT).argParser(port).env('PEA_GRPC_PORT'),
+    )
+    .addOption(
+      new Option('--http-port <port>', 'HTTP port: /prestop (the preStop hook), /healthz, /readyz, /status')
+        .default(SIDECAR_HTTP_PORT).argParser(port).env('PEA_HTTP_PORT'),
+    )
     .addOption(new Option('--host <address>', 'address to listen on').default('0.0.0.0').env('PEA_HOST'))
-    .addOption(new Option('--cancel-timeout <seconds>', 'SIGTERM → SIGKILL delay when cancelling the runtime').default(10).argParser(seconds).env('PEA_CANCEL_TIMEOUT'))
-    .addOption(new Option('--teardown-timeout <seconds>', 'budget of the preStop hook: cancel, runtime exit and teardown').default(30).argParser(seconds).env('PEA_TEARDOWN_TIMEOUT'))
+    .addOption(
+      new Option('--cancel-timeout <seconds>', 'SIGTERM → SIGKILL delay when cancelling the runtime')
+        .default(DEFAULT_TIMEOUTS.cancelSeconds).argParser(seconds).env('PEA_CANCEL_TIMEOUT'),
+    )
+    .addOption(
+      new Option('--teardown-timeout <seconds>', 'budget of the preStop hook: cancel, runtime exit and teardown')
+        .default(DEFAULT_TIMEOUTS.teardownSeconds).argParser(seconds).env('PEA_TEARDOWN_TIMEOUT'),
+    )
     .addOption(new Option('--teardown <command>', 'run once after the runtime exited: a JSON array (exec form) or a shell command').argParser(wrap(parseTeardownCommand)).env('PEA_TEARDOWN'))
     .addOption(new Option('--termination-log <path>', 'where to write why the runtime ended').default(DEFAULT_TERMINATION_LOG).env('PEA_TERMINATION_LOG'))
     .addOption(new Option('--token-file <path>', "the Pea's control token (a mounted Secret), required as \"authorization: Bearer <token>\" on Cancel, Status and Watch; read on every call, so a rotated Secret takes effect at once").argParser(filePath).env('PEA_TOKEN_FILE'))
@@ -108,7 +122,10 @@ export function buildProgram(): Command {
   program
     .command('prestop')
     .description("Exec-form preStop hook (needs this binary in the container): ask the sidecar to cancel and tear down, and wait.")
-    .addOption(new Option('--http-port <port>', "the sidecar's HTTP port").default(50052).argParser(port).env('PEA_HTTP_PORT'))
+    .addOption(
+      new Option('--http-port <port>', "the sidecar's HTTP port")
+        .default(SIDECAR_HTTP_PORT).argParser(port).env('PEA_HTTP_PORT'),
+    )
     .action(async (o) => {
       const res = await fetch(`http://127.0.0.1:${o.httpPort}/prestop`, { method: 'POST' }).catch((err: Error) => err);
       if (res instanceof Error) return program.error(`error: the sidecar did not answer on port ${o.httpPort}: ${res.message}`, { exitCode: 1 });
@@ -119,8 +136,14 @@ export function buildProgram(): Command {
   program
     .command('started')
     .description("postStart hook of the sidecar container: exits 0 once the sidecar takes control calls, so the kubelet starts the runtime container only then.")
-    .addOption(new Option('--grpc-port <port>', "the sidecar's gRPC port").default(50051).argParser(port).env('PEA_GRPC_PORT'))
-    .addOption(new Option('--timeout <seconds>', 'give up after this long').default(30).argParser(seconds))
+    .addOption(
+      new Option('--grpc-port <port>', "the sidecar's gRPC port")
+        .default(SIDECAR_GRPC_PORT).argParser(port).env('PEA_GRPC_PORT'),
+    )
+    .addOption(
+      new Option('--timeout <seconds>', 'give up after this long')
+        .default(STARTED_TIMEOUT_SECONDS).argParser(seconds),
+    )
     .action(async (o) => {
       const { HealthClient } = await import('../shared/health-client.js');
       const { LIFECYCLE_SERVICE } = await import('../shared/lifecycle-proto.js');
@@ -141,4 +164,6 @@ export function buildProgram(): Command {
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+// Run as a program only when started itself (main.ts starts it otherwise), so that tests can
+// import buildProgram() without it parsing their own argv.
+if (import.meta.url === `file://${process.argv[1]}`) await buildProgram().parseAsync(process.argv);

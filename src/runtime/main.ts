@@ -6,4 +6,5 @@
 import module from 'node:module';
 
 module.enableCompileCache?.();
-await import('./cli.js');
+const { buildProgram } = await import('./cli.js');
+await buildProgram().parseAsync(process.argv);

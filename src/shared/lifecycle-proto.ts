@@ -103,8 +103,3 @@ export function toTimestamp(ms: number | undefined): Timestamp | null {
   if (ms === undefined) return null;
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
 }
-
-export function fromTimestamp(ts: Timestamp | null | undefined): Date | undefined {
-  if (!ts) return undefined;
-  return new Date(Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6));
-}

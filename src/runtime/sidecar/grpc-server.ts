@@ -19,9 +19,9 @@ import type { ControlAuth } from './control-auth.js';
 import type { Supervisor, SupervisorStatus } from './supervisor.js';
 
 /** Control messages are tiny; refusing big ones early keeps a flood cheap. */
-const MAX_MESSAGE_BYTES = 64 * 1024;
+export const MAX_MESSAGE_BYTES = 64 * 1024;
 
-export function toRuntimeStatus(s: SupervisorStatus): RuntimeStatus {
+function toRuntimeStatus(s: SupervisorStatus): RuntimeStatus {
   return {
     phase: s.phase,
     ready: s.ready,

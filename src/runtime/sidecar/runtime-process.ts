@@ -86,7 +86,7 @@ async function findByEnv(marker: string): Promise<ProcInfo | undefined> {
 }
 
 /** /proc/PID/stat; the command name may hold spaces and parens, so split after the last ')'. */
-export async function procStat(pid: number): Promise<ProcInfo | undefined> {
+async function procStat(pid: number): Promise<ProcInfo | undefined> {
   const text = await readFile(`/proc/${pid}/stat`, 'latin1').catch(() => undefined);
   if (!text) return undefined;
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');

@@ -175,7 +175,7 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
   }
 }
 
-export function describeExit(exit: RuntimeExit, codeKnown: boolean): string {
+function describeExit(exit: RuntimeExit, codeKnown: boolean): string {
   if (exit.signal) return `was killed by ${exit.signal}`;
   if (exit.code !== null) return `exited with code ${exit.code}`;
   return codeKnown ? 'exited' : "exited (its exit code is in the runtime container's status)";
