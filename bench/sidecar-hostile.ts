@@ -10,7 +10,7 @@ import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { lifecycleServiceDefinition } from '../src/shared/lifecycle-proto.js';
-import { presentedToken, tokenMatches } from '../src/shared/token.js';
+import { presentedToken, tokenMatches } from '../src/shared/bearer.js';
 import { MAX_MESSAGE_BYTES } from '../src/runtime/sidecar/grpc-server.js';
 
 const S = grpc.status;

@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { lifecycleClient, type CancelResponse } from '../shared/lifecycle-proto.js';
 import type { Logger } from '../shared/logger.js';
-import { bearerMetadata } from '../shared/token.js';
+import { bearerMetadata } from '../shared/bearer.js';
 
 /** How a Cancel went: answered, refused for its token, or not answered after every attempt. */
 export type CancelOutcome = 'sent' | 'unauthenticated' | 'unreachable';

@@ -8,7 +8,7 @@ import { CancelClient } from './cancel.js';
 import { EventRecorder } from './events.js';
 import { resilientInformer, type ResilientInformer } from './informer.js';
 import type { Metrics } from './metrics.js';
-import { LABEL_MANAGED, LABEL_PEA, MANAGER, trimPod, type PodSettings } from './pod.js';
+import { LABEL_MANAGED, LABEL_PEA, MANAGER, trimPod, type PodOptions } from './pod.js';
 import { WorkQueue } from './queue.js';
 import { Reconciler } from './reconcile.js';
 import { Workers } from './workers.js';
@@ -21,7 +21,7 @@ export interface ControllerOptions {
   kc: k8s.KubeConfig;
   /** '' = every namespace. */
   namespace: string;
-  pod: PodSettings;
+  pod: PodOptions;
   maxConcurrentReconciles: number;
   resyncMs: number;
   cancelRpcTimeoutMs: number;

@@ -9,6 +9,7 @@ import { goneAfterCancel, runEnd, type RunEnd } from './ends.js';
 import { podName, RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
 import { podWait, sameTrouble, timedOut, type PodWait } from './waits.js';
 
+/** The Pea's finalizer: a deleted Pea stays until its runtime was cancelled and has ended. */
 export const FINALIZER = 'peapods.io/cancel';
 /** A pod deleted by someone else: reported, and restarted only with spec.restartPolicy Always. */
 export const REASON_POD_DELETED = EndReason.PodDeleted;
@@ -30,12 +31,14 @@ export type Action =
   | { kind: 'cancelRpc' }
   | { kind: 'deletePod'; name: string };
 
+/** An Event about a Pea that decide() asks for; the reconciler records it (events.ts). */
 export interface PeaEvent {
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
 }
 
+/** What decide() wants: the Pea's status, the writes that move the world towards it, and when to look again. */
 export interface Decision {
   status: PeaStatus;
   actions: Action[];
@@ -50,6 +53,7 @@ export interface Decision {
 
 const isFinished = (p?: PeaPhase): boolean => p === 'Succeeded' || p === 'Failed';
 
+/** The Decision for a Pea, its pod (undefined: none) and the time: pure, so a table of rows tests it. */
 export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   const { status: old, garbled } = readStatus(pea.status);
   const d: Decision = { status: { ...old }, actions: [], events: [] };
@@ -135,8 +139,9 @@ function invalid(pea: Pea): string | undefined {
 }
 
 /**
- * The API server refused the Pea's pod (422: a field of the spec it cannot take): a fact
- * about the spec, so the Pea fails with InvalidSpec instead of retrying a doomed create.
+ * The API server refused the Pea's pod (422: a field of the spec it cannot take; 403 from
+ * PodSecurity admission: more than the namespace allows): a fact about the spec, so the Pea
+ * fails with InvalidSpec instead of retrying a doomed create.
  */
 export function podRejected(pea: Pea, apiMessage: string, now: Date): Decision {
   const { status: old } = readStatus(pea.status);

@@ -5,6 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger.js';
 
+/** A cache of one kind of object, kept by list and watch, that restarts itself after any failure. */
 export interface ResilientInformer<T extends k8s.KubernetesObject> {
   list(): readonly T[];
   get(namespace: string, name: string): T | undefined;
@@ -19,6 +20,7 @@ export interface ListPage {
   _continue?: string;
 }
 
+/** What to list and watch, and whom to tell about each change. */
 export interface InformerOptions<T extends k8s.KubernetesObject> {
   name: string;
   kc: k8s.KubeConfig;
@@ -66,6 +68,7 @@ export function pagedList<T extends k8s.KubernetesObject>(list: InformerOptions<
   };
 }
 
+/** An informer that lists and watches until stop(), restarting with backoff after any error. */
 export function resilientInformer<T extends k8s.KubernetesObject>(o: InformerOptions<T>): ResilientInformer<T> {
   let informer: k8s.Informer<T> & k8s.ObjectCache<T>;
   let synced = false;

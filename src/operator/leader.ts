@@ -5,6 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../shared/logger.js';
 import { isNotFound } from './errors.js';
 
+/** The Lease to hold, who this replica is, and client-go's three durations. */
 export interface LeaderOptions {
   kc: k8s.KubeConfig;
   namespace: string;
@@ -16,6 +17,7 @@ export interface LeaderOptions {
   log: Logger;
 }
 
+/** Leader election on a Lease: run() resolves once this process leads. */
 export class LeaderElector {
   private readonly api: k8s.CoordinationV1Api;
   private timer: NodeJS.Timeout | undefined;

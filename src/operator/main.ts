@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../shared/logger.js';
 import { Controller } from './controller.js';
 import { LeaderElector } from './leader.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { DEFAULT_POD_SETTINGS } from './pod.js';
+import { DEFAULT_POD_OPTIONS } from './pod.js';
 import { loadTokenKey } from './token.js';
 
 function positiveInt(v: string): number {
@@ -26,6 +26,7 @@ function bindAddress(v: string): { host: string; port: number } {
   return { host: m[1] || '0.0.0.0', port: Number(m[2]) };
 }
 
+/** The operator's flags, parsed (each has an environment-variable twin). */
 export interface OperatorFlags {
   kubeconfig?: string;
   namespace: string;
@@ -46,6 +47,7 @@ export interface OperatorFlags {
   logLevel: string;
 }
 
+/** The `peapods-operator` command line: flags and their defaults, parsing nothing yet. */
 export function program(): Command {
   return new Command('peapods-operator')
     .description('Reconciles Pea objects into pods with the Peapods runtime sidecar.')
@@ -58,12 +60,16 @@ export function program(): Command {
     .addOption(new Option('--metrics-bind-address <addr>', 'where /metrics listens').default(bindAddress(':8080'), ':8080').argParser(bindAddress).env('METRICS_BIND_ADDRESS'))
     .addOption(new Option('--health-probe-bind-address <addr>', 'where /healthz and /readyz listen').default(bindAddress(':8081'), ':8081').argParser(bindAddress).env('HEALTH_PROBE_BIND_ADDRESS'))
     .addOption(new Option('--max-concurrent-reconciles <n>', 'Peas reconciled at once').default(4).argParser(positiveInt).env('MAX_CONCURRENT_RECONCILES'))
-    .addOption(new Option('--sidecar-image <image>', 'image with pea-runtime, for the runtime sidecar').default(DEFAULT_POD_SETTINGS.sidecarImage).env('SIDECAR_IMAGE'))
-    .addOption(new Option('--sidecar-grpc-port <port>', "the sidecar's gRPC port (health and Lifecycle)").default(DEFAULT_POD_SETTINGS.grpcPort).argParser(positiveInt).env('SIDECAR_GRPC_PORT'))
-    .addOption(new Option('--sidecar-http-port <port>', "the sidecar's HTTP port (preStop hook)").default(DEFAULT_POD_SETTINGS.httpPort).argParser(positiveInt).env('SIDECAR_HTTP_PORT'))
+    .addOption(new Option('--sidecar-image <image>', 'image with pea-runtime, for the runtime sidecar')
+      .default(DEFAULT_POD_OPTIONS.sidecarImage).env('SIDECAR_IMAGE'))
+    .addOption(new Option('--sidecar-grpc-port <port>', "the sidecar's gRPC port (health and Lifecycle)")
+      .default(DEFAULT_POD_OPTIONS.grpcPort).argParser(positiveInt).env('SIDECAR_GRPC_PORT'))
+    .addOption(new Option('--sidecar-http-port <port>', "the sidecar's HTTP port (preStop hook)")
+      .default(DEFAULT_POD_OPTIONS.httpPort).argParser(positiveInt).env('SIDECAR_HTTP_PORT'))
     .addOption(new Option('--token-key-file <path>', "key the Peas' control tokens are derived from; overrides --token-key-secret").env('TOKEN_KEY_FILE'))
     .addOption(new Option('--token-key-secret <name>', 'Secret in the operator namespace (--leader-election-namespace) holding that key; created when missing').default('peapods-operator-token-key').env('TOKEN_KEY_SECRET'))
-    .addOption(new Option('--run-as-user <uid>', 'UID of both containers unless the Pea sets one').default(DEFAULT_POD_SETTINGS.runAsUser).argParser(positiveInt).env('RUN_AS_USER'))
+    .addOption(new Option('--run-as-user <uid>', 'UID of both containers unless the Pea sets one')
+      .default(DEFAULT_POD_OPTIONS.runAsUser).argParser(positiveInt).env('RUN_AS_USER'))
     .addOption(new Option('--resync-seconds <s>', 'how often every Pea is reconciled even without events').default(300).argParser(positiveInt).env('RESYNC_SECONDS'))
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info').env('LOG_LEVEL'));
 }

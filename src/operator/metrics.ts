@@ -2,11 +2,13 @@
 // controller-runtime's, so existing dashboards read them.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** The operator's Prometheus registry, and the one call the workers make into it. */
 export interface Metrics {
   registry: Registry;
   reconciled(result: string, seconds: number): void;
 }
 
+/** The operator's metrics under controller-runtime's names; the gauges read `sources` when scraped. */
 export function createMetrics(sources: { queueDepth: () => number; retries: () => number; phases: () => Record<string, number> }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

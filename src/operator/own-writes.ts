@@ -7,8 +7,10 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Pea } from '../api/v1alpha1/types.js';
 import { podName, trimPod } from './pod.js';
 
+/** How long a write is remembered at most: a lost watch event delays a Pea by this much, never more. */
 export const OWN_WRITES_TTL_MS = 30_000;
 
+/** The operator's own writes that its caches do not show yet, per Pea key. */
 export class OwnWrites {
   private readonly superseded = new Map<string, { versions: Set<string>; at: number }>();
   private readonly pods = new Map<string, { pod: V1Pod; at: number }>();

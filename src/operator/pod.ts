@@ -7,7 +7,8 @@ import type { V1Container, V1Pod, V1Probe, V1SecurityContext } from '@kubernetes
 import { API_VERSION, DEFAULT_TIMEOUTS, KIND, type Pea, type ReadyProbe, type Timeouts } from '../api/v1alpha1/types.js';
 import { SIDECAR_GRPC_PORT, SIDECAR_HTTP_PORT, STARTED_TIMEOUT_SECONDS } from '../shared/sidecar-defaults.js';
 
-export interface PodSettings {
+/** The operator's settings for every Pea pod, from its flags (not the Pea's own spec.pod). */
+export interface PodOptions {
   /** Image with `pea-runtime` (the operator's own image by default). */
   sidecarImage: string;
   grpcPort: number;
@@ -17,21 +18,29 @@ export interface PodSettings {
 }
 
 /** The settings the operator's flags default to. */
-export const DEFAULT_POD_SETTINGS: PodSettings = {
+export const DEFAULT_POD_OPTIONS: PodOptions = {
   sidecarImage: 'peapods/peapods:dev', grpcPort: SIDECAR_GRPC_PORT, httpPort: SIDECAR_HTTP_PORT, runAsUser: 65532,
 };
 
+/** The label on a Pea's pod and Secret naming the Pea. */
 export const LABEL_PEA = 'peapods.io/pea';
+/** The well-known label that says who manages an object; the pod informer selects on it. */
 export const LABEL_MANAGED = 'app.kubernetes.io/managed-by';
+/** The value of LABEL_MANAGED on everything the operator creates. */
 export const MANAGER = 'peapods';
 /** Marks the runtime container's processes so the sidecar can find them (--attach-env). */
 const RUNTIME_MARKER = { name: 'PEAPODS_RUNTIME', value: '1' };
+/** The name of the runtime sidecar container (a native sidecar: an init container). */
 export const SIDECAR_CONTAINER = 'pea-runtime';
 /** The Pea's control-token Secret (src/operator/token.ts) in the sidecar. */
 const TOKEN_VOLUME = 'pea-runtime-token';
 const TOKEN_MOUNT = '/var/run/peapods';
+/** The token's file in that mount: the key of the Secret's data. */
+export const TOKEN_FILE = 'token';
+/** The name of the container that runs the Pea's image. */
 export const RUNTIME_CONTAINER = 'runtime';
 
+/** The Pea's timeouts, its own over the defaults. */
 export function timeoutsOf(pea: Pea): Timeouts {
   return { ...DEFAULT_TIMEOUTS, ...pea.spec.timeouts };
 }
@@ -84,11 +93,11 @@ function grpcProbe(port: number, service: string | undefined, periodSeconds: num
 const SIDECAR_ENTRYPOINT = ['node', '/app/dist/src/runtime/main.js'] as const;
 
 /** `pea-runtime started`'s flags in the sidecar's postStart hook. */
-function startedFlags(s: PodSettings): string[] {
+function startedFlags(s: PodOptions): string[] {
   return ['--grpc-port', String(s.grpcPort), '--timeout', String(STARTED_TIMEOUT_SECONDS)];
 }
 
-function sidecarContainer(pea: Pea, s: PodSettings, t: Timeouts): V1Container {
+function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts): V1Container {
   return {
     name: SIDECAR_CONTAINER,
     image: s.sidecarImage,
@@ -102,7 +111,7 @@ function sidecarContainer(pea: Pea, s: PodSettings, t: Timeouts): V1Container {
       '--http-port', String(s.httpPort),
       '--cancel-timeout', String(t.cancelSeconds),
       '--teardown-timeout', String(t.teardownSeconds),
-      '--token-file', `${TOKEN_MOUNT}/token`,
+      '--token-file', `${TOKEN_MOUNT}/${TOKEN_FILE}`,
     ],
     ports: [
       { name: 'lifecycle', containerPort: s.grpcPort, protocol: 'TCP' },
@@ -124,7 +133,7 @@ function sidecarContainer(pea: Pea, s: PodSettings, t: Timeouts): V1Container {
   };
 }
 
-function runtimeContainer(pea: Pea, s: PodSettings): V1Container {
+function runtimeContainer(pea: Pea, s: PodOptions): V1Container {
   const spec = pea.spec;
   return {
     name: RUNTIME_CONTAINER,
@@ -143,7 +152,8 @@ function runtimeContainer(pea: Pea, s: PodSettings): V1Container {
   };
 }
 
-export function buildPod(pea: Pea, s: PodSettings = DEFAULT_POD_SETTINGS): V1Pod {
+/** The Pea's pod for its current run: a pure function of the Pea and the operator's settings. */
+export function buildPod(pea: Pea, s: PodOptions = DEFAULT_POD_OPTIONS): V1Pod {
   const t = timeoutsOf(pea);
   const name = pea.metadata.name as string;
   const podSpec = pea.spec.pod ?? {};

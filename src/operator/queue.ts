@@ -1,11 +1,13 @@
 // A keyed work queue in the controller-runtime style: adding a key that is already waiting
 // is a no-op; a key being processed is never handed out twice at once (a re-add while it runs
 // is kept and handed out after done()); failures back off exponentially per key.
+/** The per-key backoff after failures: baseDelayMs, doubling, up to maxDelayMs. */
 export interface QueueOptions {
   baseDelayMs: number;
   maxDelayMs: number;
 }
 
+/** A keyed work queue (client-go's workqueue): a key waits once, goes to one worker at a time, and backs off. */
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly waiting = new Set<string>();

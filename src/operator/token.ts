@@ -1,7 +1,8 @@
 // The Pea's control token: what the operator sends with every Lifecycle call and the sidecar
-// checks (--token-file). It is derived, not stored: HMAC-SHA256 of the Pea's UID under the
-// operator's key. So the operator never reads Secrets (its RBAC may only create them), and a
-// restarted operator, or another replica holding the same key, computes the same token.
+// checks (--token-file; on the wire: src/shared/bearer.ts). It is derived, not stored:
+// HMAC-SHA256 of the Pea's UID under the operator's token key. So the operator never reads a
+// Pea's Secret (its RBAC may only create them; the one Secret it reads is its own key's),
+// and a restarted operator, or another replica holding the same key, computes the same token.
 // Each Pea's Secret (owned by the Pea, so it goes with it) is mounted into the sidecar only.
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -9,16 +10,15 @@ import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import { isConflict, isNotFound } from './errors.js';
-import { LABEL_MANAGED, LABEL_PEA, MANAGER, tokenSecretName } from './pod.js';
+import { LABEL_MANAGED, LABEL_PEA, MANAGER, TOKEN_FILE, tokenSecretName } from './pod.js';
 
-/** The key of the Secret's data; the sidecar reads `<mount>/token`. */
-export const TOKEN_KEY = 'token';
-
-export function peaToken(key: Buffer, pea: Pea): string {
-  return createHmac('sha256', key).update(pea.metadata.uid as string).digest('base64url');
+/** The Pea's control token: HMAC-SHA256 of its UID under the operator's token key. */
+export function peaToken(tokenKey: Buffer, pea: Pea): string {
+  return createHmac('sha256', tokenKey).update(pea.metadata.uid as string).digest('base64url');
 }
 
-export function buildTokenSecret(pea: Pea, key: Buffer): V1Secret {
+/** The Pea's token Secret, owned by the Pea; the sidecar mounts it as its --token-file. */
+export function buildTokenSecret(pea: Pea, tokenKey: Buffer): V1Secret {
   const name = pea.metadata.name as string;
   return {
     apiVersion: 'v1',
@@ -30,7 +30,7 @@ export function buildTokenSecret(pea: Pea, key: Buffer): V1Secret {
       ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name, uid: pea.metadata.uid as string, controller: true, blockOwnerDeletion: true }],
     },
     type: 'Opaque',
-    stringData: { [TOKEN_KEY]: peaToken(key, pea) },
+    stringData: { [TOKEN_FILE]: peaToken(tokenKey, pea) },
   };
 }
 
@@ -71,14 +71,18 @@ async function keyFromSecret({ core, namespace, name }: KeySecret): Promise<Buff
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const s = await core.readNamespacedSecret({ namespace, name });
-      const data = s.data?.[KEY_FIELD];
-      if (!data) throw new Error(`Secret ${namespace}/${name} has no "${KEY_FIELD}": delete it and the operator makes a new one`);
+      const data = s.data?.[TOKEN_KEY_FIELD];
+      if (!data) {
+        const what = `Secret ${namespace}/${name} has no "${TOKEN_KEY_FIELD}"`;
+        throw new Error(`${what}: delete it and the operator makes a new one`);
+      }
       return Buffer.from(data, 'base64');
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
     try {
-      const body = { metadata: { name, namespace }, type: 'Opaque', data: { [KEY_FIELD]: randomBytes(32).toString('base64') } };
+      const data = { [TOKEN_KEY_FIELD]: randomBytes(32).toString('base64') };
+      const body = { metadata: { name, namespace }, type: 'Opaque', data };
       await core.createNamespacedSecret({ namespace, body });
     } catch (err) {
       if (!isConflict(err)) throw err; // another replica won: read theirs
@@ -87,4 +91,5 @@ async function keyFromSecret({ core, namespace, name }: KeySecret): Promise<Buff
   throw new Error(`Secret ${namespace}/${name} kept disappearing`);
 }
 
-const KEY_FIELD = 'key';
+/** The field of the token-key Secret (--token-key-secret) that holds the operator's token key. */
+const TOKEN_KEY_FIELD = 'key';

@@ -7,7 +7,7 @@ import { GROUP, PLURAL, VERSION, type Pea, type PeaStatus } from '../api/v1alpha
 import type { Logger } from '../shared/logger.js';
 import { FINALIZER } from './decide.js';
 import { apiMessage, ignoreAlreadyExists, ignoreNotFound, statusCode, TerminalError } from './errors.js';
-import { buildPod, podName, type PodSettings } from './pod.js';
+import { buildPod, podName, type PodOptions } from './pod.js';
 import { buildTokenSecret } from './token.js';
 
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
@@ -17,7 +17,7 @@ export class PeaWrites {
   private readonly custom: k8s.CustomObjectsApi;
   private readonly core: k8s.CoreV1Api;
 
-  constructor(kc: k8s.KubeConfig, private readonly pod: PodSettings, private readonly tokenKey: Buffer) {
+  constructor(kc: k8s.KubeConfig, private readonly pod: PodOptions, private readonly tokenKey: Buffer) {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }

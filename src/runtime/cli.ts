@@ -49,6 +49,7 @@ function envMarker(value: string): string {
   return value;
 }
 
+/** The `pea-runtime` command line and its subcommands; parseAsync() runs it. */
 export function buildProgram(): Command {
   const program = new Command('pea-runtime')
     .description('The Peapods runtime sidecar and runtime host.')

@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 
+/** A grpc.health.v1 status. */
 export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 
 interface RawHealthClient extends grpc.Client {
@@ -16,6 +17,7 @@ interface RawHealthClient extends grpc.Client {
 
 const RawCtor = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, 'Health');
 
+/** A grpc.health.v1 client: check() once, isServing() for polling. */
 export class HealthClient {
   readonly raw: RawHealthClient;
 

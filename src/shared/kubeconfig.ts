@@ -25,6 +25,7 @@ type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 const PING_INTERVAL_MS = 5_000;
 const HEADERS_TIMEOUT_MS = 30_000;
 
+/** A KubeConfig whose every API call shares one HTTP/2 connection pool, PINGed to find dead connections. */
 export class PooledKubeConfig extends k8s.KubeConfig {
   private shared: Promise<Dispatcher> | undefined;
 

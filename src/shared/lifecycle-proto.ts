@@ -7,8 +7,10 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 
+/** The Lifecycle service's full name, also its grpc.health.v1 entry. */
 export const LIFECYCLE_SERVICE = 'peapods.v1.Lifecycle';
 
+/** The runtime's phase, as the proto's enum (names as strings). */
 export type Phase =
   | 'PHASE_UNSPECIFIED'
   | 'PHASE_STARTING'
@@ -23,6 +25,7 @@ export interface Timestamp {
   nanos: number;
 }
 
+/** What Status and Watch answer: the runtime as the sidecar sees it. */
 export interface RuntimeStatus {
   phase: Phase;
   ready: boolean;
@@ -38,15 +41,18 @@ export interface RuntimeStatus {
   teardownTime?: Timestamp | null;
 }
 
+/** Cancel's request: why, for the sidecar's log. */
 export interface CancelRequest {
   reason?: string;
 }
 
+/** Cancel's answer: the runtime as found, and whether it had been cancelled already. */
 export interface CancelResponse {
   status: RuntimeStatus;
   alreadyCancelled: boolean;
 }
 
+/** A peapods.v1.Lifecycle client, typed. */
 export interface LifecycleClient extends grpc.Client {
   cancel(req: CancelRequest, options: grpc.CallOptions, cb: grpc.requestCallback<CancelResponse>): grpc.ClientUnaryCall;
   cancel(req: CancelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, cb: grpc.requestCallback<CancelResponse>): grpc.ClientUnaryCall;
@@ -82,6 +88,7 @@ export function lifecycleDescriptorJson(): string {
 
 let cached: grpc.ServiceDefinition | undefined;
 
+/** The Lifecycle service, loaded once from DESCRIPTOR_FILE. */
 export function lifecycleServiceDefinition(): grpc.ServiceDefinition {
   if (!cached) {
     const json = JSON.parse(readFileSync(join(protoDir(), DESCRIPTOR_FILE), 'utf8')) as protobuf.INamespace;
@@ -99,6 +106,7 @@ export function lifecycleClient(address: string, options: grpc.ClientOptions = {
   return new Ctor(address, grpc.credentials.createInsecure(), options) as unknown as LifecycleClient;
 }
 
+/** A google.protobuf.Timestamp from epoch milliseconds (null: not set). */
 export function toTimestamp(ms: number | undefined): Timestamp | null {
   if (ms === undefined) return null;
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };

@@ -1,5 +1,6 @@
 // The words that say how a runtime ended. The same strings appear in the sidecar's
 // RuntimeStatus.reason (proto), the Pea's terminal condition reason (CRD) and the README.
+/** The words for how a runtime ended, as the sidecar tells them. */
 export const Reason = {
   /** The runtime exited 0 by itself, without being cancelled. */
   Completed: 'Completed',
@@ -17,6 +18,7 @@ export const Reason = {
   ReadyTimeout: 'ReadyTimeout',
 } as const;
 
+/** One of the Reason words. */
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
 /**

@@ -1,7 +1,7 @@
 // Starts `pea-runtime sidecar` for a test and gives it typed gRPC and HTTP handles.
 import { HealthClient } from '../../src/shared/health-client.js';
 import { lifecycleClient, type CancelResponse, type LifecycleClient, type RuntimeStatus } from '../../src/shared/lifecycle-proto.js';
-import { bearerInterceptor } from '../../src/shared/token.js';
+import { bearerInterceptor } from '../../src/shared/bearer.js';
 import { CLI, freePort, killTree, start, tempDir, type Proc } from './processes.js';
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

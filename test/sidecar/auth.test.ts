@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { lifecycleServiceDefinition } from '../../src/shared/lifecycle-proto.js';
-import { bearerMetadata } from '../../src/shared/token.js';
+import { bearerMetadata } from '../../src/shared/bearer.js';
 import { descendants, killAll, until } from '../helpers/processes.js';
 import { startSidecar, type SidecarUnderTest } from '../helpers/sidecar.js';
 

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { HealthClient } from '../../src/shared/health-client.js';
 import { lifecycleClient, type CancelResponse, type RuntimeStatus } from '../../src/shared/lifecycle-proto.js';
-import { bearerInterceptor } from '../../src/shared/token.js';
+import { bearerInterceptor } from '../../src/shared/bearer.js';
 import { Connections, hostileInputs, sendAll, type Outcome } from '../../bench/sidecar-hostile.js';
 import { killAll, readEvents, until } from '../helpers/processes.js';
 import { startSidecar, type SidecarUnderTest } from '../helpers/sidecar.js';

@@ -23,6 +23,7 @@ export class ReadyEvent {
   }
 }
 
+/** What a runtime gets when it is constructed. */
 export interface RuntimeContext {
   /** Arguments after the runtime's module or script, as given. */
   args: string[];
@@ -51,4 +52,5 @@ export abstract class BaseRuntime {
   async teardown(): Promise<void> {}
 }
 
+/** A BaseRuntime subclass, as `pea-runtime run MODULE` expects its default export. */
 export type RuntimeClass = new (context: RuntimeContext) => BaseRuntime;

@@ -8,6 +8,7 @@ import { Reason } from '../../shared/reasons.js';
 import { DEFAULT_TERMINATION_LOG, writeTerminationMessage } from '../termination.js';
 import { ReadyEvent, type BaseRuntime, type RuntimeClass } from './base-runtime.js';
 
+/** How serveRuntime() hosts a runtime. */
 export interface HostOptions {
   args?: string[];
   /** 0 = no health server (in-process use). Default: $PEA_HEALTH_PORT or 50061. */
@@ -16,6 +17,7 @@ export interface HostOptions {
   log?: Logger;
 }
 
+/** How a hosted runtime ended: its exit code and the words for the termination message. */
 export interface HostResult {
   exitCode: number;
   reason: string;

@@ -6,13 +6,15 @@
 // A missing or blank file refuses every call; it never falls open.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../shared/logger.js';
-import { presentedToken, readTokenFile, tokenMatches } from '../../shared/token.js';
+import { presentedToken, readTokenFile, tokenMatches } from '../../shared/bearer.js';
 
+/** A refused control call: the gRPC status and what to tell the caller. */
 export interface Refusal {
   code: grpc.status;
   details: string;
 }
 
+/** The check every Lifecycle call and /status goes through. */
 export interface ControlAuth {
   readonly enabled: boolean;
   /** null to go ahead; otherwise the refusal to answer with (already logged). */
@@ -21,6 +23,7 @@ export interface ControlAuth {
 
 const HOW = 'send "authorization: Bearer <token>" (gRPC metadata; an HTTP header for /status) with the Pea\'s control token';
 
+/** The check for `--token-file` (undefined: every call goes through, said once in the log). */
 export function controlAuth(tokenFile: string | undefined, log: Logger): ControlAuth {
   if (tokenFile === undefined) {
     log.warn('no --token-file: control calls (Cancel, Status, Watch) are unauthenticated; anyone who reaches the gRPC port can cancel the runtime');

@@ -1,6 +1,7 @@
 // The sidecar's gRPC port: grpc.health.v1 for the kubelet and peapods.v1.Lifecycle for
 // the operator. Health "" mirrors the runtime's readiness; the Lifecycle service's own
-// health entry says whether control calls are taken (the startup probe reads it).
+// health entry says whether control calls are taken (the sidecar's postStart hook,
+// `pea-runtime started`, waits for it).
 // grpc.health.v1 is open to everyone (the kubelet's probe has no token); every
 // peapods.v1.Lifecycle method goes through `auth` (see control-auth.ts).
 import * as grpc from '@grpc/grpc-js';
@@ -14,7 +15,7 @@ import {
   type CancelResponse,
   type RuntimeStatus,
 } from '../../shared/lifecycle-proto.js';
-import { AUTHORIZATION } from '../../shared/token.js';
+import { AUTHORIZATION } from '../../shared/bearer.js';
 import type { ControlAuth } from './control-auth.js';
 import type { Supervisor, SupervisorStatus } from './supervisor.js';
 
@@ -38,12 +39,14 @@ function toRuntimeStatus(s: SupervisorStatus): RuntimeStatus {
   };
 }
 
+/** The sidecar's gRPC server, as started. */
 export interface SidecarGrpcServer {
   port: number;
   /** Ends Watch streams and closes the port; in-flight unary calls get a moment to finish. */
   close(): Promise<void>;
 }
 
+/** Serves grpc.health.v1 and peapods.v1.Lifecycle for `supervisor` on host:port. */
 export async function startGrpcServer(supervisor: Supervisor, host: string, port: number, auth: ControlAuth, log: Logger): Promise<SidecarGrpcServer> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,

@@ -4,12 +4,14 @@ import { connect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { HealthClient } from '../../shared/health-client.js';
 
+/** How to tell the runtime is ready: `--ready`, parsed. */
 export type ReadySpec =
   | { kind: 'none' }
   | { kind: 'tcp'; host: string; port: number }
   | { kind: 'http'; host: string; port: number; path: string }
   | { kind: 'grpc'; host: string; port: number; service: string };
 
+/** One ready check, run every --ready-period. */
 export interface ReadyCheck {
   /** Resolves true when the runtime answers ready within `timeoutMs`; never rejects. */
   check(timeoutMs: number): Promise<boolean>;
@@ -37,6 +39,7 @@ export function parseReadySpec(text: string): ReadySpec {
   return { kind, host, port, service: decodeURIComponent(url.pathname.replace(/^\//, '')) };
 }
 
+/** The `--ready` text of a spec, for logs. */
 export function formatReadySpec(spec: ReadySpec): string {
   switch (spec.kind) {
     case 'none':
@@ -50,6 +53,7 @@ export function formatReadySpec(spec: ReadySpec): string {
   }
 }
 
+/** The check a spec describes. */
 export function createReadyCheck(spec: ReadySpec): ReadyCheck {
   switch (spec.kind) {
     case 'none':

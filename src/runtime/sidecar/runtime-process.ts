@@ -5,12 +5,14 @@ import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 
+/** How the runtime process ended. */
 export interface RuntimeExit {
   /** Null when the process was killed by a signal, or is not our child (attach mode). */
   code: number | null;
   signal: NodeJS.Signals | null;
 }
 
+/** The runtime, as the sidecar supervises it: a child, or a process found in the pod (attach mode). */
 export interface RuntimeProcess {
   readonly pid: number;
   /** Sends a signal; false when the process is already gone. */
@@ -18,6 +20,7 @@ export interface RuntimeProcess {
   readonly exited: Promise<RuntimeExit>;
 }
 
+/** The runtime's command does not exist or cannot be executed: it failed to start, it did not crash. */
 export class RuntimeNotFoundError extends Error {}
 
 /**
@@ -43,6 +46,7 @@ export function spawnRuntime(command: string, args: string[], env: NodeJS.Proces
   });
 }
 
+/** How to find the pod's runtime container's process in the shared PID namespace. */
 export interface AttachOptions {
   /** `NAME=VALUE` that only the runtime container's processes have in their environment. */
   env: string;

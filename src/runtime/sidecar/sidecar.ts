@@ -9,6 +9,7 @@ import { attachRuntime, spawnRuntime } from './runtime-process.js';
 import { Supervisor, sidecarExitCode } from './supervisor.js';
 import { noTeardown, runTeardownCommand } from './teardown.js';
 
+/** `pea-runtime sidecar`'s flags, parsed. */
 export interface SidecarOptions {
   /** Child mode: the runtime's argv. */
   command?: string[];

@@ -12,6 +12,7 @@ import type { ReadyCheck } from './ready-check.js';
 import { RuntimeNotFoundError, type RuntimeExit, type RuntimeProcess } from './runtime-process.js';
 import type { TeardownResult } from './teardown.js';
 
+/** What the supervisor needs: how to start the runtime, check it and tear down after it. */
 export interface SupervisorOptions {
   /** Starts or finds the runtime; resolves null if aborted first (cancel before start). */
   launch(signal: AbortSignal): Promise<RuntimeProcess | null>;
@@ -42,11 +43,13 @@ export interface SupervisorStatus {
   teardownTime?: number;
 }
 
+/** What a cancel found, and whether an earlier one had already started. */
 export interface CancelResult {
   found: SupervisorStatus;
   alreadyCancelled: boolean;
 }
 
+/** The runtime's lifecycle: start, ready, cancel, exit and teardown, each once; emits 'change' on each step. */
 export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
   private state: SupervisorStatus = { phase: 'PHASE_STARTING', ready: false, signal: '', reason: '', message: '', pid: 0 };
   private runtime: RuntimeProcess | null = null;

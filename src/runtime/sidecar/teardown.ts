@@ -2,6 +2,7 @@
 // (the runtime's own teardown has already run inside it), e.g. to flush a shared volume.
 import { spawn } from 'node:child_process';
 
+/** How the teardown step went, in words for the termination message. */
 export interface TeardownResult {
   ok: boolean;
   message: string;
@@ -42,4 +43,5 @@ export function runTeardownCommand(argv: string[], budgetMs: number): Promise<Te
   });
 }
 
+/** The teardown step without a --teardown command: nothing to do. */
 export const noTeardown = async (): Promise<TeardownResult> => ({ ok: true, message: 'no teardown command' });

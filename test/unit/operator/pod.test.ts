@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Container } from '@kubernetes/client-node';
 import type { Pea } from '../../../src/api/v1alpha1/types.js';
-import { buildPod, DEFAULT_POD_SETTINGS, podName, readyFlag } from '../../../src/operator/pod.js';
+import { buildPod, DEFAULT_POD_OPTIONS, podName, readyFlag } from '../../../src/operator/pod.js';
 
 const pea = (spec: Partial<Pea['spec']> = {}): Pea => ({
   apiVersion: 'peapods.io/v1alpha1',
@@ -33,7 +33,7 @@ describe('buildPod', () => {
     expect(s.startupProbe).toBeUndefined();
     expect(s.lifecycle?.postStart?.exec?.command).toEqual(['node', '/app/dist/src/runtime/main.js', 'started', '--grpc-port', '50051', '--timeout', '60']);
     expect(s.readinessProbe).toMatchObject({ grpc: { port: 50051 }, periodSeconds: 1 });
-    expect(s.image).toBe(DEFAULT_POD_SETTINGS.sidecarImage);
+    expect(s.image).toBe(DEFAULT_POD_OPTIONS.sidecarImage);
   });
 
   it.each([

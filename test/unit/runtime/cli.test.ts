@@ -3,7 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Command } from 'commander';
 import { DEFAULT_TIMEOUTS, type Pea } from '../../../src/api/v1alpha1/types.js';
-import { buildPod, DEFAULT_POD_SETTINGS } from '../../../src/operator/pod.js';
+import { buildPod, DEFAULT_POD_OPTIONS } from '../../../src/operator/pod.js';
 import { buildProgram } from '../../../src/runtime/cli.js';
 
 const pea: Pea = {
@@ -29,7 +29,7 @@ describe('pea-runtime program', () => {
     const p = buildProgram();
     expect(defaultOf(p, 'sidecar', '--cancel-timeout')).toBe(DEFAULT_TIMEOUTS.cancelSeconds);
     expect(defaultOf(p, 'sidecar', '--teardown-timeout')).toBe(DEFAULT_TIMEOUTS.teardownSeconds);
-    const { grpcPort, httpPort } = DEFAULT_POD_SETTINGS;
+    const { grpcPort, httpPort } = DEFAULT_POD_OPTIONS;
     for (const cmd of ['sidecar', 'started']) expect(defaultOf(p, cmd, '--grpc-port')).toBe(grpcPort);
     for (const cmd of ['sidecar', 'prestop']) expect(defaultOf(p, cmd, '--http-port')).toBe(httpPort);
   });

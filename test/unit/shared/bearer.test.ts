@@ -8,7 +8,9 @@ import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { controlAuth } from '../../../src/runtime/sidecar/control-auth.js';
-import { AUTHORIZATION, bearerInterceptor, bearerMetadata, presentedToken, readTokenFile, tokenMatches } from '../../../src/shared/token.js';
+import {
+  AUTHORIZATION, bearerInterceptor, bearerMetadata, presentedToken, readTokenFile, tokenMatches,
+} from '../../../src/shared/bearer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'peapods-token-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,8 @@
-// The Pea's control token, for both ends of the Lifecycle API: the operator attaches it to
-// every control call (bearerMetadata), the sidecar reads its mounted copy and checks it
-// (readTokenFile, presentedToken, tokenMatches). Nothing here logs or returns a token.
+// The Pea's control token on the wire, `authorization: Bearer <token>`, for both ends of the
+// Lifecycle API: the operator attaches it to every control call (bearerMetadata), the
+// sidecar reads its mounted copy and checks it (readTokenFile, presentedToken,
+// tokenMatches). How the operator derives the token is src/operator/token.ts. Nothing here
+// logs or returns a token.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
@@ -51,6 +53,7 @@ export function readTokenFile(path: string): string | null {
   }
 }
 
+/** A presented token, or why none could be read. */
 export type Presented = { token: string } | { problem: string };
 
 /**
