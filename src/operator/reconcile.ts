@@ -23,8 +23,8 @@ import type { PeaWrites } from './writes.js';
  * - throws: retried with a per-key exponential back-off (100 ms, doubling, up to 60 s);
  *   a 409 conflict only means the cache was behind, and is logged at debug.
  * - throws a TerminalError: retrying cannot help; logged and not retried, the key comes
- *   back with the Pea's next change. reconcile() itself turns the one it knows (a refused
- *   pod) into a Failed Pea, so none escapes it today.
+ *   back with the Pea's next change (or the resync). reconcile() itself turns the one it
+ *   knows, a refused pod, into a Failed Pea, so none escapes it today.
  */
 export type Reconcile = (key: string) => Promise<number | undefined>;
 
@@ -34,7 +34,7 @@ export interface Caches {
   pod(namespace: string, name: string): k8s.V1Pod | undefined;
 }
 
-/** Where a Pea's sidecar listens, and how long the operator waits for its Cancel. */
+/** Where a Pea's sidecar listens for Cancel, and the key its token is derived from. */
 export interface ReconcilerOptions {
   grpcPort: number;
   /** Derives each Pea's control token (token.ts). */
