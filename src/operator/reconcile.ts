@@ -11,7 +11,7 @@ import { OncePerProcess } from './once.js';
 import { OwnWrites } from './own-writes.js';
 import { podName, tokenSecretName } from './pod.js';
 import { peaToken } from './token.js';
-import type { PeaWrites } from './writes.js';
+import { refusedForSpec, type PeaWrites } from './writes.js';
 
 /**
  * The reconcile contract, as controller-runtime's pkg/reconcile states its own; the worker
@@ -141,11 +141,11 @@ export class Reconciler {
       ]);
       return pod;
     } catch (err) {
+      const refused = refusedForSpec(pea, err);
+      if (refused) throw refused;
       // Until the pod exists the Pea has no status to show this in; an event does.
-      if (!(err instanceof TerminalError)) {
-        const message = `could not create pod ${podName(pea)}: ${describe(err)}`;
-        this.events.record(pea, { type: 'Warning', reason: 'FailedCreatePod', message }, log);
-      }
+      const message = `could not create pod ${podName(pea)}: ${describe(err)}`;
+      this.events.record(pea, { type: 'Warning', reason: 'FailedCreatePod', message }, log);
       throw err;
     }
   }

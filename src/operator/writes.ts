@@ -33,27 +33,11 @@ export class PeaWrites {
     }, MERGE))) as Pea | undefined;
   }
 
-  /**
-   * The pod as created (undefined if it existed already). A pod the API server refuses for
-   * the Pea's spec throws a TerminalError saying so.
-   */
+  /** The pod as created (undefined if it existed already); see refusedForSpec for a refusal. */
   async createPod(pea: Pea, log: Logger): Promise<k8s.V1Pod | undefined> {
     log.info({ pod: podName(pea) }, 'creating pod');
-    try {
-      const body = buildPod(pea, this.pod);
-      return await ignoreAlreadyExists(this.core.createNamespacedPod({ namespace: where(pea).namespace, body }));
-    } catch (err) {
-      // 422: a field the API server cannot take. 403 from PodSecurity admission: the Pea asks
-      // for more than its namespace allows. Both are facts about the spec, so the Pea fails
-      // and says why. Other 403s (RBAC, quota) may pass later and are retried.
-      const code = statusCode(err);
-      if (code === 422 || (code === 403 && /violates PodSecurity/.test(apiMessage(err)))) {
-        const message = `could not create pod ${podName(pea)}: ${apiMessage(err)}; `
-          + "fix the Pea's spec, then delete it and create it again";
-        throw new TerminalError(message, { cause: err });
-      }
-      throw err;
-    }
+    const body = buildPod(pea, this.pod);
+    return ignoreAlreadyExists(this.core.createNamespacedPod({ namespace: where(pea).namespace, body }));
   }
 
   /** Deletes a pod of the Pea; one already gone is fine. */
@@ -84,6 +68,21 @@ export class PeaWrites {
       body: { metadata: { resourceVersion: pea.metadata.resourceVersion }, status: { ...removed, ...status } },
     }, MERGE))) as Pea | undefined;
   }
+}
+
+/**
+ * A TerminalError saying so when the API server refused the Pea's pod, or the Secret created
+ * with it, for the Pea's spec; undefined for a failure that may pass. 422: a field the API
+ * server cannot take (a name too long for a label refuses both). 403 from PodSecurity
+ * admission: the Pea asks for more than its namespace allows. Both are facts about the spec,
+ * so the Pea fails and says why. Other 403s (RBAC, quota) may pass later and are retried.
+ */
+export function refusedForSpec(pea: Pea, err: unknown): TerminalError | undefined {
+  const code = statusCode(err);
+  if (code !== 422 && !(code === 403 && /violates PodSecurity/.test(apiMessage(err)))) return undefined;
+  const message = `could not create pod ${podName(pea)}: ${apiMessage(err)}; `
+    + "fix the Pea's spec, then delete it and create it again";
+  return new TerminalError(message, { cause: err });
 }
 
 /** The namespace and name of a Pea, for calls about it. */

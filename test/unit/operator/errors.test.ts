@@ -3,7 +3,10 @@ import { describe, expect, it } from '@jest/globals';
 import { ApiException } from '@kubernetes/client-node';
 import {
   apiMessage, describe as describeErr, ignoreAlreadyExists, ignoreNotFound, isConflict, isNotFound, statusCode,
+  TerminalError,
 } from '../../../src/operator/errors.js';
+import { refusedForSpec } from '../../../src/operator/writes.js';
+import type { Pea } from '../../../src/api/v1alpha1/types.js';
 
 /** A failed call as client-node throws it. */
 const api = (code: number, body: unknown = { message: `status ${code}` }): ApiException<unknown> =>
@@ -31,5 +34,18 @@ describe('error helpers', () => {
     expect(describeErr(api(403, { message: 'forbidden' }))).toBe('HTTP 403: {"message":"forbidden"}');
     const cause = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
     expect(describeErr(new Error('fetch failed', { cause }))).toBe('fetch failed (ECONNREFUSED: refused)');
+  });
+
+  it('fails the Pea when its pod, or the Secret created with it, is refused for the spec', () => {
+    // Whichever answers first: a name too long for a label refuses both.
+    const pea = { metadata: { name: 'p', namespace: 'ns' } } as Pea;
+    const label = api(422, { message: 'metadata.labels: Invalid value: must be no more than 63 characters' });
+    expect(refusedForSpec(pea, label)).toBeInstanceOf(TerminalError);
+    expect(refusedForSpec(pea, label)?.message).toMatch(/^could not create pod p-pea: metadata.labels: .*fix the Pea/);
+    const podSecurity = api(403, { message: 'pods "p-pea" is forbidden: violates PodSecurity "restricted:latest"' });
+    expect(refusedForSpec(pea, podSecurity)).toBeInstanceOf(TerminalError);
+    // RBAC or quota may pass later: retried.
+    expect(refusedForSpec(pea, api(403, { message: 'exceeded quota' }))).toBeUndefined();
+    expect(refusedForSpec(pea, api(500))).toBeUndefined();
   });
 });
