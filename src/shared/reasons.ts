@@ -48,6 +48,7 @@ export const PRESTOP_TRIGGER = 'preStop hook';
 // lasts, and the Pea's reason when it fails on it (src/operator/waits.ts). Where the scheduler
 // or the kubelet has a word for the wait, it is theirs (ErrImagePull, ContainerCreating, …,
 // passed through as they come); these are the ones the Pea adds.
+/** What a Starting Pea's pod waits on, in the words the Pea adds. */
 export const WaitReason = {
   /** No scheduler has looked at the pod yet: it has no PodScheduled condition. */
   NotScheduled: 'NotScheduled',
@@ -61,4 +62,5 @@ export const WaitReason = {
   RuntimeNotReady: 'RuntimeNotReady',
 } as const;
 
+/** One of the WaitReason words. */
 export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];
