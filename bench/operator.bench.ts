@@ -84,7 +84,7 @@ async function bare(c: TestCluster, peas: Pea[], secured = false): Promise<numbe
   await pool(peas, C, async (pea) => {
     const name = pea.metadata.name as string;
     await Promise.all([
-      c.core.createNamespacedPod({ namespace: c.namespace, body: buildPod(pea) }),
+      c.core.createNamespacedPod({ namespace: c.namespace, body: buildPod(pea, 'bench-hook-token') }),
       secured && c.core.createNamespacedSecret({ namespace: c.namespace, body: buildTokenSecret(pea, key) }),
       secured && c.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: c.namespace, plural: PLURAL, name, body: { metadata: { finalizers: [FINALIZER] } } }, MERGE),
     ]);
@@ -186,7 +186,7 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
   const full = new TestCluster(api, 'rss-full');
   await full.createNamespace();
   const peas = await createPeas(full, M, 'r');
-  await pool(peas, 16, (pea) => full.core.createNamespacedPod({ namespace: full.namespace, body: buildPod(pea) }));
+  await pool(peas, 16, (pea) => full.core.createNamespacedPod({ namespace: full.namespace, body: buildPod(pea, 'bench-hook-token') }));
   const port2 = await freePort();
   const op = full.startOperator(['--log-level', 'warn', '--max-concurrent-reconciles', '8', '--metrics-bind-address', `127.0.0.1:${port2}`], ['--expose-gc', ...NODE_ARGS]);
   for (;;) {

@@ -5,8 +5,10 @@
 #
 #   hack/k8s-binaries.sh [COMPONENT...]        default: test
 #     components: etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl helm
+#                 kubeadm kube-proxy
 #     test    = etcd kube-apiserver kubectl   (an envtest-style API server, as test/harness uses)
-#     cluster = all of them                   (a real single-node cluster)
+#     cluster = etcd … kubectl helm           (a real single-node cluster: all but kubeadm, kube-proxy)
+#     kind    = what a kind node image holds  (hack/kind/node-image.sh)
 #
 # Prints exactly one line on stdout, the absolute bin directory; progress goes to stderr:
 #   BIN=$(hack/k8s-binaries.sh test)
@@ -21,7 +23,8 @@ K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 
-ALL=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl helm)
+CLUSTER=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl helm)
+ALL=("${CLUSTER[@]}" kubeadm kube-proxy)
 
 usage() {
   echo "usage: $0 [test|cluster|COMPONENT...]; components: ${ALL[*]}" >&2
@@ -38,8 +41,10 @@ add() {
 for arg in "${@:-test}"; do
   case "$arg" in
     test) add etcd kube-apiserver kubectl ;;
-    cluster) add "${ALL[@]}" ;;
+    cluster) add "${CLUSTER[@]}" ;;
+    kind) add etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl ;;
     etcd | kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kubectl | helm) add "$arg" ;;
+    kubeadm | kube-proxy) add "$arg" ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown component '$arg'" >&2; usage; exit 2 ;;
   esac
@@ -134,6 +139,7 @@ reported_version() { # COMPONENT FILE: the version the binary says it is
     etcd) out=$("$2" --version) && [[ "$out" =~ etcd\ Version:\ ([^[:space:]]+) ]] && echo "v${BASH_REMATCH[1]}" ;;
     helm) "$2" version --template '{{.Version}}' ;;
     kubectl) out=$("$2" version --client) && [[ "$out" =~ Client\ Version:\ ([^[:space:]]+) ]] && echo "${BASH_REMATCH[1]}" ;;
+    kubeadm) "$2" version -o short ;;
     *) out=$("$2" --version) && [[ "$out" =~ Kubernetes\ ([^[:space:]]+) ]] && echo "${BASH_REMATCH[1]}" ;;
   esac
 }

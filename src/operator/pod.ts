@@ -97,7 +97,7 @@ function startedFlags(s: PodOptions): string[] {
   return ['--grpc-port', String(s.grpcPort), '--timeout', String(STARTED_TIMEOUT_SECONDS)];
 }
 
-function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts): V1Container {
+function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts, hookToken: string): V1Container {
   return {
     name: SIDECAR_CONTAINER,
     image: s.sidecarImage,
@@ -127,13 +127,16 @@ function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts): V1Container {
     resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '160Mi' } },
     securityContext: { ...restrictedContainer, readOnlyRootFilesystem: true },
     terminationMessagePolicy: 'FallbackToLogsOnError',
-    env: [{ name: 'NODE_COMPILE_CACHE', value: '/tmp/node-compile-cache' }],
+    env: [{ name: 'NODE_COMPILE_CACHE', value: '/tmp/node-compile-cache' }, { name: HOOK_TOKEN_ENV, value: hookToken }],
     // The control token: mounted here only, never in the runtime container.
     volumeMounts: [{ name: 'pea-runtime-tmp', mountPath: '/tmp' }, { name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT, readOnly: true }],
   };
 }
 
-function runtimeContainer(pea: Pea, s: PodOptions): V1Container {
+/** The environment variable that gives the sidecar its hook token (`pea-runtime sidecar --help`). */
+export const HOOK_TOKEN_ENV = 'PEA_HOOK_TOKEN';
+
+function runtimeContainer(pea: Pea, s: PodOptions, hookToken: string): V1Container {
   const spec = pea.spec;
   return {
     name: RUNTIME_CONTAINER,
@@ -145,15 +148,25 @@ function runtimeContainer(pea: Pea, s: PodOptions): V1Container {
     ...(spec.ports ? { ports: spec.ports } : {}),
     ...(spec.volumeMounts ? { volumeMounts: spec.volumeMounts } : {}),
     // Runs before the kubelet's SIGTERM: the sidecar cancels, waits for the exit and tears down.
-    // No host: the kubelet then dials the pod IP, i.e. the sidecar in the same pod.
-    lifecycle: { preStop: { httpGet: { path: '/prestop', port: s.httpPort } } },
+    // No host: the kubelet then dials the pod IP, i.e. the sidecar in the same pod. Any pod
+    // can dial that too, so the hook carries the pod's hook token and the sidecar refuses
+    // /prestop without it. The token is in clear here, for anyone who can `get` this pod:
+    // an httpGet hook cannot take a header from a Secret. Who can delete the pod can cancel
+    // the Pea anyway; grant `get pods` in a Pea's namespace to those trusted with that.
+    lifecycle: {
+      preStop: { httpGet: { path: '/prestop', port: s.httpPort, httpHeaders: [{ name: 'Authorization', value: `Bearer ${hookToken}` }] } },
+    },
     securityContext: restrictedContainer,
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
 }
 
-/** The Pea's pod for its current run: a pure function of the Pea and the operator's settings. */
-export function buildPod(pea: Pea, s: PodOptions = DEFAULT_POD_OPTIONS): V1Pod {
+/**
+ * The Pea's pod for its current run: a pure function of the Pea and the operator's settings.
+ * `hookToken` (src/operator/token.ts) goes into the preStop hook's header and the sidecar's
+ * environment, so the two always agree for the pod's whole life.
+ */
+export function buildPod(pea: Pea, hookToken: string, s: PodOptions = DEFAULT_POD_OPTIONS): V1Pod {
   const t = timeoutsOf(pea);
   const name = pea.metadata.name as string;
   const podSpec = pea.spec.pod ?? {};
@@ -172,8 +185,8 @@ export function buildPod(pea: Pea, s: PodOptions = DEFAULT_POD_OPTIONS): V1Pod {
       shareProcessNamespace: true,
       terminationGracePeriodSeconds: t.teardownSeconds,
       automountServiceAccountToken: false,
-      initContainers: [sidecarContainer(pea, s, t)],
-      containers: [runtimeContainer(pea, s)],
+      initContainers: [sidecarContainer(pea, s, t, hookToken)],
+      containers: [runtimeContainer(pea, s, hookToken)],
       securityContext: {
         runAsNonRoot: true,
         runAsUser: s.runAsUser,

@@ -10,11 +10,21 @@ import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import { isConflict, isNotFound } from './errors.js';
-import { LABEL_MANAGED, LABEL_PEA, MANAGER, TOKEN_FILE, tokenSecretName } from './pod.js';
+import { LABEL_MANAGED, LABEL_PEA, MANAGER, podName, TOKEN_FILE, tokenSecretName } from './pod.js';
 
 /** The Pea's control token: HMAC-SHA256 of its UID under the operator's token key. */
 export function peaToken(tokenKey: Buffer, pea: Pea): string {
   return createHmac('sha256', tokenKey).update(pea.metadata.uid as string).digest('base64url');
+}
+
+/**
+ * The hook token of the Pea's current pod: what its preStop hook sends to /prestop. Apart
+ * from the control token because it sits in the pod spec in clear (an httpGet hook can only
+ * send literal headers), so reading a pod never yields the token for Cancel, Status and
+ * Watch; per pod (the pod's name is in it) so one run's token never opens another's hook.
+ */
+export function hookToken(tokenKey: Buffer, pea: Pea): string {
+  return createHmac('sha256', tokenKey).update(`prestop:${pea.metadata.uid as string}:${podName(pea)}`).digest('base64url');
 }
 
 /** The Pea's token Secret, owned by the Pea; the sidecar mounts it as its --token-file. */

@@ -8,7 +8,7 @@ import type { Logger } from '../shared/logger.js';
 import { FINALIZER } from './decide.js';
 import { apiMessage, ignoreAlreadyExists, ignoreNotFound, statusCode, TerminalError } from './errors.js';
 import { buildPod, podName, type PodOptions } from './pod.js';
-import { buildTokenSecret } from './token.js';
+import { buildTokenSecret, hookToken } from './token.js';
 
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
@@ -36,7 +36,7 @@ export class PeaWrites {
   /** The pod as created (undefined if it existed already); see refusedForSpec for a refusal. */
   async createPod(pea: Pea, log: Logger): Promise<k8s.V1Pod | undefined> {
     log.info({ pod: podName(pea) }, 'creating pod');
-    const body = buildPod(pea, this.pod);
+    const body = buildPod(pea, hookToken(this.tokenKey, pea), this.pod);
     return ignoreAlreadyExists(this.core.createNamespacedPod({ namespace: where(pea).namespace, body }));
   }
 

@@ -142,15 +142,6 @@ describe('with --token-file', () => {
   });
 });
 
-describe('the preStop hook, with --token-file', () => {
-  it('needs no token (the kubelet has none): cancel, teardown, exit 0', async () => {
-    const hooked = await startSidecar({ runtime: ['sleep', '300'], token: token() });
-    await until('SERVING', () => hooked.health.isServing('', 500));
-    expect(await hooked.http('/prestop')).toMatchObject({ code: 200, body: { done: true } });
-    expect(await hooked.exited).toBe(0);
-  });
-});
-
 describe('PEA_TOKEN_FILE', () => {
   it('is the environment twin of --token-file', async () => {
     const viaEnv = await startSidecar({ runtime: ['sleep', '300'], env: { PEA_TOKEN_FILE: sc.tokenFile } });

@@ -23,7 +23,7 @@ export interface ControlAuth {
 
 const HOW = 'send "authorization: Bearer <token>" (gRPC metadata; an HTTP header for /status) with the Pea\'s control token';
 
-/** The check for `--token-file` (undefined: every call goes through, said once in the log). */
+/** The check of every Lifecycle call and of /status: the token in --token-file, read on each call. */
 export function controlAuth(tokenFile: string | undefined, log: Logger): ControlAuth {
   if (tokenFile === undefined) {
     log.warn('no --token-file: control calls (Cancel, Status, Watch) are unauthenticated; anyone who reaches the gRPC port can cancel the runtime');
@@ -47,6 +47,34 @@ export function controlAuth(tokenFile: string | undefined, log: Logger): Control
       if (problem === null) return null;
       limited.warn({ what, peer, problem }, 'control call refused');
       return { code: grpc.status.UNAUTHENTICATED, details: `${what}: ${problem}; ${HOW}` };
+    },
+  };
+}
+
+const HOOK_HOW = 'send "authorization: Bearer <hook token>": the runtime container\'s preStop hook carries it';
+
+/**
+ * Who may call /prestop. The kubelet's httpGet hook cannot read a Secret, only send the
+ * literal headers of the pod spec, so the hook has its own token (PEA_HOOK_TOKEN, set by the
+ * operator in the sidecar's env and in the hook's headers): it can cancel this pod and
+ * nothing else, and it is fixed for the pod's life, so rotating the control token's Secret
+ * never breaks the hook. Without one, /prestop is open to anyone who reaches the port.
+ */
+export function hookAuth(token: string | undefined, log: Logger): ControlAuth {
+  if (token === undefined) {
+    log.warn('no hook token (PEA_HOOK_TOKEN): /prestop is unauthenticated; anyone who reaches the HTTP port can cancel the runtime');
+    return { enabled: false, check: () => null };
+  }
+  const limited = rateLimited(log);
+  return {
+    enabled: true,
+    check(authorization, what, peer) {
+      const presented = presentedToken(authorization);
+      // Log why, never what: neither the expected nor the presented value.
+      const problem = 'problem' in presented ? presented.problem : tokenMatches(token, presented.token) ? null : 'token does not match';
+      if (problem === null) return null;
+      limited.warn({ what, peer, problem }, 'hook call refused');
+      return { code: grpc.status.UNAUTHENTICATED, details: `${what}: ${problem}; ${HOOK_HOW}` };
     },
   };
 }

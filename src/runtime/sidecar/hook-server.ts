@@ -5,22 +5,37 @@
 // means the pod IP and loopback, and both are needed. The kubelet runs the hook from the
 // node's network namespace and dials the pod IP (an httpGet hook without `host`), so
 // loopback alone would never see it; the exec-form hook (`pea-runtime prestop`) and
-// `kubectl exec … curl` use 127.0.0.1. The kubelet sends no token, so /prestop cannot ask
-// for one: it is the one unauthenticated way to cancel, and the chart's NetworkPolicy is
-// what keeps other pods off this port. /status shows what the Status RPC shows, so with
-// --token-file it wants the same token from anything but loopback.
+// `kubectl exec … curl` use 127.0.0.1.
+//
+// Any pod in the cluster can dial the pod IP, and many CNIs enforce no NetworkPolicy, so
+// with a hook token (PEA_HOOK_TOKEN) /prestop wants it from every caller, loopback
+// included: the kubelet sends it from the hook's httpHeaders, the exec-form hook from its
+// environment. Whoever shares the pod's network namespace (the runtime container) could
+// read it too, through /proc, and could as well just exit: no loss. /status shows what the
+// Status RPC shows, so with --token-file it wants the control token from anything but
+// loopback. A refusal is a 401 and a log line that names the caller and why, never a token.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/logger.js';
 import { PRESTOP_TRIGGER } from '../../shared/reasons.js';
 import type { ControlAuth } from './control-auth.js';
 import type { Supervisor } from './supervisor.js';
 
+/** The running HTTP server: its bound port, and how to stop it. */
 export interface HookServer {
   port: number;
   close(): Promise<void>;
 }
 
-export async function startHookServer(supervisor: Supervisor, host: string, port: number, teardownTimeoutMs: number, auth: ControlAuth, log: Logger): Promise<HookServer> {
+/** Who may call what: `control` guards /status, `hook` guards /prestop. */
+export interface HookAuth {
+  control: ControlAuth;
+  hook: ControlAuth;
+}
+
+/** Listens on host:port for /prestop, /healthz, /readyz and /status. */
+export async function startHookServer(
+  supervisor: Supervisor, host: string, port: number, teardownTimeoutMs: number, auth: HookAuth, log: Logger,
+): Promise<HookServer> {
   const server = createServer((req, res) => void route(req, res, supervisor, teardownTimeoutMs, auth, log));
   server.headersTimeout = 5000;
   server.requestTimeout = teardownTimeoutMs + 5000;
@@ -38,22 +53,26 @@ export async function startHookServer(supervisor: Supervisor, host: string, port
   };
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, supervisor: Supervisor, teardownTimeoutMs: number, auth: ControlAuth, log: Logger): Promise<void> {
+async function route(
+  req: IncomingMessage, res: ServerResponse, supervisor: Supervisor, teardownTimeoutMs: number, auth: HookAuth, log: Logger,
+): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'POST') return reply(res, 405, { error: 'use GET or POST' });
+  const peer = `${req.socket.remoteAddress}`;
   switch (path) {
-    case '/prestop':
+    case '/prestop': {
+      const refusal = auth.hook.check(req.headersDistinct.authorization ?? [], `${req.method} /prestop`, peer);
+      if (refusal) return unauthorized(res, refusal.details);
       return reply(res, ...(await preStop(supervisor, teardownTimeoutMs, log)));
+    }
     case '/healthz':
       return reply(res, 200, { ok: true });
     case '/readyz':
       return reply(res, supervisor.status.ready ? 200 : 503, { ready: supervisor.status.ready });
     case '/status': {
-      const refusal = isLoopback(req.socket.remoteAddress) ? null : auth.check(req.headersDistinct.authorization ?? [], 'GET /status', `${req.socket.remoteAddress}`);
-      if (refusal) {
-        res.setHeader('www-authenticate', 'Bearer');
-        return reply(res, 401, { error: refusal.details });
-      }
+      const loopback = isLoopback(req.socket.remoteAddress);
+      const refusal = loopback ? null : auth.control.check(req.headersDistinct.authorization ?? [], 'GET /status', peer);
+      if (refusal) return unauthorized(res, refusal.details);
       return reply(res, 200, supervisor.status);
     }
     default:
@@ -82,6 +101,11 @@ async function preStop(supervisor: Supervisor, teardownTimeoutMs: number, log: L
 
 function isLoopback(address: string | undefined): boolean {
   return address !== undefined && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'));
+}
+
+function unauthorized(res: ServerResponse, details: string): void {
+  res.setHeader('www-authenticate', 'Bearer');
+  reply(res, 401, { error: details });
 }
 
 function reply(res: ServerResponse, code: number, body: object): void {

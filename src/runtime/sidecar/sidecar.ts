@@ -1,7 +1,7 @@
 // `pea-runtime sidecar`: wires the supervisor to its two ports and to the process signals.
 import type { Logger } from '../../shared/logger.js';
 import { writeTerminationMessage } from '../termination.js';
-import { controlAuth } from './control-auth.js';
+import { controlAuth, hookAuth } from './control-auth.js';
 import { startGrpcServer } from './grpc-server.js';
 import { startHookServer } from './hook-server.js';
 import { createReadyCheck, formatReadySpec, type ReadySpec } from './ready-check.js';
@@ -26,6 +26,8 @@ export interface SidecarOptions {
   terminationLog: string;
   /** The Pea's control token (a mounted Secret); without it control calls are unauthenticated. */
   tokenFile?: string;
+  /** What /prestop wants in "authorization: Bearer …" (PEA_HOOK_TOKEN); without it /prestop is open. */
+  hookToken?: string;
   /** Called once the ports are open (tests and benchmarks use the bound ports). */
   onListening?: (ports: { grpc: number; http: number }) => void;
 }
@@ -48,10 +50,11 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
   });
 
   const auth = controlAuth(opts.tokenFile, log);
+  const hook = hookAuth(opts.hookToken, log);
   let servers;
   try {
     const grpc = await startGrpcServer(supervisor, opts.host, opts.grpcPort, auth, log);
-    const http = await startHookServer(supervisor, opts.host, opts.httpPort, opts.teardownTimeoutMs, auth, log).catch(async (err) => {
+    const http = await startHookServer(supervisor, opts.host, opts.httpPort, opts.teardownTimeoutMs, { control: auth, hook }, log).catch(async (err) => {
       await grpc.close();
       throw err;
     });
@@ -62,7 +65,7 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
     writeTerminationMessage(opts.terminationLog, String(err), log);
     return 1;
   }
-  log.info({ mode: attach ? `attach ${opts.attachEnv}` : 'child', ready: formatReadySpec(opts.ready), authenticated: auth.enabled, grpcPort: servers[0]?.port, httpPort: servers[1]?.port }, 'sidecar listening');
+  log.info({ mode: attach ? `attach ${opts.attachEnv}` : 'child', ready: formatReadySpec(opts.ready), authenticated: auth.enabled, hookAuthenticated: hook.enabled, grpcPort: servers[0]?.port, httpPort: servers[1]?.port }, 'sidecar listening');
 
   // In attach mode the sidecar outlives the runtime (Kubernetes stops a native sidecar
   // after the main containers), so after the end it keeps answering Status until SIGTERM.

@@ -10,6 +10,7 @@ const pea = (spec: Partial<Pea['spec']> = {}): Pea => ({
   spec: { image: 'example/model:1', ...spec },
 });
 
+const HOOK = 'hook-token-of-this-pod';
 const sidecarOf = (p: ReturnType<typeof buildPod>): V1Container => p.spec!.initContainers![0]!;
 const runtimeOf = (p: ReturnType<typeof buildPod>): V1Container => p.spec!.containers[0]!;
 const flag = (c: V1Container, name: string): string | undefined => c.args?.[c.args.indexOf(name) + 1];
@@ -28,7 +29,7 @@ describe('readyFlag', () => {
 
 describe('buildPod', () => {
   it('runs the sidecar as a native sidecar that gates the runtime and carries readiness', () => {
-    const s = sidecarOf(buildPod(pea()));
+    const s = sidecarOf(buildPod(pea(), HOOK));
     expect(s.restartPolicy).toBe('Always');
     expect(s.startupProbe).toBeUndefined();
     expect(s.lifecycle?.postStart?.exec?.command).toEqual(['node', '/app/dist/src/runtime/main.js', 'started', '--grpc-port', '50051', '--timeout', '60']);
@@ -40,23 +41,33 @@ describe('buildPod', () => {
     [{}, { '--cancel-timeout': '10', '--teardown-timeout': '30', grace: 30 }],
     [{ timeouts: { cancelSeconds: 3, teardownSeconds: 7 } }, { '--cancel-timeout': '3', '--teardown-timeout': '7', grace: 7 }],
   ])('timeouts %j become sidecar flags and the grace period', (spec, want) => {
-    const p = buildPod(pea(spec));
+    const p = buildPod(pea(spec), HOOK);
     expect(flag(sidecarOf(p), '--cancel-timeout')).toBe(want['--cancel-timeout']);
     expect(flag(sidecarOf(p), '--teardown-timeout')).toBe(want['--teardown-timeout']);
     expect(p.spec!.terminationGracePeriodSeconds).toBe(want.grace);
   });
 
   it('lets the sidecar find and signal the runtime, and tears down on any deletion', () => {
-    const p = buildPod(pea({ env: [{ name: 'A', value: '1' }] }));
+    const p = buildPod(pea({ env: [{ name: 'A', value: '1' }] }), HOOK);
     expect(p.spec!.shareProcessNamespace).toBe(true);
     expect(p.spec!.restartPolicy).toBe('Never');
     expect(flag(sidecarOf(p), '--attach-env')).toBe('PEAPODS_RUNTIME=1');
     expect(runtimeOf(p).env).toEqual([{ name: 'A', value: '1' }, { name: 'PEAPODS_RUNTIME', value: '1' }]);
-    expect(runtimeOf(p).lifecycle?.preStop?.httpGet).toEqual({ path: '/prestop', port: 50052 });
+    expect(runtimeOf(p).lifecycle?.preStop?.httpGet).toEqual({
+      path: '/prestop', port: 50052, httpHeaders: [{ name: 'Authorization', value: `Bearer ${HOOK}` }],
+    });
+  });
+
+  it('gives the sidecar the same hook token its preStop hook sends, and the runtime none', () => {
+    const p = buildPod(pea({ env: [{ name: 'A', value: '1' }] }), HOOK);
+    expect(sidecarOf(p).env).toContainEqual({ name: 'PEA_HOOK_TOKEN', value: HOOK });
+    expect(sidecarOf(p).args?.join(' ')).not.toContain(HOOK); // a flag would show in `ps` on the node
+    expect(JSON.stringify(runtimeOf(p).env)).not.toContain(HOOK);
+    expect(JSON.stringify(runtimeOf(p).lifecycle)).toContain(`Bearer ${HOOK}`);
   });
 
   it('is owned by the Pea and selectable by its name', () => {
-    const p = buildPod(pea({ pod: { labels: { team: 'ml', 'peapods.io/pea': 'spoofed' } } }));
+    const p = buildPod(pea({ pod: { labels: { team: 'ml', 'peapods.io/pea': 'spoofed' } } }), HOOK);
     expect(p.metadata!.name).toBe('model-pea');
     expect(p.metadata!.labels).toEqual({ team: 'ml', 'peapods.io/pea': 'model', 'app.kubernetes.io/managed-by': 'peapods' });
     expect(p.metadata!.ownerReferences).toEqual([{ apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', name: 'model', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
@@ -74,11 +85,11 @@ describe('buildPod', () => {
     p.metadata.name = name;
     if (restartCount !== undefined) p.status = { restartCount };
     expect(podName(p)).toBe(want);
-    expect(buildPod(p).metadata!.name).toBe(want);
+    expect(buildPod(p, HOOK).metadata!.name).toBe(want);
   });
 
   it('is secure by default: non-root, one shared UID, no escalation, no capabilities, RuntimeDefault seccomp', () => {
-    const p = buildPod(pea());
+    const p = buildPod(pea(), HOOK);
     expect(p.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
     for (const c of [sidecarOf(p), runtimeOf(p)]) {
       expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true });
@@ -93,14 +104,14 @@ describe('buildPod', () => {
       command: ['serve'], args: ['--model', 'x'], ports: [{ containerPort: 8000 }], resources: { limits: { cpu: '2' } },
       pod: { nodeSelector: { gpu: 'yes' }, tolerations: [{ key: 'gpu', operator: 'Exists' }], serviceAccountName: 'model-sa', volumes: [{ name: 'data', emptyDir: {} }] },
       volumeMounts: [{ name: 'data', mountPath: '/data' }],
-    }));
+    }), HOOK);
     expect(runtimeOf(p)).toMatchObject({ image: 'example/model:1', command: ['serve'], args: ['--model', 'x'], ports: [{ containerPort: 8000 }], resources: { limits: { cpu: '2' } }, volumeMounts: [{ name: 'data', mountPath: '/data' }] });
     expect(p.spec).toMatchObject({ nodeSelector: { gpu: 'yes' }, tolerations: [{ key: 'gpu', operator: 'Exists' }], serviceAccountName: 'model-sa' });
     expect(p.spec!.volumes!.map((v) => v.name)).toEqual(['pea-runtime-tmp', 'pea-runtime-token', 'data']);
   });
 
   it("mounts the Pea's control token into the sidecar only, and points --token-file at it", () => {
-    const p = buildPod(pea({ volumeMounts: [{ name: 'data', mountPath: '/data' }] }));
+    const p = buildPod(pea({ volumeMounts: [{ name: 'data', mountPath: '/data' }] }), HOOK);
     expect(p.spec!.volumes).toContainEqual({ name: 'pea-runtime-token', secret: { secretName: 'model-pea-token' } });
     expect(sidecarOf(p).volumeMounts).toContainEqual({ name: 'pea-runtime-token', mountPath: '/var/run/peapods', readOnly: true });
     expect(flag(sidecarOf(p), '--token-file')).toBe('/var/run/peapods/token');

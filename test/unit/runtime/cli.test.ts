@@ -35,7 +35,7 @@ describe('pea-runtime program', () => {
   });
 
   it("waits in `started` as long by default as the pod's postStart hook asks", () => {
-    const hook = buildPod(pea).spec?.initContainers?.[0]?.lifecycle?.postStart?.exec?.command ?? [];
+    const hook = buildPod(pea, 'hook-token').spec?.initContainers?.[0]?.lifecycle?.postStart?.exec?.command ?? [];
     expect(hook).toContain('started');
     expect(defaultOf(buildProgram(), 'started', '--timeout')).toBe(Number(after(hook, '--timeout')));
   });

@@ -84,7 +84,7 @@ function admitted(all: NetworkPolicy[], ns: string, labels: Record<string, strin
 
 const PEA_NS = 'default';
 const nsLabels = (ns: string): Record<string, string> => ({ 'kubernetes.io/metadata.name': ns });
-const peaPod = (ns = PEA_NS): V1Pod => buildPod({ apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', metadata: { name: 'model', namespace: ns, uid: 'u1' }, spec: { image: 'example/model:1', pod: { labels: { team: 'ml' } } } } as Pea);
+const peaPod = (ns = PEA_NS): V1Pod => buildPod({ apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', metadata: { name: 'model', namespace: ns, uid: 'u1' }, spec: { image: 'example/model:1', pod: { labels: { team: 'ml' } } } } as Pea, 'hook-token');
 
 function sources(docs: Doc[]): Record<string, Source> {
   return {
