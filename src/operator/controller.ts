@@ -27,6 +27,8 @@ export interface ControllerOptions {
   cancelRpcTimeoutMs: number;
   /** Derives each Pea's control token (token.ts). */
   tokenKey: Buffer;
+  /** Puts the Pea NetworkPolicy into a namespace before its first pod (network-policy.ts). */
+  networkPolicies?: { ensure(namespace: string): Promise<void> };
   log: Logger;
 }
 
@@ -67,7 +69,7 @@ export class Controller {
       new PeaWrites(o.kc, o.pod, o.tokenKey),
       new CancelClient(o.cancelRpcTimeoutMs),
       new EventRecorder(core),
-      { grpcPort: o.pod.grpcPort, tokenKey: o.tokenKey, log: o.log },
+      { grpcPort: o.pod.grpcPort, tokenKey: o.tokenKey, networkPolicies: o.networkPolicies, log: o.log },
     );
     this.workers = new Workers(this.queue, reconciler.reconcile, o.log);
   }

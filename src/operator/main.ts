@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../shared/logger.js';
 import { Controller } from './controller.js';
 import { LeaderElector } from './leader.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { loadPolicyTemplate, NetworkPolicies } from './network-policy.js';
 import { DEFAULT_POD_OPTIONS } from './pod.js';
 import { loadTokenKey } from './token.js';
 
@@ -43,6 +44,7 @@ export interface OperatorFlags {
   runAsUser: number;
   tokenKeyFile?: string;
   tokenKeySecret: string;
+  networkPolicyFile?: string;
   resyncSeconds: number;
   logLevel: string;
 }
@@ -68,6 +70,8 @@ export function program(): Command {
       .default(DEFAULT_POD_OPTIONS.httpPort).argParser(positiveInt).env('SIDECAR_HTTP_PORT'))
     .addOption(new Option('--token-key-file <path>', "key the Peas' control tokens are derived from; overrides --token-key-secret").env('TOKEN_KEY_FILE'))
     .addOption(new Option('--token-key-secret <name>', 'Secret in the operator namespace (--leader-election-namespace) holding that key; created when missing').default('peapods-operator-token-key').env('TOKEN_KEY_SECRET'))
+    .addOption(new Option('--network-policy-file <path>', 'a NetworkPolicy (JSON) to apply in every namespace where Peas run, '
+      + 'before their first pod there (the chart sets it)').env('NETWORK_POLICY_FILE'))
     .addOption(new Option('--run-as-user <uid>', 'UID of both containers unless the Pea sets one')
       .default(DEFAULT_POD_OPTIONS.runAsUser).argParser(positiveInt).env('RUN_AS_USER'))
     .addOption(new Option('--resync-seconds <s>', 'how often every Pea is reconciled even without events').default(300).argParser(positiveInt).env('RESYNC_SECONDS'))
@@ -103,10 +107,13 @@ function countPhases(peas: ReadonlyArray<{ status?: { phase?: string } }>): Reco
 
 async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
   const kc = kubeConfig(f.kubeconfig);
+  // Read before anything starts, so a bad file stops the operator with its reason.
+  const policyTemplate = f.networkPolicyFile === undefined ? undefined : loadPolicyTemplate(f.networkPolicyFile);
   const c = new Controller({
     kc, namespace: f.namespace, maxConcurrentReconciles: f.maxConcurrentReconciles, resyncMs: f.resyncSeconds * 1000, cancelRpcTimeoutMs: 2000, log,
     tokenKey: await loadTokenKey(f.tokenKeyFile, { core: kc.makeApiClient(k8s.CoreV1Api), namespace: f.leaderElectionNamespace, name: f.tokenKeySecret }, log),
     pod: { sidecarImage: f.sidecarImage, grpcPort: f.sidecarGrpcPort, httpPort: f.sidecarHttpPort, runAsUser: f.runAsUser },
+    networkPolicies: policyTemplate && new NetworkPolicies(kc.makeApiClient(k8s.NetworkingV1Api), policyTemplate, log),
   });
   const metrics: Metrics = createMetrics({ queueDepth: () => c.queue.depth, retries: () => c.queue.retries, phases: () => countPhases(c.peaList) });
   c.metrics = metrics;

@@ -39,6 +39,8 @@ export interface ReconcilerOptions {
   grpcPort: number;
   /** Derives each Pea's control token (token.ts). */
   tokenKey: Buffer;
+  /** Puts the Pea NetworkPolicy into a namespace before its first pod (network-policy.ts). */
+  networkPolicies?: { ensure(namespace: string): Promise<void> };
   log: Logger;
 }
 
@@ -132,6 +134,7 @@ export class Reconciler {
       await this.writes.createTokenSecret(pea);
       this.once.did('tokenSecret', key, pea.metadata.uid as string);
     };
+    await this.o.networkPolicies?.ensure(pea.metadata.namespace as string);
     try {
       // Together: the kubelet waits for the pod's Secret volume, and a Secret that already
       // exists (a restart, or someone re-created it) holds the same derived token.

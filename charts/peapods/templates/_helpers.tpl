@@ -15,3 +15,6 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "peapods.image" -}}{{ .Values.image.repository }}:{{ .Values.image.tag }}{{- end -}}
+
+{{- /* The Pea NetworkPolicy's file in the operator's ConfigMap volume (networkpolicy.yaml). */ -}}
+{{- define "peapods.peaNetworkPolicyFile" -}}pea-network-policy.json{{- end -}}

@@ -1,13 +1,16 @@
 // The chart's NetworkPolicies and the operator's container hardening, from `helm template`.
 // The policies are evaluated here as a CNI would (allow-lists that add up), port by port:
-// the sidecar's gRPC port admits only the operator's pods, its HTTP port (the unauthenticated
-// preStop hook) nobody but the node, and every other port of a Pea pod stays open.
+// the sidecar's gRPC port admits only the operator's pods, its HTTP port (the preStop hook)
+// nobody but the node, and every other port of a Pea pod stays open. The Pea policy is the
+// one the operator applies in a Pea's namespace: the chart's ConfigMap through
+// src/operator/network-policy.ts.
 import { describe, expect, it } from '@jest/globals';
 import type { V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { Pea } from '../../../src/api/v1alpha1/types.js';
+import { checkTemplate, policyFor } from '../../../src/operator/network-policy.js';
 import { buildPod, LABEL_MANAGED, LABEL_PEA, MANAGER } from '../../../src/operator/pod.js';
 import { ROOT } from '../../helpers/processes.js';
 
@@ -26,7 +29,14 @@ interface NetworkPolicy {
   metadata?: { name?: string; namespace?: string };
   spec?: { podSelector?: V1LabelSelector; policyTypes?: string[]; ingress?: Array<{ from?: Peer[]; ports?: PolicyPort[] }> };
 }
-const policies = (docs: Doc[]): NetworkPolicy[] => docs.filter((d) => d.kind === 'NetworkPolicy') as NetworkPolicy[];
+const POLICY_CONFIGMAP = 'peapods-operator-pea-network-policy';
+/** What the operator applies in namespace `ns`, from the chart's ConfigMap, as it reads it. */
+const peaPolicies = (docs: Doc[], ns: string): NetworkPolicy[] => {
+  const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === POLICY_CONFIGMAP) as { data?: Record<string, string> } | undefined;
+  return Object.values(cm?.data ?? {}).map((json) => policyFor(checkTemplate(JSON.parse(json), POLICY_CONFIGMAP), ns) as NetworkPolicy);
+};
+/** Every policy in force where a Pea runs in PEA_NS: the chart's own and the operator's copy. */
+const policies = (docs: Doc[]): NetworkPolicy[] => [...docs.filter((d) => d.kind === 'NetworkPolicy') as NetworkPolicy[], ...peaPolicies(docs, PEA_NS)];
 
 interface PodSpecLike { containers: Array<{ args: string[]; securityContext: Record<string, unknown>; volumeMounts?: Array<{ name: string; mountPath: string }> }>; securityContext: Record<string, unknown>; volumes?: Array<{ name: string; emptyDir?: object }> }
 const deployment = (docs: Doc[]): { labels: Record<string, string>; spec: PodSpecLike } => {
@@ -122,7 +132,7 @@ describe('NetworkPolicy for Pea pods', () => {
     expect(whoReachesPea(docs, 50051)).toEqual(['operator']);
   });
 
-  it('admits the sidecar HTTP port (the unauthenticated preStop hook) from no pod at all', () => {
+  it('admits the sidecar HTTP port (the preStop hook) from no pod at all', () => {
     // The kubelet calls it from the node, which most CNIs never filter (see nodeCIDRs).
     expect(whoReachesPea(docs, 50052)).toEqual([]);
   });
@@ -158,26 +168,34 @@ describe('NetworkPolicy for Pea pods', () => {
     expect(whoReachesPea(d, 50052)).toEqual(['node']);
   });
 
-  it('goes into the namespaces where Peas run', () => {
-    const nss = (d: Doc[]): Array<string | undefined> => policies(d).filter((p) => p.metadata?.name?.endsWith('-pea-sidecar')).map((p) => p.metadata?.namespace);
-    expect(nss(docs)).toEqual(['default']);
-    expect(nss(render('operator.watchNamespace=ml'))).toEqual(['ml']);
-    expect(nss(render('networkPolicy.peaNamespaces={ml,batch}'))).toEqual(['ml', 'batch']);
+  it('is rendered once, without a namespace, into a ConfigMap the operator reads and applies where Peas run', () => {
+    expect(docs.filter((d) => d.kind === 'NetworkPolicy').map((p) => p.metadata.name)).toEqual(['peapods-operator']);
+    const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === POLICY_CONFIGMAP);
+    expect(cm?.metadata.namespace).toBe(RELEASE_NS);
+    const { spec } = deployment(docs);
+    expect(spec.containers[0]!.args).toContain('--network-policy-file=/etc/peapods/pea-network-policy.json');
+    const mount = spec.containers[0]!.volumeMounts?.find((m) => m.mountPath === '/etc/peapods');
+    expect(spec.volumes?.find((v) => v.name === mount?.name)).toEqual({ name: 'pea-network-policy', configMap: { name: POLICY_CONFIGMAP } });
+    for (const ns of ['default', 'ml', 'team-b']) expect(peaPolicies(docs, ns).map((p) => p.metadata?.namespace)).toEqual([ns]);
   });
 
-  it('is left out with networkPolicy.enabled=false', () => {
-    expect(policies(render('networkPolicy.enabled=false'))).toEqual([]);
+  it('is left out with networkPolicy.enabled=false, and so are the operator\'s flag and permission for it', () => {
+    const off = render('networkPolicy.enabled=false');
+    expect(policies(off)).toEqual([]);
+    expect(deployment(off).spec.containers[0]!.args.join(' ')).not.toContain('--network-policy-file');
+    expect(JSON.stringify(off.filter((d) => d.kind === 'ClusterRole'))).not.toContain('networkpolicies');
   });
 
   it('rejects values that are not what the policies need, naming them', () => {
     expect(() => render('networkPolicy.nodeCIDRs={10.0.0.0}')).toThrow(/nodeCIDRs/);
-    expect(() => render('networkPolicy.peaNamespaces={Not_A_Namespace}')).toThrow(/peaNamespaces/);
+    // Gone: the operator covers every namespace where Peas run.
+    expect(() => render('networkPolicy.peaNamespaces={ml}')).toThrow(/peaNamespaces/);
     expect(() => render('networkPolicy.enable=true')).toThrow(/enable/);
   });
 
   it('passes helm lint with every option set', () => {
     const out = execFileSync(helm, ['lint', chart, '--strict', '--kube-version', '1.34.4', '--set', 'networkPolicy.nodeCIDRs={10.0.0.0/16}',
-      '--set', 'networkPolicy.peaNamespaces={ml}', '--set-json', 'networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]'], { encoding: 'utf8' });
+      '--set-json', 'networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]'], { encoding: 'utf8' });
     expect(out).toContain('0 chart(s) failed');
   });
 });

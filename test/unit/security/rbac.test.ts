@@ -38,6 +38,8 @@ const CALLS: Record<string, Grant> = {
   'CustomObjectsApi.listClusterCustomObject': [PEAS, 'peas', 'list'],
   'CustomObjectsApi.patchNamespacedCustomObject': [PEAS, 'peas', 'patch'],
   'CustomObjectsApi.patchNamespacedCustomObjectStatus': [PEAS, 'peas/status', 'patch'],
+  // The Pea NetworkPolicy, server-side applied in each Pea namespace (src/operator/network-policy.ts).
+  'NetworkingV1Api.patchNamespacedNetworkPolicy': ['networking.k8s.io', 'networkpolicies', 'patch'],
   // Leader election (src/operator/leader.ts): read, create when missing, replace to renew.
   'CoordinationV1Api.readNamespacedLease': ['coordination.k8s.io', 'leases', 'get'],
   'CoordinationV1Api.createNamespacedLease': ['coordination.k8s.io', 'leases', 'create'],
@@ -61,6 +63,12 @@ const IMPLIED: Array<{ source: RegExp; grant: Grant; why: string }> = [
     source: /blockOwnerDeletion: true/,
     grant: [PEAS, 'peas/finalizers', 'update'],
     why: 'OwnerReferencesPermissionEnforcement: setting blockOwnerDeletion on a pod needs update on its owner\'s finalizers',
+  },
+  {
+    // The only server-side apply in src/operator is the Pea NetworkPolicy's.
+    source: /PatchStrategy\.ServerSideApply/,
+    grant: ['networking.k8s.io', 'networkpolicies', 'create'],
+    why: 'server-side apply of an object that does not exist yet creates it, and the API server authorizes that as create',
   },
 ];
 
@@ -133,7 +141,7 @@ function granted(kinds = ['ClusterRole', 'Role']): Map<string, string> {
 
 describe('the operator\'s RBAC (deploy/peapods-operator.yaml) against src/operator', () => {
   it('reads what the operator does from its source: every client call and path is in the tables', () => {
-    expect(madeClasses.sort()).toEqual(['CoordinationV1Api', 'CoreV1Api', 'CustomObjectsApi']);
+    expect(madeClasses.sort()).toEqual(['CoordinationV1Api', 'CoreV1Api', 'CustomObjectsApi', 'NetworkingV1Api']);
     // A generic client would hide the resource behind its arguments: the tables could not see it.
     expect(code).not.toMatch(/KubernetesObjectApi|\bnew k8s\.Watch\b/);
     expect(used().unknown).toEqual([]);
@@ -190,6 +198,8 @@ describe('the operator\'s RBAC (deploy/peapods-operator.yaml) against src/operat
       'core/pods:watch',
       'core/secrets:create',
       'core/secrets:get',
+      'networking.k8s.io/networkpolicies:create',
+      'networking.k8s.io/networkpolicies:patch',
       'peapods.io/peas/finalizers:update',
       'peapods.io/peas/status:patch',
       'peapods.io/peas:list',
