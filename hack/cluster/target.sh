@@ -1,13 +1,12 @@
 # Brings up the cluster that `make e2e` and `make demo` run against, and loads the project's
 # image into it (sourced, not run). Sets KUBECONFIG, KUBECTL and HELM for what follows.
 #   CLUSTER=local (default)  hack/cluster-up.sh: etcd, control plane, kubelet, containerd (root)
-#   CLUSTER=kind             kind + Docker, for machines that have them (not these: no Docker)
+#   CLUSTER=kind             kind, three nodes (hack/kind/up.sh): with Docker where it answers,
+#                            else podman and a node image built offline (root)
 # Everything after this point is the same for both.
 : "${CLUSTER:=local}"
 : "${PEAPODS_IMAGE:=peapods/peapods:dev}"
 export PEAPODS_IMAGE
-KIND_VERSION="${KIND_VERSION:-v0.30.0}"
-KIND_CLUSTER="${KIND_CLUSTER:-peapods}"
 
 target_up() {
   local repo
@@ -22,20 +21,25 @@ target_up() {
       PEAPODS_RESTART_KUBELET="$repo/hack/cluster/restart-kubelet.sh"
       ;;
     kind)
-      command -v docker >/dev/null || { echo "CLUSTER=kind needs Docker; without it use the local cluster (CLUSTER=local, root)" >&2; exit 1; }
-      local kind=kind
-      if ! command -v kind >/dev/null; then
-        GOBIN="${PEAPODS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/peapods}/kind-$KIND_VERSION"
-        [[ -x "$GOBIN/kind" ]] || GOBIN="$GOBIN" go install "sigs.k8s.io/kind@$KIND_VERSION"
-        kind="$GOBIN/kind"
+      # shellcheck source=../kind/env.sh
+      source "$repo/hack/kind/env.sh"
+      KUBECONFIG=$("$repo/hack/kind/up.sh")
+      local kind
+      kind="$("$repo/hack/kind/tools.sh" kind)/kind"
+      if [[ "$KIND_PROVIDER" == docker ]]; then
+        docker build -t "$PEAPODS_IMAGE" "$repo"
+        "$kind" load docker-image "$PEAPODS_IMAGE" --name "$KIND_CLUSTER"
+      else
+        # The same offline build as the local cluster's (buildah), then into every node. Its
+        # build log goes beside kind's cache, not into the local cluster's directory.
+        PEAPODS_CLUSTER_DIR="$KIND_CACHE/image-build" PEAPODS_IMAGE="$PEAPODS_IMAGE" "$repo/hack/images.sh" --no-load
+        local archive="$KIND_CACHE/peapods-image.tar"
+        rm -f "$archive"
+        buildah --storage-driver vfs push --quiet "$PEAPODS_IMAGE" "docker-archive:$archive:$PEAPODS_IMAGE" >/dev/null
+        "$kind" load image-archive "$archive" --name "$KIND_CLUSTER"
+        rm -f "$archive"
       fi
-      "$kind" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER" || "$kind" create cluster --name "$KIND_CLUSTER" --wait 120s
-      KUBECONFIG="${PEAPODS_KIND_KUBECONFIG:-${XDG_CACHE_HOME:-$HOME/.cache}/peapods/kind-$KIND_CLUSTER.kubeconfig}"
-      mkdir -p "$(dirname "$KUBECONFIG")"
-      "$kind" get kubeconfig --name "$KIND_CLUSTER" > "$KUBECONFIG"
-      docker build -t "$PEAPODS_IMAGE" "$repo"
-      "$kind" load docker-image "$PEAPODS_IMAGE" --name "$KIND_CLUSTER"
-      PEAPODS_RESTART_KUBELET="docker exec $KIND_CLUSTER-control-plane systemctl restart kubelet"
+      PEAPODS_RESTART_KUBELET="$repo/hack/kind/restart-kubelets.sh"
       local bin
       bin=$("$repo/hack/k8s-binaries.sh" kubectl helm)
       KUBECTL="$bin/kubectl" HELM="$bin/helm"

@@ -24,7 +24,8 @@ export const helm = (args) => tool(process.env.HELM ?? 'helm', args);
 const recorder = {
   apiVersion: 'v1',
   kind: 'Pod',
-  metadata: { name: 'recorder' },
+  // The label kube.ts's WITH_RECORDER puts the suite's Peas next to (same node, same trace dir).
+  metadata: { name: 'recorder', labels: { 'peapods.io/e2e': 'recorder' } },
   spec: {
     terminationGracePeriodSeconds: 1,
     containers: [{

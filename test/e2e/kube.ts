@@ -86,11 +86,11 @@ export interface PeaObject {
   status?: PeaStatus;
 }
 
-export const peaStatus = async (name: string): Promise<PeaStatus | undefined> => (await getJson<PeaObject>('pea', name))?.status;
+export const peaStatus = async (name: string, namespace = NAMESPACE): Promise<PeaStatus | undefined> => (await getJson<PeaObject>('pea', name, namespace))?.status;
 
-export async function waitForPhase(name: string, phases: string[], timeoutMs: number): Promise<PeaStatus> {
+export async function waitForPhase(name: string, phases: string[], timeoutMs: number, namespace = NAMESPACE): Promise<PeaStatus> {
   return waitFor(`pea/${name} in phase ${phases.join(' or ')}`, async () => {
-    const s = await peaStatus(name);
+    const s = await peaStatus(name, namespace);
     return s?.phase && phases.includes(s.phase) ? s : undefined;
   }, timeoutMs);
 }
@@ -135,9 +135,17 @@ export function pea(name: string, o: PeaOptions = {}): object {
       ready: o.ready ?? { grpc: { port: 50061 } },
       timeouts: { readySeconds: 60, cancelSeconds: 10, teardownSeconds: 15, ...o.timeouts },
       volumeMounts: [{ name: 'events', mountPath: '/events' }],
-      pod: { volumes: [{ name: 'events', hostPath: { path: EVENTS_HOST_DIR, type: 'Directory' } }] },
+      // On the recorder's node: the trace directory is that node's (one of several on kind).
+      pod: { volumes: [{ name: 'events', hostPath: { path: EVENTS_HOST_DIR, type: 'Directory' } }], affinity: WITH_RECORDER },
     },
   };
 }
+
+/** Schedules a pod onto the node of the recorder pod (test/e2e/global-setup.mjs), whose label this is. */
+export const WITH_RECORDER = {
+  podAffinity: {
+    requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { 'peapods.io/e2e': 'recorder' } }, topologyKey: 'kubernetes.io/hostname' }],
+  },
+};
 
 export const condition = (s: PeaStatus | undefined, type: string) => s?.conditions?.find((c) => c.type === type);
