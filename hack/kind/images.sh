@@ -79,16 +79,22 @@ netbase() {
 }
 
 scratch_path=(--env PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+entry() { echo "[\"$1\"]"; } # an ENTRYPOINT in exec form
 for c in kube-apiserver kube-controller-manager kube-scheduler; do
-  current "$c" "$k8s/$c" || image "$c" "registry.k8s.io/$c:$K8S_VERSION" scratch "${scratch_path[@]}" --entrypoint "[\"/usr/local/bin/$c\"]" -- "$k8s/$c:/usr/local/bin/$c"
+  current "$c" "$k8s/$c" || image "$c" "registry.k8s.io/$c:$K8S_VERSION" scratch "${scratch_path[@]}" \
+    --entrypoint "$(entry "/usr/local/bin/$c")" -- "$k8s/$c:/usr/local/bin/$c"
 done
-current etcd "$k8s/etcd" || image etcd "registry.k8s.io/etcd:$ETCD_TAG" scratch "${scratch_path[@]}" --entrypoint '["/usr/local/bin/etcd"]' -- "$k8s/etcd:/usr/local/bin/etcd"
-current coredns "$tools/coredns" || image coredns "registry.k8s.io/coredns/coredns:$COREDNS_TAG" scratch --entrypoint '["/coredns"]' -- "$tools/coredns:/coredns"
+current etcd "$k8s/etcd" || image etcd "registry.k8s.io/etcd:$ETCD_TAG" scratch "${scratch_path[@]}" \
+  --entrypoint "$(entry /usr/local/bin/etcd)" -- "$k8s/etcd:/usr/local/bin/etcd"
+current coredns "$tools/coredns" || image coredns "registry.k8s.io/coredns/coredns:$COREDNS_TAG" scratch \
+  --entrypoint "$(entry /coredns)" -- "$tools/coredns:/coredns"
 if ! current kube-proxy "$k8s/kube-proxy"; then
-  image kube-proxy "registry.k8s.io/kube-proxy:$K8S_VERSION" "$(netbase)" --entrypoint '["/usr/local/bin/kube-proxy"]' -- "$k8s/kube-proxy:/usr/local/bin/kube-proxy"
+  image kube-proxy "registry.k8s.io/kube-proxy:$K8S_VERSION" "$(netbase)" \
+    --entrypoint "$(entry /usr/local/bin/kube-proxy)" -- "$k8s/kube-proxy:/usr/local/bin/kube-proxy"
 fi
 if ! current kube-router "$tools/kube-router"; then
-  image kube-router "peapods.local/kube-router:$KUBE_ROUTER_TAG" "$(netbase)" --entrypoint '["/usr/local/bin/kube-router"]' -- "$tools/kube-router:/usr/local/bin/kube-router"
+  image kube-router "peapods.local/kube-router:$KUBE_ROUTER_TAG" "$(netbase)" \
+    --entrypoint "$(entry /usr/local/bin/kube-router)" -- "$tools/kube-router:/usr/local/bin/kube-router"
 fi
 # The pause image has its own builder (an OCI archive, also what the local cluster uses).
 "$repo/hack/pause/build.sh" "$out/pause.tar" "registry.k8s.io/pause:$PAUSE_TAG"

@@ -85,7 +85,7 @@ for p in "$root"/usr/lib/cni/*; do ln -sf "/usr/lib/cni/$(basename "$p")" "$root
 echo "$K8S_VERSION" >"$root/kind/version"
 # containerd's default OCI spec without rlimits (see hack/kind/node/etc/containerd/config.toml).
 chroot "$root" /usr/bin/ctr oci spec |
-  python3 -c 'import json,sys; s=json.load(sys.stdin); s["process"].pop("rlimits",None); json.dump(s,sys.stdout,indent=2)' \
+  python3 -c 'import json,sys; s=json.load(sys.stdin); s["process"].pop("rlimits",None); json.dump(s,sys.stdout)' \
   >"$root/etc/containerd/cri-base.json"
 
 # ---- preload: the images into the node's containerd store ----
@@ -132,7 +132,8 @@ tar --numeric-owner -C "$root" -c . |
     - "$image" >/dev/null
 echo "node image: $image in $((SECONDS - start))s" >&2
 # Older builds (1.3 GB each) go, unless a cluster's nodes still run on them.
-for old in $(podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/peapods/kind-node:' | grep -vxF "$image"); do
+builds=$(podman images --format '{{.Repository}}:{{.Tag}}' | grep '^localhost/peapods/kind-node:' || true)
+for old in $(grep -vxF "$image" <<<"$builds"); do
   podman rmi "$old" >/dev/null 2>&1 || true
 done
 echo "$image"

@@ -47,7 +47,8 @@ if ((${#missing[@]} == 0)); then
   exit 0
 fi
 
-command -v go >/dev/null || { echo "go is needed to build ${missing[*]} (Debian: apt-get install golang-go)" >&2; exit 1; }
+command -v go >/dev/null ||
+  { echo "go is needed to build ${missing[*]} (Debian: apt-get install golang-go)" >&2; exit 1; }
 mkdir -p "$bin"
 exec 9>"$cache/build.lock"
 flock -n 9 || { echo "waiting for another hack/kind/tools.sh" >&2; flock 9; }

@@ -27,7 +27,9 @@ export function loadPolicyTemplate(file: string): PolicyTemplate {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new Error(`--network-policy-file ${file}: ${(err as Error).message}; it must hold one NetworkPolicy as JSON (the chart renders it)`);
+    const why = (err as Error).message;
+    throw new Error(`--network-policy-file ${file}: ${why}; `
+      + 'it must hold one NetworkPolicy as JSON (the chart renders one)');
   }
   return checkTemplate(parsed, file);
 }
@@ -35,14 +37,23 @@ export function loadPolicyTemplate(file: string): PolicyTemplate {
 /** The checks of loadPolicyTemplate, on an already parsed value. */
 export function checkTemplate(value: unknown, where: string): PolicyTemplate {
   const t = value as Partial<PolicyTemplate> | null;
-  const problem = typeof t !== 'object' || t === null ? 'not a JSON object'
-    : t.apiVersion !== 'networking.k8s.io/v1' || t.kind !== 'NetworkPolicy' ? `apiVersion/kind are ${t.apiVersion}/${t.kind}, not networking.k8s.io/v1 NetworkPolicy`
-      : typeof t.metadata?.name !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(t.metadata.name) ? 'metadata.name is missing or not a DNS name'
-        : 'namespace' in (t.metadata ?? {}) ? 'metadata.namespace is set; the operator sets it per namespace'
-          : typeof t.spec?.podSelector !== 'object' || t.spec.podSelector === null ? 'spec.podSelector is missing'
-            : null;
+  const problem = templateProblem(t);
   if (problem) throw new Error(`--network-policy-file ${where}: ${problem}`);
   return t as PolicyTemplate;
+}
+
+const DNS_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+function templateProblem(t: Partial<PolicyTemplate> | null): string | null {
+  if (typeof t !== 'object' || t === null) return 'not a JSON object';
+  if (t.apiVersion !== 'networking.k8s.io/v1' || t.kind !== 'NetworkPolicy') {
+    return `apiVersion/kind are ${t.apiVersion}/${t.kind}, not networking.k8s.io/v1 NetworkPolicy`;
+  }
+  const name = t.metadata?.name;
+  if (typeof name !== 'string' || !DNS_NAME.test(name)) return 'metadata.name is missing or not a DNS name';
+  if ('namespace' in (t.metadata ?? {})) return 'metadata.namespace is set; the operator sets it per namespace';
+  if (typeof t.spec?.podSelector !== 'object' || t.spec.podSelector === null) return 'spec.podSelector is missing';
+  return null;
 }
 
 /** The template for one namespace (pure): name, labels and spec as given, namespace set. */
@@ -54,12 +65,20 @@ const APPLY = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideA
 /** The field manager of the operator's applies (`kubectl get netpol -o yaml --show-managed-fields`). */
 export const FIELD_MANAGER = 'peapods-operator';
 
+const NOT_APPLIED = 'cannot apply the NetworkPolicy for Pea pods in this namespace: '
+  + 'other pods can reach its sidecar ports (which still want a token); '
+  + 'check the operator\'s RBAC (create and patch on networkpolicies)';
+
 /** Puts the policy into each namespace where Peas run: once per namespace and process. */
 export class NetworkPolicies {
   private readonly done = new Set<string>();
   private readonly pending = new Map<string, Promise<void>>();
 
-  constructor(private readonly api: k8s.NetworkingV1Api, private readonly template: PolicyTemplate, private readonly log: Logger) {}
+  constructor(
+    private readonly api: k8s.NetworkingV1Api,
+    private readonly template: PolicyTemplate,
+    private readonly log: Logger,
+  ) {}
 
   /**
    * Applies the policy to `namespace` unless this process did already. Never throws: a
@@ -79,14 +98,16 @@ export class NetworkPolicies {
 
   private async apply(namespace: string): Promise<void> {
     const body = policyFor(this.template, namespace);
+    const name = body.metadata.name;
     try {
-      await this.api.patchNamespacedNetworkPolicy({ name: body.metadata.name, namespace, body, fieldManager: FIELD_MANAGER, force: true }, APPLY);
+      const request = { name, namespace, body, fieldManager: FIELD_MANAGER, force: true };
+      await this.api.patchNamespacedNetworkPolicy(request, APPLY);
       this.done.add(namespace);
-      this.log.info({ namespace, networkPolicy: body.metadata.name }, 'NetworkPolicy for Pea pods applied');
+      this.log.info({ namespace, networkPolicy: name }, 'NetworkPolicy for Pea pods applied');
     } catch (err) {
       const code = (err as { code?: number }).code;
-      this.log.warn({ namespace, networkPolicy: body.metadata.name, code, err: String((err as Error).message ?? err).slice(0, 300) },
-        'cannot apply the NetworkPolicy for Pea pods in this namespace: its sidecar ports stay reachable by other pods (they still need a token); check the operator\'s RBAC (patch on networkpolicies)');
+      const why = String((err as Error).message ?? err).slice(0, 300);
+      this.log.warn({ namespace, networkPolicy: name, code, err: why }, NOT_APPLIED);
     }
   }
 }

@@ -154,7 +154,11 @@ function runtimeContainer(pea: Pea, s: PodOptions, hookToken: string): V1Contain
     // an httpGet hook cannot take a header from a Secret. Who can delete the pod can cancel
     // the Pea anyway; grant `get pods` in a Pea's namespace to those trusted with that.
     lifecycle: {
-      preStop: { httpGet: { path: '/prestop', port: s.httpPort, httpHeaders: [{ name: 'Authorization', value: `Bearer ${hookToken}` }] } },
+      preStop: {
+        httpGet: {
+          path: '/prestop', port: s.httpPort, httpHeaders: [{ name: 'Authorization', value: `Bearer ${hookToken}` }],
+        },
+      },
     },
     securityContext: restrictedContainer,
     terminationMessagePolicy: 'FallbackToLogsOnError',

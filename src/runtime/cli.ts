@@ -52,7 +52,9 @@ function filePath(value: string): string {
 function hookTokenFromEnv(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (!/^[\x21-\x7e]+$/.test(value)) {
-    throw new InvalidArgumentError('PEA_HOOK_TOKEN must be non-empty printable ASCII without spaces (e.g. base64url); unset it to leave /prestop open.');
+    throw new InvalidArgumentError(
+      'PEA_HOOK_TOKEN must be non-empty printable ASCII without spaces (e.g. base64url); '
+      + 'unset it to leave /prestop open.');
   }
   return value;
 }
@@ -97,7 +99,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--termination-log <path>', 'where to write why the runtime ended').default(DEFAULT_TERMINATION_LOG).env('PEA_TERMINATION_LOG'))
     .addOption(new Option('--token-file <path>', "the Pea's control token (a mounted Secret), required as \"authorization: Bearer <token>\" on Cancel, Status and Watch; read on every call, so a rotated Secret takes effect at once").argParser(filePath).env('PEA_TOKEN_FILE'))
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info').env('LOG_LEVEL'))
-    .addHelpText('after', '\nEnvironment only:\n  PEA_HOOK_TOKEN  required as "authorization: Bearer <token>" on /prestop (the preStop hook sends it); unset: /prestop is open')
+    .addHelpText('after', '\nEnvironment only:\n'
+      + '  PEA_HOOK_TOKEN  required as "authorization: Bearer <token>" on /prestop (the preStop hook sends it); '
+      + 'unset: /prestop is open')
     .action(async (command: string[], o) => {
       if ((command.length > 0) === Boolean(o.attachEnv)) {
         program.error('error: give either a runtime command after "--" or --attach-env NAME=VALUE, not both and not neither', { exitCode: 2 });
@@ -143,7 +147,8 @@ export function buildProgram(): Command {
 
   program
     .command('prestop')
-    .description("Exec-form preStop hook (needs this binary in the container): ask the sidecar to cancel and tear down, and wait. Sends $PEA_HOOK_TOKEN when set.")
+    .description('Exec-form preStop hook (needs this binary in the container): '
+      + 'ask the sidecar to cancel and tear down, and wait. Sends $PEA_HOOK_TOKEN when set.')
     .addOption(
       new Option('--http-port <port>', "the sidecar's HTTP port")
         .default(SIDECAR_HTTP_PORT).argParser(port).env('PEA_HTTP_PORT'),
@@ -152,7 +157,8 @@ export function buildProgram(): Command {
       // In the sidecar's own container the sidecar's environment is this hook's too.
       const token = process.env.PEA_HOOK_TOKEN;
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-      const res = await fetch(`http://127.0.0.1:${o.httpPort}/prestop`, { method: 'POST', headers }).catch((err: Error) => err);
+      const url = `http://127.0.0.1:${o.httpPort}/prestop`;
+      const res = await fetch(url, { method: 'POST', headers }).catch((err: Error) => err);
       if (res instanceof Error) return program.error(`error: the sidecar did not answer on port ${o.httpPort}: ${res.message}`, { exitCode: 1 });
       process.stdout.write(`${await res.text()}\n`);
       process.exitCode = res.ok ? 0 : 1;

@@ -86,9 +86,12 @@ export interface PeaObject {
   status?: PeaStatus;
 }
 
-export const peaStatus = async (name: string, namespace = NAMESPACE): Promise<PeaStatus | undefined> => (await getJson<PeaObject>('pea', name, namespace))?.status;
+export const peaStatus = async (name: string, namespace = NAMESPACE): Promise<PeaStatus | undefined> =>
+  (await getJson<PeaObject>('pea', name, namespace))?.status;
 
-export async function waitForPhase(name: string, phases: string[], timeoutMs: number, namespace = NAMESPACE): Promise<PeaStatus> {
+export async function waitForPhase(
+  name: string, phases: string[], timeoutMs: number, namespace = NAMESPACE,
+): Promise<PeaStatus> {
   return waitFor(`pea/${name} in phase ${phases.join(' or ')}`, async () => {
     const s = await peaStatus(name, namespace);
     return s?.phase && phases.includes(s.phase) ? s : undefined;
@@ -136,7 +139,10 @@ export function pea(name: string, o: PeaOptions = {}): object {
       timeouts: { readySeconds: 60, cancelSeconds: 10, teardownSeconds: 15, ...o.timeouts },
       volumeMounts: [{ name: 'events', mountPath: '/events' }],
       // On the recorder's node: the trace directory is that node's (one of several on kind).
-      pod: { volumes: [{ name: 'events', hostPath: { path: EVENTS_HOST_DIR, type: 'Directory' } }], affinity: WITH_RECORDER },
+      pod: {
+        volumes: [{ name: 'events', hostPath: { path: EVENTS_HOST_DIR, type: 'Directory' } }],
+        affinity: WITH_RECORDER,
+      },
     },
   };
 }
@@ -144,7 +150,9 @@ export function pea(name: string, o: PeaOptions = {}): object {
 /** Schedules a pod onto the node of the recorder pod (test/e2e/global-setup.mjs), whose label this is. */
 export const WITH_RECORDER = {
   podAffinity: {
-    requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { 'peapods.io/e2e': 'recorder' } }, topologyKey: 'kubernetes.io/hostname' }],
+    requiredDuringSchedulingIgnoredDuringExecution: [{
+      labelSelector: { matchLabels: { 'peapods.io/e2e': 'recorder' } }, topologyKey: 'kubernetes.io/hostname',
+    }],
   },
 };
 

@@ -12,12 +12,15 @@ const selector = Object.entries(OPERATOR_LABELS).map(([k, v]) => `${k}=${v}`).jo
 
 /** Nodes that take ordinary pods (kind's control plane is tainted NoSchedule). */
 async function schedulableNodes(): Promise<string[]> {
-  const nodes = JSON.parse(await kubectl(['get', 'nodes', '-o', 'json'])) as { items: Array<{ metadata: { name: string }; spec: { taints?: Array<{ effect: string }> } }> };
-  return nodes.items.filter((n) => !(n.spec.taints ?? []).some((t) => t.effect === 'NoSchedule')).map((n) => n.metadata.name);
+  type Node = { metadata: { name: string }; spec: { taints?: Array<{ effect: string }> } };
+  const nodes = JSON.parse(await kubectl(['get', 'nodes', '-o', 'json'])) as { items: Node[] };
+  const open = (n: Node): boolean => !(n.spec.taints ?? []).some((t) => t.effect === 'NoSchedule');
+  return nodes.items.filter(open).map((n) => n.metadata.name);
 }
 
 async function operatorPod(): Promise<{ name: string; node: string }> {
-  const out = await kubectl(['get', 'pods', '-n', OPERATOR_NAMESPACE, '-l', selector, '-o', 'jsonpath={.items[0].metadata.name} {.items[0].spec.nodeName}']);
+  const out = await kubectl(['get', 'pods', '-n', OPERATOR_NAMESPACE, '-l', selector, '-o',
+    'jsonpath={.items[0].metadata.name} {.items[0].spec.nodeName}']);
   const [name, node] = out.trim().split(' ') as [string, string];
   return { name, node };
 }
@@ -28,28 +31,36 @@ describe('across nodes', () => {
   }, 2 * MINUTE);
 
   test('the operator talks to the API server through the kubernetes Service', async () => {
-    const clusterIP = (await kubectl(['get', 'service', '-n', 'default', 'kubernetes', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    const service = await kubectl(['get', 'service', '-n', 'default', 'kubernetes', '-o',
+      'jsonpath={.spec.clusterIP}']);
+    const clusterIP = service.trim();
     const op = await operatorPod();
-    const host = await kubectl(['exec', '-n', OPERATOR_NAMESPACE, op.name, '--', 'node', '-e', 'process.stdout.write(process.env.KUBERNETES_SERVICE_HOST)']);
+    const printHost = 'process.stdout.write(process.env.KUBERNETES_SERVICE_HOST)';
+    const host = await kubectl(['exec', '-n', OPERATOR_NAMESPACE, op.name, '--', 'node', '-e', printHost]);
     expect(host).toBe(clusterIP);
     // Ready means its caches synced: it listed and watched Peas and pods through that address.
-    const ready = await kubectl(['get', 'pod', '-n', OPERATOR_NAMESPACE, op.name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+    const ready = await kubectl(['get', 'pod', '-n', OPERATOR_NAMESPACE, op.name, '-o',
+      'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
     expect(ready.trim()).toBe('True');
   });
 
-  test('a Pea on another node than the operator (a one-node cluster: on the same node) turns Ready and is cancelled', async () => {
+  test('a Pea on another node than the operator (one node: on its node) is Ready, then cancelled', async () => {
     const nodes = await schedulableNodes();
     const op = await operatorPod();
     const apart = nodes.length > 1;
     const antiAffinity = {
       podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{
-        namespaceSelector: {}, labelSelector: { matchLabels: OPERATOR_LABELS }, topologyKey: 'kubernetes.io/hostname' }] },
+        namespaceSelector: {}, labelSelector: { matchLabels: OPERATOR_LABELS }, topologyKey: 'kubernetes.io/hostname',
+      }] },
     };
     await apply({
       apiVersion: 'peapods.io/v1alpha1',
       kind: 'Pea',
       metadata: { name: 'far' },
-      spec: { image: IMAGE, command: ['node', '/app/dist/examples/sleeper.js'], ready: { grpc: { port: 50061 } }, pod: apart ? { affinity: antiAffinity } : {} },
+      spec: {
+        image: IMAGE, command: ['node', '/app/dist/examples/sleeper.js'], ready: { grpc: { port: 50061 } },
+        pod: apart ? { affinity: antiAffinity } : {},
+      },
     });
     await kubectl(['wait', '-n', NAMESPACE, '--for=condition=Ready', 'pea/far', '--timeout=180s']);
     const pod = (await peaStatus('far'))?.podName as string;
@@ -60,7 +71,8 @@ describe('across nodes', () => {
     await kubectl(['patch', '-n', NAMESPACE, 'pea', 'far', '--type=merge', '-p', '{"spec":{"cancel":true}}']);
     const s = await waitForPhase('far', ['Succeeded', 'Failed'], MINUTE);
     expect(s.reason).toBe('Cancelled');
-    const events = await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', 'involvedObject.name=far', '-o', 'jsonpath={.items[*].reason}']);
+    const events = await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', 'involvedObject.name=far',
+      '-o', 'jsonpath={.items[*].reason}']);
     expect(events).not.toContain('CancelUnreachable');
   });
 });

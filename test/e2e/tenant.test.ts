@@ -12,7 +12,7 @@ import { apply, kubectl, peaStatus, waitFor, waitForPhase, IMAGE } from './kube.
 const MINUTE = 60_000;
 const TENANT = 'peapods-e2e-tenant';
 const ATTACKER = 'peapods-e2e-attacker';
-/** On kind the CNI (kube-router, or kindnetd with Docker) enforces NetworkPolicy; the local cluster's bridge does not. */
+/** On kind the CNI (kube-router; kindnetd with Docker) enforces NetworkPolicy; the local cluster's bridge does not. */
 const ENFORCED = process.env.CLUSTER === 'kind';
 
 /** What the attacker pod tries, printed as one JSON line: each outcome as a string. */
@@ -25,7 +25,10 @@ const tcp = (port) => new Promise((r) => {
   s.on('error', (e) => r(e.code));
 });
 const get = (path) => new Promise((r) => {
-  const q = http.get({ host: ip, port: 50052, path, timeout: 3000 }, (res) => { res.resume(); r('HTTP ' + res.statusCode); });
+  const q = http.get({ host: ip, port: 50052, path, timeout: 3000 }, (res) => {
+    res.resume();
+    r('HTTP ' + res.statusCode);
+  });
   q.on('timeout', () => { q.destroy(); r('no connection'); });
   q.on('error', (e) => r(e.code));
 });
@@ -78,7 +81,8 @@ describe('a pod of another tenant', () => {
     podIP = (await kubectl(['get', 'pod', '-n', TENANT, pod, '-o', 'jsonpath={.status.podIP}'])).trim();
     await apply(attacker(podIP), ATTACKER);
     await waitFor('the attacker pod to finish', async () => {
-      const phase = (await kubectl(['get', 'pod', '-n', ATTACKER, 'attacker', '-o', 'jsonpath={.status.phase}'])).trim();
+      const phase = (await kubectl(['get', 'pod', '-n', ATTACKER, 'attacker', '-o', 'jsonpath={.status.phase}']))
+        .trim();
       if (phase === 'Failed') throw new Error(await kubectl(['logs', '-n', ATTACKER, 'attacker']));
       return phase === 'Succeeded' ? true : undefined;
     }, 2 * MINUTE);
@@ -90,15 +94,22 @@ describe('a pod of another tenant', () => {
   }, 3 * MINUTE);
 
   test('finds the operator\'s NetworkPolicy in the Pea\'s namespace, which no chart value named', async () => {
-    const selector = await kubectl(['get', 'networkpolicy', '-n', TENANT, 'peapods-operator-pea-sidecar', '-o', 'jsonpath={.spec.podSelector}']);
-    expect(JSON.parse(selector)).toEqual({ matchExpressions: [{ key: 'peapods.io/pea', operator: 'Exists' }], matchLabels: { 'app.kubernetes.io/managed-by': 'peapods' } });
+    const policy = 'peapods-operator-pea-sidecar';
+    const selector = await kubectl(['get', 'networkpolicy', '-n', TENANT, policy, '-o',
+      'jsonpath={.spec.podSelector}']);
+    expect(JSON.parse(selector)).toEqual({
+      matchExpressions: [{ key: 'peapods.io/pea', operator: 'Exists' }],
+      matchLabels: { 'app.kubernetes.io/managed-by': 'peapods' },
+    });
   });
 
-  test(`cannot cancel through /prestop, /status or Cancel (${ENFORCED ? 'kind: no connection at all' : 'no NetworkPolicy enforced: refused for want of a token'})`, () => {
+  const how = ENFORCED ? 'kind: no connection at all' : 'no NetworkPolicy enforced: refused for want of a token';
+  test(`cannot cancel through /prestop, /status or Cancel (${how})`, () => {
     if (ENFORCED) {
       // Dropped (a timeout) or rejected (refused, unreachable), as the CNI chooses; never an answer.
       const none = ['no connection', 'ECONNREFUSED', 'EHOSTUNREACH'];
-      expect({ prestop: none.includes(outcome.prestop as string), status: none.includes(outcome.status as string) }).toEqual({ prestop: true, status: true });
+      const connected = (what: string): boolean => !none.includes(outcome[what] as string);
+      expect({ prestop: connected('prestop'), status: connected('status') }).toEqual({ prestop: false, status: false });
       expect(['gRPC 4', 'gRPC 14']).toContain(outcome.cancel); // DEADLINE_EXCEEDED or UNAVAILABLE
       expect(outcome.runtime).toBe('connected');
     } else {
@@ -111,7 +122,8 @@ describe('a pod of another tenant', () => {
     expect(s?.phase).toBe('Ready');
     expect(s?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
     const pod = s?.podName as string;
-    const restarts = await kubectl(['get', 'pod', '-n', TENANT, pod, '-o', 'jsonpath={.status.containerStatuses[*].restartCount}']);
+    const restarts = await kubectl(['get', 'pod', '-n', TENANT, pod, '-o',
+      'jsonpath={.status.containerStatuses[*].restartCount}']);
     expect(restarts.trim()).toBe('0');
     if (!ENFORCED) {
       // The refusals reached the sidecar, which logged each one without a token.
@@ -125,7 +137,8 @@ describe('a pod of another tenant', () => {
     await kubectl(['patch', '-n', TENANT, 'pea', 'guarded', '--type=merge', '-p', '{"spec":{"cancel":true}}']);
     const s = await waitForPhase('guarded', ['Succeeded', 'Failed'], MINUTE, TENANT);
     expect(s.reason).toBe('Cancelled');
-    const events = await kubectl(['get', 'events', '-n', TENANT, '--field-selector', 'involvedObject.name=guarded', '-o', 'jsonpath={.items[*].reason}']);
+    const events = await kubectl(['get', 'events', '-n', TENANT, '--field-selector', 'involvedObject.name=guarded',
+      '-o', 'jsonpath={.items[*].reason}']);
     expect(events).not.toContain('CancelUnreachable');
   });
 });

@@ -15,9 +15,11 @@ import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/types.js';
 import { FIELD_MANAGER } from '../../src/operator/network-policy.js';
 import { ROOT, tempDir, until } from '../helpers/processes.js';
 
+const POLICY_PREFIX = 'peapods-operator-pea-';
 interface Doc { kind?: string; metadata?: { name?: string }; data?: Record<string, string> }
-const shipped = parseAllDocuments(readFileSync(join(ROOT, OPERATOR_MANIFEST), 'utf8')).map((d) => d.toJS() as Doc).filter(Boolean);
-const configMap = shipped.find((d) => d.kind === 'ConfigMap' && d.metadata?.name === 'peapods-operator-pea-network-policy');
+const shipped = parseAllDocuments(readFileSync(join(ROOT, OPERATOR_MANIFEST), 'utf8'))
+  .map((d) => d.toJS() as Doc).filter(Boolean);
+const configMap = shipped.find((d) => d.kind === 'ConfigMap' && d.metadata?.name === `${POLICY_PREFIX}network-policy`);
 const policyJson = Object.values(configMap?.data ?? {})[0] as string;
 const POLICY = 'peapods-operator-pea-sidecar';
 const OTHER_NS = ['team-a', 'team-b'];
@@ -39,18 +41,22 @@ const policyIn = (namespace: string): Promise<k8s.V1NetworkPolicy | undefined> =
   });
 
 async function peaIn(namespace: string, name: string): Promise<void> {
-  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Pea', metadata: { name }, spec: { image: 'example/runtime:1' } };
-  await s.cluster.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body });
+  const spec = { image: 'example/runtime:1' };
+  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Pea', metadata: { name }, spec };
+  const api = { group: GROUP, version: VERSION, namespace, plural: PLURAL };
+  await s.cluster.custom.createNamespacedCustomObject({ ...api, body });
 }
 
-const podsIn = async (namespace: string): Promise<number> => (await s.cluster.core.listNamespacedPod({ namespace })).items.length;
+const podsIn = async (namespace: string): Promise<number> =>
+  (await s.cluster.core.listNamespacedPod({ namespace })).items.length;
 
 describe('the Pea NetworkPolicy', () => {
   it('ships in the chart as a ConfigMap the operator reads', () => {
-    expect(JSON.parse(policyJson)).toMatchObject({ kind: 'NetworkPolicy', metadata: { name: POLICY }, spec: { policyTypes: ['Ingress'] } });
+    const want = { kind: 'NetworkPolicy', metadata: { name: POLICY }, spec: { policyTypes: ['Ingress'] } };
+    expect(JSON.parse(policyJson)).toMatchObject(want);
   });
 
-  it('is applied in a namespace before the first Pea pod there, in every namespace, with the shipped RBAC', async () => {
+  it('is applied before the first Pea pod of a namespace, in every namespace, with the shipped RBAC', async () => {
     for (const ns of OTHER_NS) {
       await s.cluster.core.createNamespace({ body: { metadata: { name: ns } } });
       expect(await policyIn(ns)).toBeUndefined();
@@ -69,7 +75,9 @@ describe('the Pea NetworkPolicy', () => {
     await s.cluster.core.createNamespace({ body: { metadata: { name: ns } } });
     // Someone opened the sidecar ports to everyone, and gave the policy another selector.
     await net().createNamespacedNetworkPolicy({ namespace: ns, body: {
-      metadata: { name: POLICY }, spec: { podSelector: { matchLabels: { app: 'nothing' } }, policyTypes: ['Ingress'], ingress: [{}] } } });
+      metadata: { name: POLICY },
+      spec: { podSelector: { matchLabels: { app: 'nothing' } }, policyTypes: ['Ingress'], ingress: [{}] },
+    } });
     await peaIn(ns, 'model');
     await until('a pod', async () => (await podsIn(ns)) > 0);
     expect((await policyIn(ns))?.spec).toEqual(k8sSpec(JSON.parse(policyJson).spec));
@@ -86,5 +94,7 @@ describe('the Pea NetworkPolicy', () => {
 
 /** The shipped spec as client-node reads it back (`from` becomes `_from`). */
 function k8sSpec(spec: { ingress?: Array<{ from?: unknown; ports?: unknown }> } & Record<string, unknown>): object {
-  return { ...spec, ingress: spec.ingress?.map(({ from, ...rule }) => (from === undefined ? rule : { ...rule, _from: from })) };
+  const rename = ({ from, ...rule }: { from?: unknown }): object =>
+    (from === undefined ? rule : { ...rule, _from: from });
+  return { ...spec, ingress: spec.ingress?.map(rename) };
 }

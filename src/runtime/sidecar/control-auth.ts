@@ -62,7 +62,8 @@ const HOOK_HOW = 'send "authorization: Bearer <hook token>": the runtime contain
  */
 export function hookAuth(token: string | undefined, log: Logger): ControlAuth {
   if (token === undefined) {
-    log.warn('no hook token (PEA_HOOK_TOKEN): /prestop is unauthenticated; anyone who reaches the HTTP port can cancel the runtime');
+    log.warn('no hook token (PEA_HOOK_TOKEN): /prestop is unauthenticated; '
+      + 'anyone who reaches the HTTP port can cancel the runtime');
     return { enabled: false, check: () => null };
   }
   const limited = rateLimited(log);
@@ -71,7 +72,8 @@ export function hookAuth(token: string | undefined, log: Logger): ControlAuth {
     check(authorization, what, peer) {
       const presented = presentedToken(authorization);
       // Log why, never what: neither the expected nor the presented value.
-      const problem = 'problem' in presented ? presented.problem : tokenMatches(token, presented.token) ? null : 'token does not match';
+      const problem = 'problem' in presented ? presented.problem
+        : tokenMatches(token, presented.token) ? null : 'token does not match';
       if (problem === null) return null;
       limited.warn({ what, peer, problem }, 'hook call refused');
       return { code: grpc.status.UNAUTHENTICATED, details: `${what}: ${problem}; ${HOOK_HOW}` };

@@ -54,7 +54,8 @@ export async function startHookServer(
 }
 
 async function route(
-  req: IncomingMessage, res: ServerResponse, supervisor: Supervisor, teardownTimeoutMs: number, auth: HookAuth, log: Logger,
+  req: IncomingMessage, res: ServerResponse, supervisor: Supervisor,
+  teardownTimeoutMs: number, auth: HookAuth, log: Logger,
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'POST') return reply(res, 405, { error: 'use GET or POST' });
@@ -71,7 +72,8 @@ async function route(
       return reply(res, supervisor.status.ready ? 200 : 503, { ready: supervisor.status.ready });
     case '/status': {
       const loopback = isLoopback(req.socket.remoteAddress);
-      const refusal = loopback ? null : auth.control.check(req.headersDistinct.authorization ?? [], 'GET /status', peer);
+      const authorization = req.headersDistinct.authorization ?? [];
+      const refusal = loopback ? null : auth.control.check(authorization, 'GET /status', peer);
       if (refusal) return unauthorized(res, refusal.details);
       return reply(res, 200, supervisor.status);
     }

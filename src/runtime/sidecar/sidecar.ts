@@ -54,10 +54,12 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
   let servers;
   try {
     const grpc = await startGrpcServer(supervisor, opts.host, opts.grpcPort, auth, log);
-    const http = await startHookServer(supervisor, opts.host, opts.httpPort, opts.teardownTimeoutMs, { control: auth, hook }, log).catch(async (err) => {
-      await grpc.close();
-      throw err;
-    });
+    const who = { control: auth, hook };
+    const http = await startHookServer(supervisor, opts.host, opts.httpPort, opts.teardownTimeoutMs, who, log)
+      .catch(async (err) => {
+        await grpc.close();
+        throw err;
+      });
     servers = [grpc, http];
     opts.onListening?.({ grpc: grpc.port, http: http.port });
   } catch (err) {
@@ -65,7 +67,11 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
     writeTerminationMessage(opts.terminationLog, String(err), log);
     return 1;
   }
-  log.info({ mode: attach ? `attach ${opts.attachEnv}` : 'child', ready: formatReadySpec(opts.ready), authenticated: auth.enabled, hookAuthenticated: hook.enabled, grpcPort: servers[0]?.port, httpPort: servers[1]?.port }, 'sidecar listening');
+  log.info({
+    mode: attach ? `attach ${opts.attachEnv}` : 'child', ready: formatReadySpec(opts.ready),
+    authenticated: auth.enabled, hookAuthenticated: hook.enabled,
+    grpcPort: servers[0]?.port, httpPort: servers[1]?.port,
+  }, 'sidecar listening');
 
   // In attach mode the sidecar outlives the runtime (Kubernetes stops a native sidecar
   // after the main containers), so after the end it keeps answering Status until SIGTERM.

@@ -4,13 +4,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../src/shared/logger.js';
-import { checkTemplate, FIELD_MANAGER, loadPolicyTemplate, NetworkPolicies, policyFor, type PolicyTemplate } from '../../../src/operator/network-policy.js';
+import {
+  checkTemplate, FIELD_MANAGER, loadPolicyTemplate, NetworkPolicies, policyFor, type PolicyTemplate,
+} from '../../../src/operator/network-policy.js';
 
 const template: PolicyTemplate = {
   apiVersion: 'networking.k8s.io/v1',
   kind: 'NetworkPolicy',
   metadata: { name: 'peapods-operator-pea-sidecar', labels: { 'app.kubernetes.io/managed-by': 'peapods' } },
-  spec: { podSelector: { matchLabels: { a: 'b' } }, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }] },
+  spec: {
+    podSelector: { matchLabels: { a: 'b' } }, policyTypes: ['Ingress'],
+    ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }],
+  },
 };
 
 describe('the policy template (--network-policy-file)', () => {
@@ -24,8 +29,10 @@ describe('the policy template (--network-policy-file)', () => {
     ['not JSON', 'NetworkPolicy', /it must hold one NetworkPolicy as JSON/],
     ['another kind', JSON.stringify({ ...template, kind: 'ConfigMap' }), /not networking.k8s.io\/v1 NetworkPolicy/],
     ['no name', JSON.stringify({ ...template, metadata: {} }), /metadata.name is missing/],
-    ['a namespace of its own', JSON.stringify({ ...template, metadata: { name: 'x', namespace: 'y' } }), /metadata.namespace is set/],
-    ['no podSelector', JSON.stringify({ ...template, spec: { policyTypes: ['Ingress'] } }), /spec.podSelector is missing/],
+    ['a namespace of its own', JSON.stringify({ ...template, metadata: { name: 'x', namespace: 'y' } }),
+      /metadata.namespace is set/],
+    ['no podSelector', JSON.stringify({ ...template, spec: { policyTypes: ['Ingress'] } }),
+      /spec.podSelector is missing/],
   ])('is refused when it is %s, naming the flag and the file', (_what, content, why) => {
     const file = join(mkdtempSync(join(tmpdir(), 'netpol-')), 'policy.json');
     writeFileSync(file, content);
@@ -64,7 +71,8 @@ describe('NetworkPolicies.ensure', () => {
     await Promise.all([keeper.ensure('a'), keeper.ensure('a'), keeper.ensure('b')]);
     await keeper.ensure('a');
     expect(calls.map((c) => c.namespace)).toEqual(['a', 'b']);
-    expect(calls[0]).toMatchObject({ name: template.metadata.name, fieldManager: FIELD_MANAGER, force: true, body: policyFor(template, 'a') });
+    const first = { name: template.metadata.name, fieldManager: FIELD_MANAGER, force: true };
+    expect(calls[0]).toMatchObject({ ...first, body: policyFor(template, 'a') });
   });
 
   it('never throws, and tries again next time when an apply failed', async () => {

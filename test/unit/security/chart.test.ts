@@ -32,11 +32,15 @@ interface NetworkPolicy {
 const POLICY_CONFIGMAP = 'peapods-operator-pea-network-policy';
 /** What the operator applies in namespace `ns`, from the chart's ConfigMap, as it reads it. */
 const peaPolicies = (docs: Doc[], ns: string): NetworkPolicy[] => {
-  const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === POLICY_CONFIGMAP) as { data?: Record<string, string> } | undefined;
-  return Object.values(cm?.data ?? {}).map((json) => policyFor(checkTemplate(JSON.parse(json), POLICY_CONFIGMAP), ns) as NetworkPolicy);
+  const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === POLICY_CONFIGMAP) as
+    { data?: Record<string, string> } | undefined;
+  const read = (json: string): NetworkPolicy =>
+    policyFor(checkTemplate(JSON.parse(json), POLICY_CONFIGMAP), ns) as NetworkPolicy;
+  return Object.values(cm?.data ?? {}).map(read);
 };
 /** Every policy in force where a Pea runs in PEA_NS: the chart's own and the operator's copy. */
-const policies = (docs: Doc[]): NetworkPolicy[] => [...docs.filter((d) => d.kind === 'NetworkPolicy') as NetworkPolicy[], ...peaPolicies(docs, PEA_NS)];
+const policies = (docs: Doc[]): NetworkPolicy[] =>
+  [...docs.filter((d) => d.kind === 'NetworkPolicy') as NetworkPolicy[], ...peaPolicies(docs, PEA_NS)];
 
 interface PodSpecLike { containers: Array<{ args: string[]; securityContext: Record<string, unknown>; volumeMounts?: Array<{ name: string; mountPath: string }> }>; securityContext: Record<string, unknown>; volumes?: Array<{ name: string; emptyDir?: object }> }
 const deployment = (docs: Doc[]): { labels: Record<string, string>; spec: PodSpecLike } => {
@@ -175,8 +179,11 @@ describe('NetworkPolicy for Pea pods', () => {
     const { spec } = deployment(docs);
     expect(spec.containers[0]!.args).toContain('--network-policy-file=/etc/peapods/pea-network-policy.json');
     const mount = spec.containers[0]!.volumeMounts?.find((m) => m.mountPath === '/etc/peapods');
-    expect(spec.volumes?.find((v) => v.name === mount?.name)).toEqual({ name: 'pea-network-policy', configMap: { name: POLICY_CONFIGMAP } });
-    for (const ns of ['default', 'ml', 'team-b']) expect(peaPolicies(docs, ns).map((p) => p.metadata?.namespace)).toEqual([ns]);
+    const volume = spec.volumes?.find((v) => v.name === mount?.name);
+    expect(volume).toEqual({ name: 'pea-network-policy', configMap: { name: POLICY_CONFIGMAP } });
+    for (const ns of ['default', 'ml', 'team-b']) {
+      expect(peaPolicies(docs, ns).map((p) => p.metadata?.namespace)).toEqual([ns]);
+    }
   });
 
   it('is left out with networkPolicy.enabled=false, and so are the operator\'s flag and permission for it', () => {

@@ -68,7 +68,8 @@ const IMPLIED: Array<{ source: RegExp; grant: Grant; why: string }> = [
     // The only server-side apply in src/operator is the Pea NetworkPolicy's.
     source: /PatchStrategy\.ServerSideApply/,
     grant: ['networking.k8s.io', 'networkpolicies', 'create'],
-    why: 'server-side apply of an object that does not exist yet creates it, and the API server authorizes that as create',
+    why: 'server-side apply of an object that does not exist yet creates it, '
+      + 'and the API server authorizes that as create',
   },
 ];
 
