@@ -76,8 +76,8 @@ const ReadyProbeSchema = Type.Object({
     type: 'object', description: 'Ready as soon as the runtime is running.',
   })),
 }, {
-  description: 'How the runtime sidecar tells that the runtime is ready (the seed\'s ready event). Set exactly one '
-    + 'of grpc, http, tcp or none; unset means none.',
+  description: 'How the runtime sidecar tells that the runtime is ready; the pod\'s readiness and the Pea\'s Ready '
+    + 'condition follow it. Set exactly one of grpc, http, tcp or none; unset means none.',
   'x-kubernetes-validations': [
     {
       rule: '[has(self.grpc), has(self.http), has(self.tcp), has(self.none)].filter(x, x).size() <= 1',
@@ -245,8 +245,9 @@ export const PeaSchema = Type.Object({
   spec: PeaSpecSchema,
   status: Type.Optional(PeaStatusSchema),
 }, {
-  description: 'A Pea is one long-lived runtime (a model server, a worker, a gateway) run in a pod with the Peapods '
-    + 'runtime sidecar: init → runForever → teardown, with cancel from the operator.',
+  description: 'A Pea runs one long-lived runtime (a model server, a worker, a gateway) in a pod, beside the Peapods '
+    + 'runtime sidecar: the pod is Ready while the runtime passes its ready check, and cancelling or deleting the Pea '
+    + 'stops the runtime and runs its teardown before the pod goes.',
   'x-kubernetes-validations': [nameRule],
 });
 /** A Pea: one long-lived runtime, run in a pod with the runtime sidecar. */
