@@ -3,7 +3,10 @@
 // it needs is re-read each time, so a restart at any point repeats no work and loses no
 // transition: e.g. `status.cancelTime` records that the Cancel RPC went out.
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
-import { ConditionType, RESTART_POLICIES, type Condition, type LastTermination, type Pea, type PeaPhase, type PeaStatus, type Timeouts } from '../api/v1alpha1/types.js';
+import {
+  ConditionType, PEA_PHASES, RESTART_POLICIES,
+  type Condition, type LastTermination, type Pea, type PeaPhase, type PeaStatus, type Timeouts,
+} from '../api/v1alpha1/types.js';
 import { EndReason, Reason } from '../shared/reasons.js';
 import { goneAfterCancel, runEnd, type RunEnd } from './ends.js';
 import { podName, RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
@@ -86,7 +89,7 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   return d;
 }
 
-const PHASES: readonly string[] = ['Pending', 'Starting', 'Ready', 'Cancelling', 'Succeeded', 'Failed'];
+const PHASES: readonly string[] = PEA_PHASES;
 const TIMES = ['startTime', 'readyTime', 'cancelTime', 'finishTime'] as const;
 const STRINGS = ['podName', 'podIP', 'reason', 'message'] as const;
 const NUMBERS = ['exitCode', 'observedGeneration', 'restartCount'] as const;

@@ -7,7 +7,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { Pea } from '../../src/api/v1alpha1/types.js';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/types.js';
-import { MAX_NAME_LENGTH } from '../../src/api/v1alpha1/schema.js';
+import { MAX_NAME_LENGTH } from '../../src/api/v1alpha1/types.js';
 import { operatorSuite } from '../harness/suites.js';
 import { until } from '../helpers/processes.js';
 

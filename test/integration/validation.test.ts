@@ -2,7 +2,8 @@
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { request } from 'node:https';
-import { MAX_NAME_LENGTH, peaCrd } from '../../src/api/v1alpha1/schema.js';
+import { peaCrd } from '../../src/api/v1alpha1/schema.js';
+import { MAX_NAME_LENGTH } from '../../src/api/v1alpha1/types.js';
 import { apiSuite } from '../harness/suites.js';
 import { until } from '../helpers/processes.js';
 

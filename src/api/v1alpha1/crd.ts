@@ -5,10 +5,13 @@
 import { stringify } from 'yaml';
 import { peaCrd } from './schema.js';
 
+/** Where the generated CRD is committed. */
 export const CRD_FILE = 'deploy/crd/peas.peapods.io.yaml';
 
+/** The CRD file's text: a do-not-edit header, then the CRD as YAML. */
 export function crdYaml(): string {
-  return `# Generated from src/api/v1alpha1/schema.ts by \`make generate\`; do not edit.\n${stringify(peaCrd(), { lineWidth: 0, aliasDuplicateObjects: false })}`;
+  const header = '# Generated from src/api/v1alpha1/types.ts by `make generate`; do not edit.\n';
+  return header + stringify(peaCrd(), { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(crdYaml());

@@ -28,6 +28,13 @@ describe('the Pea CRD', () => {
     expect(undocumented).toEqual([]);
   });
 
+  it('uses Kubernetes words in `kubectl explain`, no internal names (seed, M, S)', () => {
+    const descriptions = [...crdYaml().matchAll(/description: (.*)/g)].map((m) => m[1]!);
+    expect(descriptions.length).toBeGreaterThan(50);
+    const jargon = (d: string): boolean => /\bseed\b/i.test(d) || /(^|[\s(])[MS]([\s),.;:]|$)/.test(d);
+    expect(descriptions.filter(jargon)).toEqual([]);
+  });
+
   it('every sample in deploy/samples parses as a Pea of this API', () => {
     for (const name of ['sleeper', 'slow-start']) {
       const pea = loadYaml(readFileSync(join(ROOT, 'deploy/samples', `${name}.yaml`), 'utf8'));
