@@ -14,8 +14,6 @@ import { podWait, sameTrouble, timedOut, type PodWait } from './waits.js';
 
 /** The Pea's finalizer: a deleted Pea stays until its runtime was cancelled and has ended. */
 export const FINALIZER = 'peapods.io/cancel';
-/** A pod deleted by someone else: reported, and restarted only with spec.restartPolicy Always. */
-export const REASON_POD_DELETED = EndReason.PodDeleted;
 /** A Pea that was Ready whose pod is not ready now (the runtime's check fails, or the sidecar restarted). */
 export const REASON_NOT_READY = 'NotReady';
 /** A run ended and a new pod follows after the back-off (spec.restartPolicy Always). */
