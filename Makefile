@@ -29,8 +29,8 @@ test-binaries: ## build once (cached) what the tests start: etcd, kube-apiserver
 build: deps ## compile TypeScript to dist/
 	npm run --silent build
 
-lint: deps ## eslint
-	npm run --silent lint
+lint: deps ## eslint, prettier --check, and no line over 120 characters
+	npm run --silent lint && npm run --silent format:check
 
 typecheck: deps ## tsc --noEmit over src and test
 	npm run --silent typecheck

@@ -11,7 +11,12 @@ import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../src/api/v1alpha1/types.js';
 import { percentile, printTable } from './stats.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, image: { type: 'string', default: process.env.PEAPODS_IMAGE ?? 'peapods/peapods:dev' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '20' },
+    image: { type: 'string', default: process.env.PEAPODS_IMAGE ?? 'peapods/peapods:dev' },
+  },
+});
 const RUNS = Number(values.runs);
 const IMAGE = values.image;
 const NS = 'peapods-bench';
@@ -24,16 +29,26 @@ const custom = kc.makeApiClient(k8s.CustomObjectsApi);
 const watch = new k8s.Watch(kc);
 
 type Obj = { metadata?: { name?: string }; status?: { conditions?: { type: string; status: string }[] } };
-const isReady = (o: Obj): boolean => o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+const isReady = (o: Obj): boolean =>
+  o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 /** Resolves with the time (performance.now) at which `until` first holds for the named object. */
-async function watchUntil(path: string, name: string, until: (type: string, o: Obj) => boolean): Promise<{ done: Promise<number>; stop: () => void }> {
+async function watchUntil(
+  path: string,
+  name: string,
+  until: (type: string, o: Obj) => boolean,
+): Promise<{ done: Promise<number>; stop: () => void }> {
   let resolve!: (t: number) => void;
   let reject!: (e: unknown) => void;
   const done = new Promise<number>((res, rej) => ((resolve = res), (reject = rej)));
-  const req = await watch.watch(path, { fieldSelector: `metadata.name=${name}` }, (type, o: Obj) => {
-    if (until(type, o)) resolve(performance.now());
-  }, (err) => (err ? reject(err) : undefined));
+  const req = await watch.watch(
+    path,
+    { fieldSelector: `metadata.name=${name}` },
+    (type, o: Obj) => {
+      if (until(type, o)) resolve(performance.now());
+    },
+    (err) => (err ? reject(err) : undefined),
+  );
   return { done, stop: () => req.abort() };
 }
 
@@ -42,8 +57,16 @@ const runtimeEnv = [{ name: 'PEA_HEALTH_PORT', value: String(HEALTH_PORT) }];
 
 function peaBody(name: string): object {
   return {
-    apiVersion: `${GROUP}/${VERSION}`, kind: 'Pea', metadata: { name },
-    spec: { image: IMAGE, command: runtimeCommand, env: runtimeEnv, ready: { grpc: { port: HEALTH_PORT } }, timeouts: { readySeconds: 120, cancelSeconds: 10, teardownSeconds: 15 } },
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'Pea',
+    metadata: { name },
+    spec: {
+      image: IMAGE,
+      command: runtimeCommand,
+      env: runtimeEnv,
+      ready: { grpc: { port: HEALTH_PORT } },
+      timeouts: { readySeconds: 120, cancelSeconds: 10, teardownSeconds: 15 },
+    },
   };
 }
 
@@ -54,26 +77,59 @@ function barePod(name: string): k8s.V1Pod {
     spec: {
       restartPolicy: 'Never',
       terminationGracePeriodSeconds: 15,
-      securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [{
-        name: 'runtime', image: IMAGE, imagePullPolicy: 'IfNotPresent', command: runtimeCommand, env: runtimeEnv,
-        readinessProbe: { grpc: { port: HEALTH_PORT }, periodSeconds: 1, failureThreshold: 1 },
-        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-      }],
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        runAsGroup: 65532,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [
+        {
+          name: 'runtime',
+          image: IMAGE,
+          imagePullPolicy: 'IfNotPresent',
+          command: runtimeCommand,
+          env: runtimeEnv,
+          readinessProbe: { grpc: { port: HEALTH_PORT }, periodSeconds: 1, failureThreshold: 1 },
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
     },
   };
 }
 
 async function timePea(name: string): Promise<{ ready: number; gone: number }> {
-  const w = await watchUntil(`/apis/${GROUP}/${VERSION}/namespaces/${NS}/${PLURAL}`, name, (_t, o) => isReady(o));
+  const w = await watchUntil(`/apis/${GROUP}/${VERSION}/namespaces/${NS}/${PLURAL}`, name, (_t, o) =>
+    isReady(o),
+  );
   const t0 = performance.now();
-  await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: PLURAL, body: peaBody(name) });
+  await custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: NS,
+    plural: PLURAL,
+    body: peaBody(name),
+  });
   const ready = (await w.done) - t0;
   w.stop();
-  const pod = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: PLURAL, name }) as { status: { podName: string } }).status.podName;
+  const pod = (
+    (await custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: NS,
+      plural: PLURAL,
+      name,
+    })) as { status: { podName: string } }
+  ).status.podName;
   const g = await watchUntil(`/api/v1/namespaces/${NS}/pods`, pod, (type) => type === 'DELETED');
   const t1 = performance.now();
-  await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NS, plural: PLURAL, name });
+  await custom.deleteNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: NS,
+    plural: PLURAL,
+    name,
+  });
   const gone = (await g.done) - t1;
   g.stop();
   return { ready, gone };
@@ -105,13 +161,31 @@ async function main(): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     bare.push(await timeBare(`bare-${i}`));
     pea.push(await timePea(`pea-${i}`));
-    process.stderr.write(`run ${i + 1}/${RUNS}: bare ready ${bare[i]!.ready.toFixed(0)} ms, Pea ready ${pea[i]!.ready.toFixed(0)} ms\n`);
+    process.stderr.write(
+      `run ${i + 1}/${RUNS}: bare ready ${bare[i]!.ready.toFixed(0)} ms, Pea ready ${pea[i]!.ready.toFixed(0)} ms\n`,
+    );
   }
-  const p = (xs: { ready: number; gone: number }[], k: 'ready' | 'gone', q: number): number => percentile(xs.map((x) => x[k]), q);
+  const p = (xs: { ready: number; gone: number }[], k: 'ready' | 'gone', q: number): number =>
+    percentile(
+      xs.map((x) => x[k]),
+      q,
+    );
   printTable(`e2e on ${kc.getCurrentCluster()?.server} (${RUNS} runs each, one at a time)`, [
-    { what: 'create → Ready p50', baseline: p(bare, 'ready', 50), ours: p(pea, 'ready', 50), unit: 'ms', target: `overhead ≤ 500 ms (here ${(p(pea, 'ready', 50) - p(bare, 'ready', 50)).toFixed(0)} ms)` },
+    {
+      what: 'create → Ready p50',
+      baseline: p(bare, 'ready', 50),
+      ours: p(pea, 'ready', 50),
+      unit: 'ms',
+      target: `overhead ≤ 500 ms (here ${(p(pea, 'ready', 50) - p(bare, 'ready', 50)).toFixed(0)} ms)`,
+    },
     { what: 'create → Ready p99', baseline: p(bare, 'ready', 99), ours: p(pea, 'ready', 99), unit: 'ms' },
-    { what: 'delete → pod gone p50', baseline: p(bare, 'gone', 50), ours: p(pea, 'gone', 50), unit: 'ms', target: '≤ 3000 ms' },
+    {
+      what: 'delete → pod gone p50',
+      baseline: p(bare, 'gone', 50),
+      ours: p(pea, 'gone', 50),
+      unit: 'ms',
+      target: '≤ 3000 ms',
+    },
     { what: 'delete → pod gone p99', baseline: p(bare, 'gone', 99), ours: p(pea, 'gone', 99), unit: 'ms' },
   ]);
   await core.deleteNamespace({ name: NS });

@@ -18,7 +18,13 @@ import { startApiServer, type ApiServer } from '../test/harness/apiserver.js';
 import { TestCluster } from '../test/harness/cluster.js';
 import { freePort, killAll } from '../test/helpers/processes.js';
 
-const { values } = parseArgs({ options: { peas: { type: 'string', default: '1000' }, cached: { type: 'string', default: '10000' }, concurrency: { type: 'string', default: '4' } } });
+const { values } = parseArgs({
+  options: {
+    peas: { type: 'string', default: '1000' },
+    cached: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '4' },
+  },
+});
 const N = Number(values.peas);
 const M = Number(values.cached);
 const C = Number(values.concurrency);
@@ -28,9 +34,11 @@ const NODE_ARGS = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 
 async function pool<T>(items: T[], concurrency: number, f: (t: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await f(items[next++] as T);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await f(items[next++] as T);
+    }),
+  );
 }
 
 async function createPeas(c: TestCluster, n: number, prefix: string): Promise<Pea[]> {
@@ -40,7 +48,12 @@ async function createPeas(c: TestCluster, n: number, prefix: string): Promise<Pe
 }
 
 async function count(c: TestCluster): Promise<{ pods: number; written: number }> {
-  const peas = (await c.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: c.namespace, plural: PLURAL })) as { items: Pea[] };
+  const peas = (await c.custom.listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: c.namespace,
+    plural: PLURAL,
+  })) as { items: Pea[] };
   const pods = await c.core.listNamespacedPod({ namespace: c.namespace });
   return { pods: pods.items.length, written: peas.items.filter((p) => p.status?.phase).length };
 }
@@ -49,15 +62,28 @@ async function count(c: TestCluster): Promise<{ pods: number; written: number }>
 async function writes(api: ApiServer): Promise<Map<string, number>> {
   const url = new URL('/metrics', api.url);
   const text = await new Promise<string>((resolve, reject) => {
-    request({ hostname: url.hostname, port: url.port, path: url.pathname, rejectUnauthorized: false, headers: { authorization: `Bearer ${api.admin.getCurrentUser()?.token}` } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject).end();
+    request(
+      {
+        hostname: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        rejectUnauthorized: false,
+        headers: { authorization: `Bearer ${api.admin.getCurrentUser()?.token}` },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve(body));
+      },
+    )
+      .on('error', reject)
+      .end();
   });
   const out = new Map<string, number>();
   for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm)) {
-    const labels = Object.fromEntries([...(m[1] as string).matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    const labels = Object.fromEntries(
+      [...(m[1] as string).matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]),
+    );
     if (!['POST', 'PATCH', 'PUT', 'DELETE'].includes(labels.verb ?? '')) continue;
     const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}${labels.code === '409' ? ' (409)' : ''}`;
     out.set(key, (out.get(key) ?? 0) + Number(m[2]));
@@ -67,9 +93,14 @@ async function writes(api: ApiServer): Promise<Map<string, number>> {
 
 /** Writes per Pea between two counts, e.g. "POST pods 1.00, PATCH peas/status 1.00". */
 function perPea(before: Map<string, number>, after: Map<string, number>, n: number): string {
-  const rows = [...after].map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / n] as const).filter(([, v]) => v >= 0.005);
+  const rows = [...after]
+    .map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / n] as const)
+    .filter(([, v]) => v >= 0.005);
   const total = rows.reduce((sum, [k, v]) => sum + (k.endsWith('(409)') ? 0 : v), 0);
-  return `${total.toFixed(2)}: ${rows.sort().map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`;
+  return `${total.toFixed(2)}: ${rows
+    .sort()
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(', ')}`;
 }
 
 /**
@@ -86,9 +117,30 @@ async function bare(c: TestCluster, peas: Pea[], secured = false): Promise<numbe
     await Promise.all([
       c.core.createNamespacedPod({ namespace: c.namespace, body: buildPod(pea, 'bench-hook-token') }),
       secured && c.core.createNamespacedSecret({ namespace: c.namespace, body: buildTokenSecret(pea, key) }),
-      secured && c.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: c.namespace, plural: PLURAL, name, body: { metadata: { finalizers: [FINALIZER] } } }, MERGE),
+      secured &&
+        c.custom.patchNamespacedCustomObject(
+          {
+            group: GROUP,
+            version: VERSION,
+            namespace: c.namespace,
+            plural: PLURAL,
+            name,
+            body: { metadata: { finalizers: [FINALIZER] } },
+          },
+          MERGE,
+        ),
     ]);
-    await c.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: c.namespace, plural: PLURAL, name: pea.metadata.name!, body: { status: { phase: 'Pending' } } }, MERGE);
+    await c.custom.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: c.namespace,
+        plural: PLURAL,
+        name: pea.metadata.name!,
+        body: { status: { phase: 'Pending' } },
+      },
+      MERGE,
+    );
   });
   return (performance.now() - t0) / 1000;
 }
@@ -104,26 +156,56 @@ async function observe(c: TestCluster, n: number): Promise<{ done: Promise<void>
   const written = new Set<string>();
   const aborts: AbortController[] = [];
   let settle: (err?: unknown) => void = () => undefined;
-  const done = new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve())));
+  const done = new Promise<void>(
+    (resolve, reject) =>
+      (settle = (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve())),
+  );
   const check = (): void => void (pods.size >= n && written.size >= n && settle());
-  const rv = ((await c.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: c.namespace, plural: PLURAL, limit: 1 })) as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+  const rv = (
+    (await c.custom.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: c.namespace,
+      plural: PLURAL,
+      limit: 1,
+    })) as { metadata: { resourceVersion: string } }
+  ).metadata.resourceVersion;
   const ended = (err: unknown): void => void (err && settle(err));
-  aborts.push(await watch.watch(`/apis/${GROUP}/${VERSION}/namespaces/${c.namespace}/${PLURAL}`, { resourceVersion: rv }, (_type, pea: Pea) => {
-    if (pea.status?.phase) written.add(pea.metadata.name as string);
-    check();
-  }, ended));
-  aborts.push(await watch.watch(`/api/v1/namespaces/${c.namespace}/pods`, { resourceVersion: rv }, (type, pod: k8s.V1Pod) => {
-    if (type === 'ADDED') pods.add(pod.metadata?.name as string);
-    check();
-  }, ended));
+  aborts.push(
+    await watch.watch(
+      `/apis/${GROUP}/${VERSION}/namespaces/${c.namespace}/${PLURAL}`,
+      { resourceVersion: rv },
+      (_type, pea: Pea) => {
+        if (pea.status?.phase) written.add(pea.metadata.name as string);
+        check();
+      },
+      ended,
+    ),
+  );
+  aborts.push(
+    await watch.watch(
+      `/api/v1/namespaces/${c.namespace}/pods`,
+      { resourceVersion: rv },
+      (type, pod: k8s.V1Pod) => {
+        if (type === 'ADDED') pods.add(pod.metadata?.name as string);
+        check();
+      },
+      ended,
+    ),
+  );
   return { done, stop: () => aborts.forEach((a) => a.abort()) };
 }
 
-async function operatorRun(c: TestCluster, n: number): Promise<{ seconds: number; writesDone: Map<string, number> }> {
+async function operatorRun(
+  c: TestCluster,
+  n: number,
+): Promise<{ seconds: number; writesDone: Map<string, number> }> {
   const seen = await observe(c, n);
   const t0 = performance.now();
   const op = c.startOperator(['--max-concurrent-reconciles', String(C), '--log-level', 'warn'], NODE_ARGS);
-  const exited = op.exited.then(() => Promise.reject(new Error(`operator exited: ${op.output().slice(-2000)}`)));
+  const exited = op.exited.then(() =>
+    Promise.reject(new Error(`operator exited: ${op.output().slice(-2000)}`)),
+  );
   await Promise.race([seen.done, exited]);
   const seconds = (performance.now() - t0) / 1000;
   const writesDone = await writes(c.api);
@@ -159,7 +241,10 @@ function rssBreakdown(pid: number): string {
     groups.set(what, g);
   }
   const rows = [...groups].sort((a, b) => b[1].kib - a[1].kib).slice(0, 5);
-  return ['resident memory of the loaded operator, by mapping:', ...rows.map(([w, g]) => `  ${(g.kib / 1024).toFixed(1).padStart(7)} MiB  ${w} (${g.n} mappings)`)].join('\n');
+  return [
+    'resident memory of the loaded operator, by mapping:',
+    ...rows.map(([w, g]) => `  ${(g.kib / 1024).toFixed(1).padStart(7)} MiB  ${w} (${g.n} mappings)`),
+  ].join('\n');
 }
 
 interface Memory {
@@ -176,7 +261,10 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
   await empty.createNamespace();
   const port = await freePort();
   // --expose-gc: each /metrics scrape runs a full GC first, so both figures are live memory.
-  const idleOp = empty.startOperator(['--log-level', 'warn', '--metrics-bind-address', `127.0.0.1:${port}`], ['--expose-gc', ...NODE_ARGS]);
+  const idleOp = empty.startOperator(
+    ['--log-level', 'warn', '--metrics-bind-address', `127.0.0.1:${port}`],
+    ['--expose-gc', ...NODE_ARGS],
+  );
   await new Promise((r) => setTimeout(r, 3000));
   const heapIdle = await heapUsedKiB(port);
   const idle = rssKiB(idleOp.child.pid!);
@@ -186,9 +274,21 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
   const full = new TestCluster(api, 'rss-full');
   await full.createNamespace();
   const peas = await createPeas(full, M, 'r');
-  await pool(peas, 16, (pea) => full.core.createNamespacedPod({ namespace: full.namespace, body: buildPod(pea, 'bench-hook-token') }));
+  await pool(peas, 16, (pea) =>
+    full.core.createNamespacedPod({ namespace: full.namespace, body: buildPod(pea, 'bench-hook-token') }),
+  );
   const port2 = await freePort();
-  const op = full.startOperator(['--log-level', 'warn', '--max-concurrent-reconciles', '8', '--metrics-bind-address', `127.0.0.1:${port2}`], ['--expose-gc', ...NODE_ARGS]);
+  const op = full.startOperator(
+    [
+      '--log-level',
+      'warn',
+      '--max-concurrent-reconciles',
+      '8',
+      '--metrics-bind-address',
+      `127.0.0.1:${port2}`,
+    ],
+    ['--expose-gc', ...NODE_ARGS],
+  );
   for (;;) {
     if ((await count(full)).written >= M) break;
     await new Promise((r) => setTimeout(r, 500));
@@ -198,14 +298,28 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
   const loaded = rssKiB(op.child.pid!);
   process.stdout.write(`${rssBreakdown(op.child.pid!)}\n`);
   const text = await (await fetch(`http://127.0.0.1:${port2}/metrics`)).text();
-  process.stdout.write(`${text.split('\n').filter((l) => /^nodejs_(external_memory|heap_size_total|heap_space_size_used)/.test(l)).join('\n')}\n`);
+  process.stdout.write(
+    `${text
+      .split('\n')
+      .filter((l) => /^nodejs_(external_memory|heap_size_total|heap_space_size_used)/.test(l))
+      .join('\n')}\n`,
+  );
   op.child.kill('SIGTERM');
   await op.exited;
-  return { idle, loaded, perPea: (loaded - idle) / M, heapIdle, heapLoaded, heapPerPea: (heapLoaded - heapIdle) / M };
+  return {
+    idle,
+    loaded,
+    perPea: (loaded - idle) / M,
+    heapIdle,
+    heapLoaded,
+    heapPerPea: (heapLoaded - heapIdle) / M,
+  };
 }
 
 async function main(): Promise<void> {
-  process.stdout.write(`operator benchmark: ${N} Peas, concurrency ${C}; RSS with ${M} Peas cached; operator node flags: ${NODE_ARGS.join(' ') || 'none'}\n`);
+  process.stdout.write(
+    `operator benchmark: ${N} Peas, concurrency ${C}; RSS with ${M} Peas cached; operator node flags: ${NODE_ARGS.join(' ') || 'none'}\n`,
+  );
   const api = await startApiServer();
   try {
     const baseline = new TestCluster(api, 'bench-bare');
@@ -229,10 +343,19 @@ async function main(): Promise<void> {
     const rss = await rssPerPea(api);
     const row = (what: string, v: string): void => void process.stdout.write(`${what.padEnd(52)}${v}\n`);
     process.stdout.write('\n');
-    row(`bare client: ${N} pod creates + ${N} status patches`, `${bareSeconds.toFixed(2)} s  (${(N / bareSeconds).toFixed(0)} Peas/s)`);
-    row(`operator: ${N} Peas → pods created, status written`, `${opSeconds.toFixed(2)} s  (${(N / opSeconds).toFixed(0)} Peas/s)`);
+    row(
+      `bare client: ${N} pod creates + ${N} status patches`,
+      `${bareSeconds.toFixed(2)} s  (${(N / bareSeconds).toFixed(0)} Peas/s)`,
+    );
+    row(
+      `operator: ${N} Peas → pods created, status written`,
+      `${opSeconds.toFixed(2)} s  (${(N / opSeconds).toFixed(0)} Peas/s)`,
+    );
     row('ratio operator / bare (target ≥ 0.7)', (bareSeconds / opSeconds).toFixed(2));
-    row(`bare client, + finalizer + token Secret`, `${securedSeconds.toFixed(2)} s  (${(N / securedSeconds).toFixed(0)} Peas/s)`);
+    row(
+      `bare client, + finalizer + token Secret`,
+      `${securedSeconds.toFixed(2)} s  (${(N / securedSeconds).toFixed(0)} Peas/s)`,
+    );
     row('ratio operator / bare with the same writes', (securedSeconds / opSeconds).toFixed(2));
     row('API writes per Pea, bare client', perPea(w0, w1, N));
     row('API writes per Pea, bare client + finalizer + Secret', perPea(w4, w5, N));
@@ -241,7 +364,10 @@ async function main(): Promise<void> {
     row('operator RSS idle', `${(rss.idle / 1024).toFixed(1)} MiB`);
     row(`operator RSS with ${M} Peas + pods cached`, `${(rss.loaded / 1024).toFixed(1)} MiB`);
     row('RSS per Pea above idle (target ≤ 10 KiB)', `${rss.perPea.toFixed(2)} KiB`);
-    row('V8 heap used: idle → loaded', `${(rss.heapIdle / 1024).toFixed(1)} → ${(rss.heapLoaded / 1024).toFixed(1)} MiB`);
+    row(
+      'V8 heap used: idle → loaded',
+      `${(rss.heapIdle / 1024).toFixed(1)} → ${(rss.heapLoaded / 1024).toFixed(1)} MiB`,
+    );
     row('heap used per Pea above idle', `${rss.heapPerPea.toFixed(2)} KiB`);
   } finally {
     killAll();

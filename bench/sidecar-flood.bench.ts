@@ -38,7 +38,12 @@ async function flood(target: Target, concurrency: number): Promise<void> {
   const t0 = performance.now();
   while (!stop) {
     const connections = new Connections(target);
-    const outcomes = await sendAll(hostileInputs(target, 1000 + report.rounds), connections, concurrency, () => stop);
+    const outcomes = await sendAll(
+      hostileInputs(target, 1000 + report.rounds),
+      connections,
+      concurrency,
+      () => stop,
+    );
     connections.close();
     report.rounds++;
     for (const o of outcomes) {
@@ -60,7 +65,10 @@ function freePort(): Promise<number> {
 }
 
 /** Check latencies: `n` on one reused connection, then `n / 10` each on a new one (as the kubelet dials). */
-async function checks(port: number, n: number): Promise<{ reused: number[]; fresh: number[]; failed: number }> {
+async function checks(
+  port: number,
+  n: number,
+): Promise<{ reused: number[]; fresh: number[]; failed: number }> {
   const out = { reused: [] as number[], fresh: [] as number[], failed: 0 };
   const time = async (c: HealthClient, into: number[]): Promise<void> => {
     const t0 = performance.now();
@@ -81,22 +89,47 @@ async function checks(port: number, n: number): Promise<{ reused: number[]; fres
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { checks: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '48' } } });
+  const { values } = parseArgs({
+    options: { checks: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '48' } },
+  });
   const n = Number(values.checks);
   const dir = mkdtempSync(join(tmpdir(), 'peapods-flood-'));
   const token = randomBytes(24).toString('base64url');
   writeFileSync(join(dir, 'token'), token);
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const sidecar: ChildProcess = spawn(process.execPath, [CLI, 'sidecar', '--host', '127.0.0.1', '--grpc-port', String(grpcPort), '--http-port', String(httpPort),
-    '--token-file', join(dir, 'token'), '--termination-log', join(dir, 'termination-log'), '--', 'sleep', '3600'], { stdio: 'ignore' });
+  const sidecar: ChildProcess = spawn(
+    process.execPath,
+    [
+      CLI,
+      'sidecar',
+      '--host',
+      '127.0.0.1',
+      '--grpc-port',
+      String(grpcPort),
+      '--http-port',
+      String(httpPort),
+      '--token-file',
+      join(dir, 'token'),
+      '--termination-log',
+      join(dir, 'termination-log'),
+      '--',
+      'sleep',
+      '3600',
+    ],
+    { stdio: 'ignore' },
+  );
   try {
     const probe = new HealthClient(`127.0.0.1:${grpcPort}`);
     while (!(await probe.isServing('', 200))) await new Promise((r) => setTimeout(r, 20));
     probe.close();
-    process.stdout.write(`sidecar flood benchmark: ${n} Checks on a reused connection and ${n / 10} on new ones per phase, Node ${process.version}\n`);
+    process.stdout.write(
+      `sidecar flood benchmark: ${n} Checks on a reused connection and ${n / 10} on new ones per phase, Node ${process.version}\n`,
+    );
 
     const idle = await checks(grpcPort, n);
-    const worker = new Worker(fileURLToPath(import.meta.url), { workerData: { target: { port: grpcPort, token }, concurrency: Number(values.concurrency) } });
+    const worker = new Worker(fileURLToPath(import.meta.url), {
+      workerData: { target: { port: grpcPort, token }, concurrency: Number(values.concurrency) },
+    });
     const report = new Promise<FloodReport>((res) => worker.once('message', res));
     await new Promise((r) => setTimeout(r, 500)); // let the flood reach full speed
     const during = await checks(grpcPort, n);
@@ -107,17 +140,52 @@ async function main(): Promise<void> {
 
     const over = (xs: number[]): number => xs.filter((x) => x > PROBE_TIMEOUT_MS).length;
     const rows: Row[] = [
-      { what: 'Check, reused connection p50', baseline: percentile(idle.reused, 50), ours: percentile(during.reused, 50), unit: 'ms' },
-      { what: 'Check, reused connection p99', baseline: percentile(idle.reused, 99), ours: percentile(during.reused, 99), unit: 'ms', target: '< 1 s probe timeout' },
-      { what: 'Check, new connection p50', baseline: percentile(idle.fresh, 50), ours: percentile(during.fresh, 50), unit: 'ms' },
-      { what: 'Check, new connection p99', baseline: percentile(idle.fresh, 99), ours: percentile(during.fresh, 99), unit: 'ms', target: '< 1 s probe timeout' },
-      { what: 'Check, reused, idle again after p99', baseline: percentile(idle.reused, 99), ours: percentile(after.reused, 99), unit: 'ms' },
-      { what: 'Checks over 1 s or not SERVING', baseline: over([...idle.reused, ...idle.fresh]) + idle.failed, ours: over([...during.reused, ...during.fresh]) + during.failed, unit: 'n', target: '0' },
+      {
+        what: 'Check, reused connection p50',
+        baseline: percentile(idle.reused, 50),
+        ours: percentile(during.reused, 50),
+        unit: 'ms',
+      },
+      {
+        what: 'Check, reused connection p99',
+        baseline: percentile(idle.reused, 99),
+        ours: percentile(during.reused, 99),
+        unit: 'ms',
+        target: '< 1 s probe timeout',
+      },
+      {
+        what: 'Check, new connection p50',
+        baseline: percentile(idle.fresh, 50),
+        ours: percentile(during.fresh, 50),
+        unit: 'ms',
+      },
+      {
+        what: 'Check, new connection p99',
+        baseline: percentile(idle.fresh, 99),
+        ours: percentile(during.fresh, 99),
+        unit: 'ms',
+        target: '< 1 s probe timeout',
+      },
+      {
+        what: 'Check, reused, idle again after p99',
+        baseline: percentile(idle.reused, 99),
+        ours: percentile(after.reused, 99),
+        unit: 'ms',
+      },
+      {
+        what: 'Checks over 1 s or not SERVING',
+        baseline: over([...idle.reused, ...idle.fresh]) + idle.failed,
+        ours: over([...during.reused, ...during.fresh]) + during.failed,
+        unit: 'n',
+        target: '0',
+      },
     ];
     printTable('health Check: idle (baseline) vs during the hostile flood (peapods)', rows);
-    process.stdout.write(`\nflood: ${flooded.calls} hostile calls in ${flooded.seconds.toFixed(1)} s (${(flooded.calls / flooded.seconds).toFixed(0)}/s, ${flooded.rounds} seeded rounds), ` +
-      `${flooded.unexpected} answered outside what the input allows; sidecar ${sidecar.exitCode === null ? 'still running' : `exited ${sidecar.exitCode}`}, ` +
-      `health afterwards ${after.failed === 0 ? 'SERVING' : `not SERVING ${after.failed} times`}\n`);
+    process.stdout.write(
+      `\nflood: ${flooded.calls} hostile calls in ${flooded.seconds.toFixed(1)} s (${(flooded.calls / flooded.seconds).toFixed(0)}/s, ${flooded.rounds} seeded rounds), ` +
+        `${flooded.unexpected} answered outside what the input allows; sidecar ${sidecar.exitCode === null ? 'still running' : `exited ${sidecar.exitCode}`}, ` +
+        `health afterwards ${after.failed === 0 ? 'SERVING' : `not SERVING ${after.failed} times`}\n`,
+    );
   } finally {
     // SIGTERM: the sidecar cancels its runtime (a SIGKILLed one would leave `sleep` behind).
     const gone = new Promise((r) => sidecar.once('exit', r));
@@ -129,4 +197,5 @@ async function main(): Promise<void> {
 }
 
 if (isMainThread) await main();
-else await flood((workerData as { target: Target }).target, (workerData as { concurrency: number }).concurrency);
+else
+  await flood((workerData as { target: Target }).target, (workerData as { concurrency: number }).concurrency);

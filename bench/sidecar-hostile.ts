@@ -42,10 +42,18 @@ export class Connections {
   private next = 0;
   private readonly held: Array<() => void> = [];
 
-  constructor(readonly target: Target, connections = 4) {
+  constructor(
+    readonly target: Target,
+    connections = 4,
+  ) {
     // A local subchannel pool gives each client a connection of its own.
-    this.clients = Array.from({ length: connections }, () =>
-      new grpc.Client(`127.0.0.1:${target.port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+    this.clients = Array.from(
+      { length: connections },
+      () =>
+        new grpc.Client(`127.0.0.1:${target.port}`, grpc.credentials.createInsecure(), {
+          'grpc.use_local_subchannel_pool': 1,
+        }),
+    );
   }
 
   client(): grpc.Client {
@@ -74,16 +82,37 @@ function metadata(auth: string | undefined): grpc.Metadata {
 }
 
 /** A unary call with these exact bytes; resolves its status code. */
-export function rawUnary(client: grpc.Client, path: string, body: Buffer, auth?: string): Promise<grpc.status> {
+export function rawUnary(
+  client: grpc.Client,
+  path: string,
+  body: Buffer,
+  auth?: string,
+): Promise<grpc.status> {
   return new Promise((resolve) =>
-    client.makeUnaryRequest(path, id, id, body, metadata(auth), { deadline: Date.now() + DEADLINE_MS }, (err) => resolve(err ? err.code : S.OK)),
+    client.makeUnaryRequest(
+      path,
+      id,
+      id,
+      body,
+      metadata(auth),
+      { deadline: Date.now() + DEADLINE_MS },
+      (err) => resolve(err ? err.code : S.OK),
+    ),
   );
 }
 
 /** A server-streaming call: OK once the first message arrives (then it is cancelled). */
-export function rawStream(client: grpc.Client, path: string, body: Buffer, auth?: string, abandonAt: 'first-message' | 'at-once' = 'first-message'): Promise<grpc.status> {
+export function rawStream(
+  client: grpc.Client,
+  path: string,
+  body: Buffer,
+  auth?: string,
+  abandonAt: 'first-message' | 'at-once' = 'first-message',
+): Promise<grpc.status> {
   return new Promise((resolve) => {
-    const call = client.makeServerStreamRequest(path, id, id, body, metadata(auth), { deadline: Date.now() + DEADLINE_MS });
+    const call = client.makeServerStreamRequest(path, id, id, body, metadata(auth), {
+      deadline: Date.now() + DEADLINE_MS,
+    });
     call.on('data', () => {
       resolve(S.OK);
       call.cancel();
@@ -100,8 +129,17 @@ export function rawStream(client: grpc.Client, path: string, body: Buffer, auth?
  * Resolves the gRPC status once the call ended, or OK once the sidecar answered a stream
  * it is keeping open (its response headers); the session stays up until `close()`.
  */
-function h2Call(port: number, path: string, frame: Buffer, auth: string | undefined, windowSize?: number): { answer: Promise<grpc.status>; close: () => void } {
-  const session = http2.connect(`http://127.0.0.1:${port}`, windowSize === undefined ? {} : { settings: { initialWindowSize: windowSize } });
+function h2Call(
+  port: number,
+  path: string,
+  frame: Buffer,
+  auth: string | undefined,
+  windowSize?: number,
+): { answer: Promise<grpc.status>; close: () => void } {
+  const session = http2.connect(
+    `http://127.0.0.1:${port}`,
+    windowSize === undefined ? {} : { settings: { initialWindowSize: windowSize } },
+  );
   session.on('error', () => undefined);
   const answer = new Promise<grpc.status>((resolve) => {
     const timer = setTimeout(() => resolve(S.DEADLINE_EXCEEDED), DEADLINE_MS);
@@ -165,7 +203,8 @@ const badBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
   // Messages nested as deep as fits: a decoder that recurses without a limit overflows.
   fc.integer({ min: 100, max: 2000 }).map((depth) => {
     let b = Buffer.alloc(0);
-    for (let i = 0; i < depth && b.length < MAX_MESSAGE_BYTES - 8; i++) b = Buffer.concat([Buffer.from([0x0a, ...varint(b.length)]), b]);
+    for (let i = 0; i < depth && b.length < MAX_MESSAGE_BYTES - 8; i++)
+      b = Buffer.concat([Buffer.from([0x0a, ...varint(b.length)]), b]);
     return new Uint8Array(b);
   }),
 );
@@ -191,15 +230,40 @@ interface Method {
 
 const CONTROL_REFUSED = [S.INTERNAL, S.UNAUTHENTICATED] as const;
 const METHODS: Record<string, Method> = {
-  Cancel: { path: '/peapods.v1.Lifecycle/Cancel', stream: false, allowed: { none: CONTROL_REFUSED, wrong: CONTROL_REFUSED, right: [S.INTERNAL] } },
-  Status: { path: '/peapods.v1.Lifecycle/Status', stream: false, allowed: { none: CONTROL_REFUSED, wrong: CONTROL_REFUSED, right: [S.INTERNAL, S.OK] } },
-  Watch: { path: '/peapods.v1.Lifecycle/Watch', stream: true, allowed: { none: CONTROL_REFUSED, wrong: CONTROL_REFUSED, right: [S.INTERNAL, S.OK] } },
+  Cancel: {
+    path: '/peapods.v1.Lifecycle/Cancel',
+    stream: false,
+    allowed: { none: CONTROL_REFUSED, wrong: CONTROL_REFUSED, right: [S.INTERNAL] },
+  },
+  Status: {
+    path: '/peapods.v1.Lifecycle/Status',
+    stream: false,
+    allowed: { none: CONTROL_REFUSED, wrong: CONTROL_REFUSED, right: [S.INTERNAL, S.OK] },
+  },
+  Watch: {
+    path: '/peapods.v1.Lifecycle/Watch',
+    stream: true,
+    allowed: { none: CONTROL_REFUSED, wrong: CONTROL_REFUSED, right: [S.INTERNAL, S.OK] },
+  },
   // Health is open: the token changes nothing, and a decoded service name may be unknown.
-  Check: { path: '/grpc.health.v1.Health/Check', stream: false, allowed: { none: [S.INTERNAL, S.OK, S.NOT_FOUND], wrong: [S.INTERNAL, S.OK, S.NOT_FOUND], right: [S.INTERNAL, S.OK, S.NOT_FOUND] } },
-  HealthWatch: { path: '/grpc.health.v1.Health/Watch', stream: true, allowed: { none: [S.INTERNAL, S.OK], wrong: [S.INTERNAL, S.OK], right: [S.INTERNAL, S.OK] } },
+  Check: {
+    path: '/grpc.health.v1.Health/Check',
+    stream: false,
+    allowed: {
+      none: [S.INTERNAL, S.OK, S.NOT_FOUND],
+      wrong: [S.INTERNAL, S.OK, S.NOT_FOUND],
+      right: [S.INTERNAL, S.OK, S.NOT_FOUND],
+    },
+  },
+  HealthWatch: {
+    path: '/grpc.health.v1.Health/Watch',
+    stream: true,
+    allowed: { none: [S.INTERNAL, S.OK], wrong: [S.INTERNAL, S.OK], right: [S.INTERNAL, S.OK] },
+  },
 };
 
-const hex = (b: Uint8Array): string => `${b.length} bytes ${Buffer.from(b.subarray(0, 24)).toString('hex')}${b.length > 24 ? '…' : ''}`;
+const hex = (b: Uint8Array): string =>
+  `${b.length} bytes ${Buffer.from(b.subarray(0, 24)).toString('hex')}${b.length > 24 ? '…' : ''}`;
 
 export interface Volume {
   /** Random-bytes calls per method and kind of caller. */
@@ -215,39 +279,68 @@ export interface Volume {
   halfOpen: number;
 }
 
-export const TEST_VOLUME: Volume = { bytesPerMethod: 40, oversized: 30, unknownPaths: 100, badAuth: 200, cancelFlood: 300, badFraming: 40, watchBursts: 4, slowReaders: 20, halfOpen: 20 };
+export const TEST_VOLUME: Volume = {
+  bytesPerMethod: 40,
+  oversized: 30,
+  unknownPaths: 100,
+  badAuth: 200,
+  cancelFlood: 300,
+  badFraming: 40,
+  watchBursts: 4,
+  slowReaders: 20,
+  halfOpen: 20,
+};
 
 /** The inputs, in a seeded shuffle so that the kinds interleave as a real flood would. */
 export function hostileInputs(target: Target, seed: number, v: Volume = TEST_VOLUME): HostileInput[] {
   const wrong = 'Bearer ' + fc.sample(fc.stringMatching(/^[A-Za-z0-9_-]{32}$/), { seed, numRuns: 1 })[0];
-  const authValue = (a: Auth): string | undefined => (a === 'none' ? undefined : a === 'wrong' ? wrong : `Bearer ${target.token}`);
-  const sample = <T>(arb: fc.Arbitrary<T>, n: number, salt: number): T[] => (n > 0 ? fc.sample(arb, { seed: seed + salt, numRuns: n }) : []);
+  const authValue = (a: Auth): string | undefined =>
+    a === 'none' ? undefined : a === 'wrong' ? wrong : `Bearer ${target.token}`;
+  const sample = <T>(arb: fc.Arbitrary<T>, n: number, salt: number): T[] =>
+    n > 0 ? fc.sample(arb, { seed: seed + salt, numRuns: n }) : [];
   const inputs: HostileInput[] = [];
 
   // Bad protobuf to every method, from every kind of caller.
   let salt = 1;
   for (const [name, m] of Object.entries(METHODS)) {
     for (const auth of ['none', 'wrong', 'right'] as const) {
-      const bytes = name === 'Cancel' && auth === 'right' ? badBytes.filter((b) => !decodesAsCancel(b)) : badBytes;
+      const bytes =
+        name === 'Cancel' && auth === 'right' ? badBytes.filter((b) => !decodesAsCancel(b)) : badBytes;
       for (const b of sample(bytes, v.bytesPerMethod, salt++)) {
         inputs.push({
           kind: `bad protobuf → ${name}, token ${auth}`,
           detail: hex(b),
           allowed: m.allowed[auth],
-          send: async (c) => [await (m.stream ? rawStream : rawUnary)(c.client(), m.path, Buffer.from(b), authValue(auth))],
+          send: async (c) => [
+            await (m.stream ? rawStream : rawUnary)(c.client(), m.path, Buffer.from(b), authValue(auth)),
+          ],
         });
       }
     }
   }
 
   // Over the receive limit, to every method and to one that does not exist.
-  for (const [path, size] of sample(fc.tuple(fc.constantFrom(...Object.values(METHODS).map((m) => m.path), '/no.such.Service/Method'), fc.integer({ min: MAX_MESSAGE_BYTES + 1, max: 1 << 20 })), v.oversized, 100)) {
+  for (const [path, size] of sample(
+    fc.tuple(
+      fc.constantFrom(...Object.values(METHODS).map((m) => m.path), '/no.such.Service/Method'),
+      fc.integer({ min: MAX_MESSAGE_BYTES + 1, max: 1 << 20 }),
+    ),
+    v.oversized,
+    100,
+  )) {
     const stream = Object.values(METHODS).find((m) => m.path === path)?.stream ?? false;
     inputs.push({
       kind: 'oversized message',
       detail: `${size} bytes → ${path}`,
       allowed: path.startsWith('/no.such') ? [S.UNIMPLEMENTED, S.RESOURCE_EXHAUSTED] : [S.RESOURCE_EXHAUSTED],
-      send: async (c) => [await (stream ? rawStream : rawUnary)(c.client(), path, Buffer.alloc(size, 0x0a), `Bearer ${target.token}`)],
+      send: async (c) => [
+        await (stream ? rawStream : rawUnary)(
+          c.client(),
+          path,
+          Buffer.alloc(size, 0x0a),
+          `Bearer ${target.token}`,
+        ),
+      ],
     });
   }
 
@@ -257,10 +350,22 @@ export function hostileInputs(target: Target, seed: number, v: Volume = TEST_VOL
     fc.tuple(name, name).map(([s, m]) => `/${s}/${m}`),
     name.filter((m) => !['Cancel', 'Status', 'Watch'].includes(m)).map((m) => `/peapods.v1.Lifecycle/${m}`),
     name.filter((m) => !['Check', 'Watch', 'List'].includes(m)).map((m) => `/grpc.health.v1.Health/${m}`),
-    fc.constantFrom('/', '//', '/peapods.v1.Lifecycle', '/peapods.v1.Lifecycle/', '/peapods.v1.Lifecycle/Cancel/again', '/PEAPODS.V1.LIFECYCLE/CANCEL'),
+    fc.constantFrom(
+      '/',
+      '//',
+      '/peapods.v1.Lifecycle',
+      '/peapods.v1.Lifecycle/',
+      '/peapods.v1.Lifecycle/Cancel/again',
+      '/PEAPODS.V1.LIFECYCLE/CANCEL',
+    ),
   );
   for (const path of sample(unknownPath, v.unknownPaths, 200)) {
-    inputs.push({ kind: 'unknown service or method', detail: path, allowed: [S.UNIMPLEMENTED], send: async (c) => [await rawUnary(c.client(), path, Buffer.alloc(0), `Bearer ${target.token}`)] });
+    inputs.push({
+      kind: 'unknown service or method',
+      detail: path,
+      allowed: [S.UNIMPLEMENTED],
+      send: async (c) => [await rawUnary(c.client(), path, Buffer.alloc(0), `Bearer ${target.token}`)],
+    });
   }
 
   // Authorization that is not the token: printable junk, near misses, other schemes.
@@ -272,26 +377,55 @@ export function hostileInputs(target: Target, seed: number, v: Volume = TEST_VOL
     });
   const badAuth = fc
     .oneof(
-      fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((n) => String.fromCharCode(n)), maxLength: 200 }),
+      fc.string({
+        unit: fc.integer({ min: 0x20, max: 0x7e }).map((n) => String.fromCharCode(n)),
+        maxLength: 200,
+      }),
       fc.stringMatching(/^[A-Za-z0-9+/=_-]{1,64}$/).map((t) => `Bearer ${t}`),
-      fc.constantFrom(tok, `Bearer${tok}`, `Bearer ${tok}x`, `Bearer ${tok.slice(0, -1)}`, `Bearer ${tok}, Bearer x`, `Basic ${tok}`, `Token ${tok}`, `Bearer "${tok}"`, 'Bearer', 'Bearer '),
+      fc.constantFrom(
+        tok,
+        `Bearer${tok}`,
+        `Bearer ${tok}x`,
+        `Bearer ${tok.slice(0, -1)}`,
+        `Bearer ${tok}, Bearer x`,
+        `Basic ${tok}`,
+        `Token ${tok}`,
+        `Bearer "${tok}"`,
+        'Bearer',
+        'Bearer ',
+      ),
       fc.integer({ min: 8 * 1024, max: 60 * 1024 }).map((n) => `Bearer ${'A'.repeat(n)}`),
     )
     .filter((value) => !accepted(value));
-  for (const [value, method] of sample(fc.tuple(badAuth, fc.constantFrom('Cancel', 'Status', 'Watch')), v.badAuth, 300)) {
+  for (const [value, method] of sample(
+    fc.tuple(badAuth, fc.constantFrom('Cancel', 'Status', 'Watch')),
+    v.badAuth,
+    300,
+  )) {
     const m = METHODS[method] as Method;
     inputs.push({
       kind: `bad authorization → ${method}`,
       detail: JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…(${value.length})` : value),
       allowed: [S.UNAUTHENTICATED],
-      send: async (c) => [await (m.stream ? rawStream : rawUnary)(c.client(), m.path, Buffer.alloc(0), value)],
+      send: async (c) => [
+        await (m.stream ? rawStream : rawUnary)(c.client(), m.path, Buffer.alloc(0), value),
+      ],
     });
   }
 
   // A flood of well-formed Cancels from strangers: no token, or a wrong one.
-  for (const [auth, reason] of sample(fc.tuple(fc.constantFrom<Auth>('none', 'wrong'), fc.string({ maxLength: 300 })), v.cancelFlood, 400)) {
+  for (const [auth, reason] of sample(
+    fc.tuple(fc.constantFrom<Auth>('none', 'wrong'), fc.string({ maxLength: 300 })),
+    v.cancelFlood,
+    400,
+  )) {
     const body = (LIFECYCLE.Cancel as grpc.MethodDefinition<object, object>).requestSerialize({ reason });
-    inputs.push({ kind: `Cancel flood, token ${auth}`, detail: `reason of ${reason.length} chars`, allowed: [S.UNAUTHENTICATED], send: async (c) => [await rawUnary(c.client(), METHODS.Cancel!.path, body, authValue(auth))] });
+    inputs.push({
+      kind: `Cancel flood, token ${auth}`,
+      detail: `reason of ${reason.length} chars`,
+      allowed: [S.UNAUTHENTICATED],
+      send: async (c) => [await rawUnary(c.client(), METHODS.Cancel!.path, body, authValue(auth))],
+    });
   }
 
   // Broken gRPC framing under the protobuf: compressed without an encoding, a length that
@@ -300,9 +434,21 @@ export function hostileInputs(target: Target, seed: number, v: Volume = TEST_VOL
     fc.constantFrom(...Object.values(METHODS).map((m) => m.path)),
     fc.constantFrom<Auth>('none', 'right'),
     fc.oneof(
-      badBytes.map((b) => ({ what: 'compressed flag, no grpc-encoding', bytes: frame(Buffer.from(b), true) })),
-      fc.integer({ min: 1, max: 2 ** 32 - 1 }).map((n) => ({ what: `length ${n} claimed, 3 bytes sent`, bytes: frame(Buffer.from([1, 2, 3]), false, Math.max(n, 4)) })),
-      fc.constantFrom({ what: 'half a frame header', bytes: Buffer.from([0, 0, 0]) }, { what: 'two messages to a unary method', bytes: Buffer.concat([frame(Buffer.alloc(0)), frame(Buffer.alloc(0))]) }),
+      badBytes.map((b) => ({
+        what: 'compressed flag, no grpc-encoding',
+        bytes: frame(Buffer.from(b), true),
+      })),
+      fc.integer({ min: 1, max: 2 ** 32 - 1 }).map((n) => ({
+        what: `length ${n} claimed, 3 bytes sent`,
+        bytes: frame(Buffer.from([1, 2, 3]), false, Math.max(n, 4)),
+      })),
+      fc.constantFrom(
+        { what: 'half a frame header', bytes: Buffer.from([0, 0, 0]) },
+        {
+          what: 'two messages to a unary method',
+          bytes: Buffer.concat([frame(Buffer.alloc(0)), frame(Buffer.alloc(0))]),
+        },
+      ),
     ),
   );
   for (const [path, auth, f] of sample(framing, v.badFraming, 500)) {
@@ -312,7 +458,12 @@ export function hostileInputs(target: Target, seed: number, v: Volume = TEST_VOL
       detail: `${f.what} → ${path}, token ${auth}`,
       // Two empty messages to a unary method are a protocol error; to a stream method the
       // first one is taken (OK) or, without the token, refused.
-      allowed: [S.INTERNAL, S.UNIMPLEMENTED, S.RESOURCE_EXHAUSTED, ...(auth === 'none' && path.includes('Lifecycle') ? [S.UNAUTHENTICATED] : [S.OK, S.NOT_FOUND])],
+      allowed: [
+        S.INTERNAL,
+        S.UNIMPLEMENTED,
+        S.RESOURCE_EXHAUSTED,
+        ...(auth === 'none' && path.includes('Lifecycle') ? [S.UNAUTHENTICATED] : [S.OK, S.NOT_FOUND]),
+      ],
       send: async (c) => {
         const call = h2Call(c.target.port, path, f.bytes, authValue(auth));
         const code = await call.answer;
@@ -330,9 +481,21 @@ export function hostileInputs(target: Target, seed: number, v: Volume = TEST_VOL
       detail: `burst ${burst}: 50 streams`,
       allowed: [S.OK, S.CANCELLED],
       send: async (c) => {
-        const client = new grpc.Client(`127.0.0.1:${c.target.port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
-        const cancelled = Array.from({ length: 25 }, (_, i) => rawStream(client, METHODS.Watch!.path, Buffer.alloc(0), `Bearer ${target.token}`, i % 2 ? 'at-once' : 'first-message'));
-        const cut = Array.from({ length: 25 }, () => h2Call(c.target.port, METHODS.Watch!.path, frame(Buffer.alloc(0)), `Bearer ${target.token}`, 0));
+        const client = new grpc.Client(`127.0.0.1:${c.target.port}`, grpc.credentials.createInsecure(), {
+          'grpc.use_local_subchannel_pool': 1,
+        });
+        const cancelled = Array.from({ length: 25 }, (_, i) =>
+          rawStream(
+            client,
+            METHODS.Watch!.path,
+            Buffer.alloc(0),
+            `Bearer ${target.token}`,
+            i % 2 ? 'at-once' : 'first-message',
+          ),
+        );
+        const cut = Array.from({ length: 25 }, () =>
+          h2Call(c.target.port, METHODS.Watch!.path, frame(Buffer.alloc(0)), `Bearer ${target.token}`, 0),
+        );
         const codes = await Promise.all([...cancelled, ...cut.map((x) => x.answer)]);
         for (const x of cut) x.close();
         client.close();
@@ -349,7 +512,13 @@ export function hostileInputs(target: Target, seed: number, v: Volume = TEST_VOL
       detail: `reader ${i}`,
       allowed: auth === 'none' && i % 2 ? [S.UNAUTHENTICATED] : [S.OK],
       send: async (c) => {
-        const call = h2Call(c.target.port, i % 2 ? METHODS.Watch!.path : METHODS.HealthWatch!.path, frame(Buffer.alloc(0)), authValue(auth), 0);
+        const call = h2Call(
+          c.target.port,
+          i % 2 ? METHODS.Watch!.path : METHODS.HealthWatch!.path,
+          frame(Buffer.alloc(0)),
+          authValue(auth),
+          0,
+        );
         c.hold(call.close);
         return [await call.answer];
       },
@@ -374,7 +543,10 @@ export function hostileInputs(target: Target, seed: number, v: Volume = TEST_VOL
     });
   }
 
-  return fc.sample(fc.shuffledSubarray(inputs, { minLength: inputs.length }), { seed, numRuns: 1 })[0] as HostileInput[];
+  return fc.sample(fc.shuffledSubarray(inputs, { minLength: inputs.length }), {
+    seed,
+    numRuns: 1,
+  })[0] as HostileInput[];
 }
 
 export interface Outcome {
@@ -383,7 +555,12 @@ export interface Outcome {
 }
 
 /** Sends every input, `concurrency` at a time, as fast as the sidecar answers. */
-export async function sendAll(inputs: HostileInput[], c: Connections, concurrency: number, shouldStop: () => boolean = () => false): Promise<Outcome[]> {
+export async function sendAll(
+  inputs: HostileInput[],
+  c: Connections,
+  concurrency: number,
+  shouldStop: () => boolean = () => false,
+): Promise<Outcome[]> {
   const out: Outcome[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {

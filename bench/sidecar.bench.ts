@@ -18,7 +18,11 @@ const BARE = join(ROOT, 'dist/bench/bare-health-server.js');
 const SLEEPER = join(ROOT, 'dist/examples/sleeper.js');
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' } } });
 const RUNS = Number(values.runs);
-const FAST = { 'grpc.initial_reconnect_backoff_ms': 2, 'grpc.max_reconnect_backoff_ms': 5, 'grpc.min_reconnect_backoff_ms': 2 };
+const FAST = {
+  'grpc.initial_reconnect_backoff_ms': 2,
+  'grpc.max_reconnect_backoff_ms': 5,
+  'grpc.min_reconnect_backoff_ms': 2,
+};
 
 function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -50,14 +54,41 @@ const sidecarWithSdkRuntime: Target = {
   name: 'sidecar + SDK runtime',
   start: async (port) => {
     const health = await freePort();
-    return startSidecar(port, ['--ready', `grpc://127.0.0.1:${health}`, '--ready-period', '0.01'], [process.execPath, SLEEPER], { PEA_HEALTH_PORT: String(health) });
+    return startSidecar(
+      port,
+      ['--ready', `grpc://127.0.0.1:${health}`, '--ready-period', '0.01'],
+      [process.execPath, SLEEPER],
+      { PEA_HEALTH_PORT: String(health) },
+    );
   },
 };
 
-async function startSidecar(port: number, flags: string[], runtime: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
+async function startSidecar(
+  port: number,
+  flags: string[],
+  runtime: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ChildProcess> {
   const http = await freePort();
-  return spawn(process.execPath, [CLI, 'sidecar', '--host', '127.0.0.1', '--grpc-port', String(port), '--http-port', String(http),
-    '--log-level', 'warn', ...flags, '--', ...runtime], { stdio: 'ignore', env: { ...process.env, ...env } });
+  return spawn(
+    process.execPath,
+    [
+      CLI,
+      'sidecar',
+      '--host',
+      '127.0.0.1',
+      '--grpc-port',
+      String(port),
+      '--http-port',
+      String(http),
+      '--log-level',
+      'warn',
+      ...flags,
+      '--',
+      ...runtime,
+    ],
+    { stdio: 'ignore', env: { ...process.env, ...env } },
+  );
 }
 
 /** spawn → first SERVING, polled by a client that reconnects every few ms. */
@@ -84,7 +115,11 @@ async function stop(child: ChildProcess): Promise<void> {
  * changes in machine load land on both alike. `fresh` dials a new connection per call, as
  * the kubelet's probe does.
  */
-async function checkLatency(ports: [number, number], n: number, fresh: boolean): Promise<[number[], number[]]> {
+async function checkLatency(
+  ports: [number, number],
+  n: number,
+  fresh: boolean,
+): Promise<[number[], number[]]> {
   const out: [number[], number[]] = [[], []];
   const clients = ports.map((p) => new HealthClient(`127.0.0.1:${p}`));
   for (const c of clients) await c.check('', 2000);
@@ -125,7 +160,9 @@ async function cancelToExit(): Promise<{ runtime: number; sidecar: number }> {
   const lc = lifecycleClient(`127.0.0.1:${port}`);
   const watch = lc.watch({});
   const runtimeGone = new Promise<number>((res) =>
-    watch.on('data', (s: RuntimeStatus) => s.phase === 'PHASE_TEARING_DOWN' || s.phase === 'PHASE_EXITED' ? res(performance.now()) : undefined),
+    watch.on('data', (s: RuntimeStatus) =>
+      s.phase === 'PHASE_TEARING_DOWN' || s.phase === 'PHASE_EXITED' ? res(performance.now()) : undefined,
+    ),
   );
   watch.on('error', () => undefined);
   await new Promise((r) => setTimeout(r, 20));
@@ -152,7 +189,9 @@ async function series(n: number, f: () => Promise<number>): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  process.stdout.write(`sidecar benchmark: ${RUNS} runs each, Node ${process.version}, grpc-js ${(grpc as unknown as { version?: string }).version ?? ''}\n`);
+  process.stdout.write(
+    `sidecar benchmark: ${RUNS} runs each, Node ${process.version}, grpc-js ${(grpc as unknown as { version?: string }).version ?? ''}\n`,
+  );
   // Interleave so that drift in machine load hits both sides alike.
   const spawnBare: number[] = [];
   const spawnOurs: number[] = [];
@@ -175,18 +214,97 @@ async function main(): Promise<void> {
   const bareExit = await series(RUNS, bareSigtermToExit);
 
   const rows: Row[] = [
-    { what: 'spawn → first SERVING p50', baseline: percentile(spawnBare, 50), ours: percentile(spawnOurs, 50), unit: 'ms', target: '≤ 1.3× bare' },
-    { what: 'spawn → first SERVING p99', baseline: percentile(spawnBare, 99), ours: percentile(spawnOurs, 99), unit: 'ms', target: '≤ 1.3× bare' },
-    { what: 'spawn → SERVING, with SDK runtime p50', baseline: percentile(spawnBare, 50), ours: percentile(spawnSdk, 50), unit: 'ms', target: '(informational)' },
-    { what: 'Check, reused connection p50', baseline: percentile(reusedBare, 50), ours: percentile(reusedOurs, 50), unit: 'ms' },
-    { what: 'Check, reused connection p99', baseline: percentile(reusedBare, 99), ours: percentile(reusedOurs, 99), unit: 'ms', target: '≤ 1.2× bare' },
-    { what: 'Check, new connection p50', baseline: percentile(freshBare, 50), ours: percentile(freshOurs, 50), unit: 'ms' },
-    { what: 'Check, new connection p99', baseline: percentile(freshBare, 99), ours: percentile(freshOurs, 99), unit: 'ms', target: '≤ 1.2× bare' },
-    { what: 'Cancel → SDK runtime exited p50', baseline: NaN, ours: percentile(cancelRuns.map((c) => c.runtime), 50), unit: 'ms' },
-    { what: 'Cancel → SDK runtime exited p99', baseline: NaN, ours: percentile(cancelRuns.map((c) => c.runtime), 99), unit: 'ms' },
-    { what: 'stop → process exited p50 (bare: SIGTERM)', baseline: percentile(bareExit, 50), ours: percentile(cancelRuns.map((c) => c.sidecar), 50), unit: 'ms', target: '≤ 50 ms' },
-    { what: 'stop → process exited p99', baseline: percentile(bareExit, 99), ours: percentile(cancelRuns.map((c) => c.sidecar), 99), unit: 'ms' },
-    { what: 'idle RSS (sidecar alone, not its runtime)', baseline: rssBare, ours: rssOurs, unit: 'MiB', target: '≤ 1.3× bare' },
+    {
+      what: 'spawn → first SERVING p50',
+      baseline: percentile(spawnBare, 50),
+      ours: percentile(spawnOurs, 50),
+      unit: 'ms',
+      target: '≤ 1.3× bare',
+    },
+    {
+      what: 'spawn → first SERVING p99',
+      baseline: percentile(spawnBare, 99),
+      ours: percentile(spawnOurs, 99),
+      unit: 'ms',
+      target: '≤ 1.3× bare',
+    },
+    {
+      what: 'spawn → SERVING, with SDK runtime p50',
+      baseline: percentile(spawnBare, 50),
+      ours: percentile(spawnSdk, 50),
+      unit: 'ms',
+      target: '(informational)',
+    },
+    {
+      what: 'Check, reused connection p50',
+      baseline: percentile(reusedBare, 50),
+      ours: percentile(reusedOurs, 50),
+      unit: 'ms',
+    },
+    {
+      what: 'Check, reused connection p99',
+      baseline: percentile(reusedBare, 99),
+      ours: percentile(reusedOurs, 99),
+      unit: 'ms',
+      target: '≤ 1.2× bare',
+    },
+    {
+      what: 'Check, new connection p50',
+      baseline: percentile(freshBare, 50),
+      ours: percentile(freshOurs, 50),
+      unit: 'ms',
+    },
+    {
+      what: 'Check, new connection p99',
+      baseline: percentile(freshBare, 99),
+      ours: percentile(freshOurs, 99),
+      unit: 'ms',
+      target: '≤ 1.2× bare',
+    },
+    {
+      what: 'Cancel → SDK runtime exited p50',
+      baseline: NaN,
+      ours: percentile(
+        cancelRuns.map((c) => c.runtime),
+        50,
+      ),
+      unit: 'ms',
+    },
+    {
+      what: 'Cancel → SDK runtime exited p99',
+      baseline: NaN,
+      ours: percentile(
+        cancelRuns.map((c) => c.runtime),
+        99,
+      ),
+      unit: 'ms',
+    },
+    {
+      what: 'stop → process exited p50 (bare: SIGTERM)',
+      baseline: percentile(bareExit, 50),
+      ours: percentile(
+        cancelRuns.map((c) => c.sidecar),
+        50,
+      ),
+      unit: 'ms',
+      target: '≤ 50 ms',
+    },
+    {
+      what: 'stop → process exited p99',
+      baseline: percentile(bareExit, 99),
+      ours: percentile(
+        cancelRuns.map((c) => c.sidecar),
+        99,
+      ),
+      unit: 'ms',
+    },
+    {
+      what: 'idle RSS (sidecar alone, not its runtime)',
+      baseline: rssBare,
+      ours: rssOurs,
+      unit: 'MiB',
+      target: '≤ 1.3× bare',
+    },
   ];
   printTable('pea-runtime sidecar vs bare grpc-js health server', rows);
 }

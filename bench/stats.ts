@@ -16,9 +16,13 @@ export interface Row {
 export function printTable(title: string, rows: Row[]): void {
   const fmt = (n: number): string => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(2)) : '-');
   process.stdout.write(`\n${title}\n`);
-  process.stdout.write(`${'measure'.padEnd(44)}${'baseline'.padStart(10)}${'peapods'.padStart(10)}${'ratio'.padStart(8)}  target\n`);
+  process.stdout.write(
+    `${'measure'.padEnd(44)}${'baseline'.padStart(10)}${'peapods'.padStart(10)}${'ratio'.padStart(8)}  target\n`,
+  );
   for (const r of rows) {
     const ratio = r.baseline > 0 ? (r.ours / r.baseline).toFixed(2) : '-';
-    process.stdout.write(`${`${r.what} (${r.unit})`.padEnd(44)}${fmt(r.baseline).padStart(10)}${fmt(r.ours).padStart(10)}${ratio.padStart(8)}  ${r.target ?? ''}\n`);
+    process.stdout.write(
+      `${`${r.what} (${r.unit})`.padEnd(44)}${fmt(r.baseline).padStart(10)}${fmt(r.ours).padStart(10)}${ratio.padStart(8)}  ${r.target ?? ''}\n`,
+    );
   }
 }

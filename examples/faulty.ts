@@ -37,16 +37,21 @@ export default class Faulty extends BaseRuntime {
   }
 
   async runForever(ready: ReadyEvent): Promise<void> {
-    if (this.flags['crash-before-ready']) throw new Error('crashed before ready on purpose (--crash-before-ready)');
+    if (this.flags['crash-before-ready'])
+      throw new Error('crashed before ready on purpose (--crash-before-ready)');
     if (!this.flags['never-ready']) {
       ready.set();
       recordEvent('ready');
     }
     if (this.flags['alloc-mib'] !== undefined) this.hold(Number(this.flags['alloc-mib']));
     const after = this.flags['crash-after'] ?? this.flags['exit-after'];
-    const timer = after === undefined ? undefined : new Promise<'timer'>((r) => setTimeout(() => r('timer'), Number(after) * 1000));
+    const timer =
+      after === undefined
+        ? undefined
+        : new Promise<'timer'>((r) => setTimeout(() => r('timer'), Number(after) * 1000));
     const why = await Promise.race([this.stopped.then(() => 'cancel' as const), ...(timer ? [timer] : [])]);
-    if (why === 'timer' && this.flags['crash-after'] !== undefined) throw new Error('crashed after ready on purpose (--crash-after)');
+    if (why === 'timer' && this.flags['crash-after'] !== undefined)
+      throw new Error('crashed after ready on purpose (--crash-after)');
   }
 
   private readonly held: Buffer[] = [];
@@ -66,7 +71,9 @@ export default class Faulty extends BaseRuntime {
     const port = this.flags['report-health'];
     if (port) {
       const client = new HealthClient(`127.0.0.1:${port}`);
-      recordEvent('cancel-saw-health', { status: await client.check('', 1000).catch((e: Error) => e.message) });
+      recordEvent('cancel-saw-health', {
+        status: await client.check('', 1000).catch((e: Error) => e.message),
+      });
       client.close();
     }
     recordEvent('cancel', { ignored: Boolean(this.flags['ignore-cancel']) });

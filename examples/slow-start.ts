@@ -9,7 +9,10 @@ export default class SlowStart extends BaseRuntime {
   private readonly abort = new AbortController();
 
   async runForever(ready: ReadyEvent): Promise<void> {
-    const { values } = parseArgs({ args: this.context.args, options: { 'ready-after': { type: 'string', default: '5' } } });
+    const { values } = parseArgs({
+      args: this.context.args,
+      options: { 'ready-after': { type: 'string', default: '5' } },
+    });
     const loadMs = Number(values['ready-after']) * 1000;
     this.context.log.info({ loadMs }, 'loading');
     if (await this.sleep(loadMs)) {

@@ -37,7 +37,9 @@ export function either(words: readonly string[]): string {
  * literals: the API server's schemas have no `const`.
  */
 export function stringEnum<const T extends readonly string[]>(
-  values: T, description: string, options: KubeOptions = {},
+  values: T,
+  description: string,
+  options: KubeOptions = {},
 ): TUnsafe<T[number]> {
   return Type.Unsafe<T[number]>({ type: 'string', description, enum: [...values], ...options });
 }
@@ -54,7 +56,11 @@ export const dateTime = (description: string) => Type.String({ description, form
 
 /** A map of strings, such as labels (TypeBox's Record would be patternProperties, which Kubernetes lacks). */
 export const stringMap = (description: string) =>
-  Type.Unsafe<Record<string, string>>({ type: 'object', description, additionalProperties: { type: 'string' } });
+  Type.Unsafe<Record<string, string>>({
+    type: 'object',
+    description,
+    additionalProperties: { type: 'string' },
+  });
 
 /**
  * One of Kubernetes' own objects (Affinity, ResourceRequirements, …), typed as client-node's
@@ -66,7 +72,10 @@ export const kubeObject = <T>(description: string, options: KubeOptions = {}) =>
 /** A list of Kubernetes' own objects (EnvVar, Volume, …): see kubeObject. */
 export const kubeList = <T>(description: string, options: KubeOptions = {}) =>
   Type.Unsafe<T[]>({
-    type: 'array', description, items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }, ...options,
+    type: 'array',
+    description,
+    items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+    ...options,
   });
 
 // What TypeBox can emit but a CRD's structural schema cannot hold: Literal gives const,
@@ -81,7 +90,9 @@ export function openApiSchema(node: TSchema, path = ''): Json {
   const keys = Object.keys(node);
   const bad = keys.find((k) => NOT_IN_CRDS.includes(k));
   if (bad) {
-    throw new Error(`${path || 'the root'}: ${bad} has no place in a CRD schema; use the helpers in openapi.ts`);
+    throw new Error(
+      `${path || 'the root'}: ${bad} has no place in a CRD schema; use the helpers in openapi.ts`,
+    );
   }
   const ext = (k: string): boolean => k.startsWith('x-kubernetes-');
   const rest = keys.filter((k) => k !== 'type' && !ext(k));
@@ -90,7 +101,9 @@ export function openApiSchema(node: TSchema, path = ''): Json {
   for (const k of ordered) {
     const v = node[k] as TSchema;
     if (k === 'properties') {
-      out[k] = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, openApiSchema(s, `${path}.${name}`)]));
+      out[k] = Object.fromEntries(
+        Object.entries(v).map(([name, s]) => [name, openApiSchema(s, `${path}.${name}`)]),
+      );
     } else if (k === 'items' || k === 'not' || (k === 'additionalProperties' && typeof v === 'object')) {
       out[k] = openApiSchema(v, `${path}[]`);
     } else if (k === 'anyOf' || k === 'allOf' || k === 'oneOf') {
@@ -107,7 +120,8 @@ const SERVER_SET = ['apiVersion', 'kind', 'metadata'];
 function rootSchema(schema: TSchema): Json {
   const root = openApiSchema(schema);
   const required = ((root.required ?? []) as string[]).filter((k) => !SERVER_SET.includes(k));
-  if (required.length > 0) root.required = required; // same place among the keys
+  if (required.length > 0)
+    root.required = required; // same place among the keys
   else delete root.required;
   return root;
 }
@@ -137,14 +151,16 @@ export function customResourceDefinition(d: KindDeclaration): Json {
       group,
       names: { kind, listKind: `${kind}List`, plural, singular, shortNames, categories },
       scope: 'Namespaced',
-      versions: [{
-        name: version,
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        additionalPrinterColumns: d.printerColumns,
-        schema: { openAPIV3Schema: rootSchema(d.schema) },
-      }],
+      versions: [
+        {
+          name: version,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: d.printerColumns,
+          schema: { openAPIV3Schema: rootSchema(d.schema) },
+        },
+      ],
     },
   };
 }

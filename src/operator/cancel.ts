@@ -22,9 +22,17 @@ export class CancelClient {
       const client = lifecycleClient(address);
       try {
         const res = await new Promise<CancelResponse>((resolve, reject) =>
-          client.cancel({ reason }, bearerMetadata(token), { deadline: Date.now() + this.timeoutMs },
-            (err, r) => (err ? reject(err) : resolve(r as CancelResponse))));
-        log.info({ address, found: res.status?.phase, alreadyCancelled: res.alreadyCancelled }, 'Cancel RPC sent');
+          client.cancel(
+            { reason },
+            bearerMetadata(token),
+            { deadline: Date.now() + this.timeoutMs },
+            (err, r) => (err ? reject(err) : resolve(r as CancelResponse)),
+          ),
+        );
+        log.info(
+          { address, found: res.status?.phase, alreadyCancelled: res.alreadyCancelled },
+          'Cancel RPC sent',
+        );
         return 'sent';
       } catch (err) {
         // The token changed (its Secret edited, or the operator's key): retrying cannot help.

@@ -45,22 +45,43 @@ export class Controller {
     const core = o.kc.makeApiClient(k8s.CoreV1Api);
     const ns = o.namespace;
     this.peas = resilientInformer<Pea & k8s.KubernetesObject>({
-      name: 'peas', kc: o.kc, resyncMs: o.resyncMs, log: o.log,
-      path: ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-      list: (page) => (ns
-        ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL, ...page })
-        : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, ...page })
-      ) as Promise<PeaList>,
+      name: 'peas',
+      kc: o.kc,
+      resyncMs: o.resyncMs,
+      log: o.log,
+      path: ns
+        ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`
+        : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      list: (page) =>
+        (ns
+          ? custom.listNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace: ns,
+              plural: PLURAL,
+              ...page,
+            })
+          : custom.listClusterCustomObject({
+              group: GROUP,
+              version: VERSION,
+              plural: PLURAL,
+              ...page,
+            })) as Promise<PeaList>,
       onChange: (pea) => this.enqueue(pea.metadata?.namespace, pea.metadata?.name),
       trim: (pea) => void delete pea.metadata?.managedFields,
     });
     const selector = `${LABEL_MANAGED}=${MANAGER}`;
     this.pods = resilientInformer<k8s.V1Pod>({
-      name: 'pods', kc: o.kc, resyncMs: o.resyncMs, log: o.log, labelSelector: selector,
+      name: 'pods',
+      kc: o.kc,
+      resyncMs: o.resyncMs,
+      log: o.log,
+      labelSelector: selector,
       path: ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
-      list: (page) => (ns
-        ? core.listNamespacedPod({ namespace: ns, labelSelector: selector, ...page })
-        : core.listPodForAllNamespaces({ labelSelector: selector, ...page })),
+      list: (page) =>
+        ns
+          ? core.listNamespacedPod({ namespace: ns, labelSelector: selector, ...page })
+          : core.listPodForAllNamespaces({ labelSelector: selector, ...page }),
       onChange: (pod) => this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[LABEL_PEA]),
       trim: trimPod,
     });

@@ -4,8 +4,15 @@
 // transition: e.g. `status.cancelTime` records that the Cancel RPC went out.
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import {
-  ConditionType, PEA_PHASES, RESTART_POLICIES,
-  type Condition, type LastTermination, type Pea, type PeaPhase, type PeaStatus, type Timeouts,
+  ConditionType,
+  PEA_PHASES,
+  RESTART_POLICIES,
+  type Condition,
+  type LastTermination,
+  type Pea,
+  type PeaPhase,
+  type PeaStatus,
+  type Timeouts,
 } from '../api/v1alpha1/types.js';
 import { EndReason, Reason } from '../shared/reasons.js';
 import { goneAfterCancel, runEnd, type RunEnd } from './ends.js';
@@ -59,7 +66,11 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   const { status: old, garbled } = readStatus(pea.status);
   const d: Decision = { status: { ...old }, actions: [], events: [] };
   if (garbled.length > 0) {
-    d.events.push({ type: 'Warning', reason: REASON_MALFORMED_STATUS, message: `ignored status fields the operator does not understand (${garbled.join(', ')}); they are rewritten from what it observes` });
+    d.events.push({
+      type: 'Warning',
+      reason: REASON_MALFORMED_STATUS,
+      message: `ignored status fields the operator does not understand (${garbled.join(', ')}); they are rewritten from what it observes`,
+    });
   }
   const deleting = Boolean(pea.metadata.deletionTimestamp);
   const hasFinalizer = (pea.metadata.finalizers ?? []).includes(FINALIZER);
@@ -77,12 +88,24 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
 
   if (isFinished(d.status.phase) && deleting && hasFinalizer) d.actions.push({ kind: 'removeFinalizer' });
   d.status.observedGeneration = pea.metadata.generation;
-  d.status.conditions = conditions(old.conditions ?? [], d.status, pea.metadata.generation, now, d.notReady, d.wait);
+  d.status.conditions = conditions(
+    old.conditions ?? [],
+    d.status,
+    pea.metadata.generation,
+    now,
+    d.notReady,
+    d.wait,
+  );
   const wasReady = old.conditions?.find((c) => c.type === ConditionType.Ready)?.status === 'True';
-  if (d.notReady && wasReady && d.status.phase === old.phase) d.events.push({ type: 'Warning', reason: REASON_NOT_READY, message: d.notReady });
+  if (d.notReady && wasReady && d.status.phase === old.phase)
+    d.events.push({ type: 'Warning', reason: REASON_NOT_READY, message: d.notReady });
   if (d.status.phase !== old.phase && !d.events.some((e) => e.reason === REASON_RESTARTING)) {
     const warn = d.status.phase === 'Failed';
-    d.events.push({ type: warn ? 'Warning' : 'Normal', reason: d.status.reason ?? d.status.phase ?? 'Unknown', message: d.status.message ?? `Pea is ${d.status.phase}` });
+    d.events.push({
+      type: warn ? 'Warning' : 'Normal',
+      reason: d.status.reason ?? d.status.phase ?? 'Unknown',
+      message: d.status.message ?? `Pea is ${d.status.phase}`,
+    });
   }
   return d;
 }
@@ -111,10 +134,18 @@ export function readStatus(raw: unknown): { status: PeaStatus; garbled: string[]
   for (const k of TIMES) if (typeof status[k] !== 'string' || !validTime(status[k] as string)) drop(k);
   for (const k of STRINGS) if (typeof status[k] !== 'string') drop(k);
   for (const k of NUMBERS) if (typeof status[k] !== 'number') drop(k);
-  const okCondition = (c: unknown): boolean => typeof c === 'object' && c !== null && typeof (c as Condition).type === 'string';
+  const okCondition = (c: unknown): boolean =>
+    typeof c === 'object' && c !== null && typeof (c as Condition).type === 'string';
   if (!Array.isArray(status.conditions) || !status.conditions.every(okCondition)) drop('conditions');
   const last = status.lastTermination as Partial<LastTermination> | undefined;
-  if (typeof last !== 'object' || last === null || !validTime(last.finishTime) || typeof last.backoffSeconds !== 'number' || !Number.isFinite(last.backoffSeconds)) drop('lastTermination');
+  if (
+    typeof last !== 'object' ||
+    last === null ||
+    !validTime(last.finishTime) ||
+    typeof last.backoffSeconds !== 'number' ||
+    !Number.isFinite(last.backoffSeconds)
+  )
+    drop('lastTermination');
   return { status: status as PeaStatus, garbled };
 }
 
@@ -122,19 +153,25 @@ export function readStatus(raw: unknown): { status: PeaStatus; garbled: string[]
 function invalid(pea: Pea): string | undefined {
   const spec = pea.spec as Partial<Pea['spec']> | undefined;
   if (!spec || typeof spec !== 'object') return 'spec is missing: add spec.image at least';
-  if (typeof spec.image !== 'string' || spec.image === '') return 'spec.image is missing, empty or not a string: set the runtime image';
-  if (spec.timeouts !== undefined && (typeof spec.timeouts !== 'object' || spec.timeouts === null)) return 'spec.timeouts must be an object of seconds, e.g. {readySeconds: 300}';
+  if (typeof spec.image !== 'string' || spec.image === '')
+    return 'spec.image is missing, empty or not a string: set the runtime image';
+  if (spec.timeouts !== undefined && (typeof spec.timeouts !== 'object' || spec.timeouts === null))
+    return 'spec.timeouts must be an object of seconds, e.g. {readySeconds: 300}';
   const ready = spec.ready as Record<string, { port?: unknown } | undefined> | undefined;
-  if (ready !== undefined && (typeof ready !== 'object' || ready === null)) return 'spec.ready must be an object with one of grpc, http, tcp or none';
+  if (ready !== undefined && (typeof ready !== 'object' || ready === null))
+    return 'spec.ready must be an object with one of grpc, http, tcp or none';
   const kinds = Object.keys(ready ?? {}).filter((k) => ['grpc', 'http', 'tcp', 'none'].includes(k));
   if (kinds.length > 1) return 'spec.ready: set only one of grpc, http, tcp or none';
   for (const k of kinds.filter((x) => x !== 'none')) {
     const port = ready?.[k]?.port;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) return `spec.ready.${k}.port must be a port number from 1 to 65535`;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+      return `spec.ready.${k}.port must be a port number from 1 to 65535`;
   }
-  if (spec.restartPolicy !== undefined && !RESTART_POLICIES.includes(spec.restartPolicy)) return `spec.restartPolicy must be Never or Always, not ${JSON.stringify(spec.restartPolicy)}`;
+  if (spec.restartPolicy !== undefined && !RESTART_POLICIES.includes(spec.restartPolicy))
+    return `spec.restartPolicy must be Never or Always, not ${JSON.stringify(spec.restartPolicy)}`;
   for (const [k, v] of Object.entries(spec.timeouts ?? {})) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return `spec.timeouts.${k} must be a non-negative number of seconds, not ${JSON.stringify(v)}`;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      return `spec.timeouts.${k} must be a non-negative number of seconds, not ${JSON.stringify(v)}`;
   }
   return undefined;
 }
@@ -162,17 +199,36 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   const t = timeoutsOf(pea);
   if (!pod) {
     if (s.podName && s.phase !== 'Pending') {
-      if (wantsCancel || s.cancelTime) return concluded(d, goneAfterCancel(s.podName, s, t.cancelSeconds), now, false);
+      if (wantsCancel || s.cancelTime)
+        return concluded(d, goneAfterCancel(s.podName, s, t.cancelSeconds), now, false);
       const message = `pod ${s.podName} was deleted by someone else; how its runtime ended is unknown (the pod was gone before the operator saw it end)`;
-      return concluded(d, { phase: 'Failed', reason: EndReason.PodDeleted, message, byCancel: false }, now, restarts);
+      return concluded(
+        d,
+        { phase: 'Failed', reason: EndReason.PodDeleted, message, byCancel: false },
+        now,
+        restarts,
+      );
     }
     const last = s.restartCount ? s.lastTermination : undefined;
-    if (wantsCancel) return finish(d, 'Succeeded', Reason.Cancelled, last ? 'cancelled while waiting to restart' : 'cancelled before the runtime started', now);
+    if (wantsCancel)
+      return finish(
+        d,
+        'Succeeded',
+        Reason.Cancelled,
+        last ? 'cancelled while waiting to restart' : 'cancelled before the runtime started',
+        now,
+      );
     if (last) {
       if (pea.spec.restartPolicy !== 'Always') {
         s.exitCode = last.exitCode;
         if (s.exitCode === undefined) delete s.exitCode;
-        return finish(d, last.reason === Reason.Completed ? 'Succeeded' : 'Failed', last.reason, `${last.message}; not restarted: spec.restartPolicy changed to Never`, now);
+        return finish(
+          d,
+          last.reason === Reason.Completed ? 'Succeeded' : 'Failed',
+          last.reason,
+          `${last.message}; not restarted: spec.restartPolicy changed to Never`,
+          now,
+        );
       }
       const due = new Date(last.finishTime).getTime() + last.backoffSeconds * 1000;
       if (now.getTime() < due) {
@@ -187,10 +243,22 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   s.podName = pod.metadata?.name;
   s.podIP = pod.status?.podIP ?? s.podIP;
   // A hand-edited or garbled time would make every deadline NaN: fall back to the pod's.
-  if (!validTime(s.startTime)) s.startTime = (pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp) : now).toISOString();
+  if (!validTime(s.startTime))
+    s.startTime = (
+      pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp) : now
+    ).toISOString();
   if (!s.phase || s.phase === 'Pending') s.phase = 'Starting';
 
-  const end = runEnd(pod, { cancelTime: s.cancelTime, cancelDeadlineMs: cancelDeadlineMs(s, t), wasReady: s.readyTime !== undefined, teardownSeconds: t.teardownSeconds }, now);
+  const end = runEnd(
+    pod,
+    {
+      cancelTime: s.cancelTime,
+      cancelDeadlineMs: cancelDeadlineMs(s, t),
+      wasReady: s.readyTime !== undefined,
+      teardownSeconds: t.teardownSeconds,
+    },
+    now,
+  );
   if (end && 'tearingDownUntilMs' in end) {
     // The runtime exited; its sidecar still tears down. The end is told once that is done.
     d.requeueAfterMs = Math.max(end.tearingDownUntilMs - now.getTime(), 1);
@@ -262,7 +330,9 @@ function cancelling(pea: Pea, d: Decision, now: Date, t: Timeouts, podDeleting: 
   s.phase = 'Cancelling';
   if (!validTime(s.cancelTime)) {
     s.cancelTime = now.toISOString();
-    s.message = pea.metadata.deletionTimestamp ? 'cancelling: the Pea is being deleted' : 'cancelling: spec.cancel is true';
+    s.message = pea.metadata.deletionTimestamp
+      ? 'cancelling: the Pea is being deleted'
+      : 'cancelling: spec.cancel is true';
     d.actions.push({ kind: 'cancelRpc' });
     d.requeueAfterMs = cancelSeconds * 1000;
     return;
@@ -290,17 +360,28 @@ function cancelling(pea: Pea, d: Decision, now: Date, t: Timeouts, podDeleting: 
     d.requeueAfterMs = giveUp - now.getTime();
     return;
   }
-  finish(d, 'Failed', Reason.CancelTimeout,
-    `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel, and its pod ${s.podName ?? ''} was still not gone `
-    + `${Math.round((now.getTime() - deadline) / 1000)}s after it was deleted (is its node down?)`, now);
+  finish(
+    d,
+    'Failed',
+    Reason.CancelTimeout,
+    `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel, and its pod ${s.podName ?? ''} was still not gone ` +
+      `${Math.round((now.getTime() - deadline) / 1000)}s after it was deleted (is its node down?)`,
+    now,
+  );
 }
 
 /** The run ended (ends.ts says how): the Pea ends with it, or restarts (never after its own cancel). */
 function concluded(d: Decision, end: RunEnd, now: Date, restarts: boolean): void {
   if (end.exitCode !== undefined) d.status.exitCode = end.exitCode;
   if (restarts && !end.byCancel) return restart(d, end.reason, end.message, end.exitCode, now);
-  const outside = end.reason === EndReason.PodDeleted || end.reason === EndReason.Evicted || end.reason === EndReason.Preempted || end.reason === EndReason.PreStopHook;
-  const never = outside ? '; spec.restartPolicy is Never, so the Pea is not restarted: set it to Always, or delete and re-create the Pea to run it again' : '';
+  const outside =
+    end.reason === EndReason.PodDeleted ||
+    end.reason === EndReason.Evicted ||
+    end.reason === EndReason.Preempted ||
+    end.reason === EndReason.PreStopHook;
+  const never = outside
+    ? '; spec.restartPolicy is Never, so the Pea is not restarted: set it to Always, or delete and re-create the Pea to run it again'
+    : '';
   finish(d, end.phase, end.reason, `${end.message}${never}`, now);
 }
 
@@ -323,25 +404,53 @@ export function restartBackoffSeconds(previousSeconds: number | undefined, ranMs
  * progress() creates the pod when it is due). The current run's fields are cleared so that
  * the next run's ready timeout and crash reasons start afresh.
  */
-function restart(d: Decision, reason: string, message: string, exitCode: number | undefined, now: Date): void {
+function restart(
+  d: Decision,
+  reason: string,
+  message: string,
+  exitCode: number | undefined,
+  now: Date,
+): void {
   const s = d.status;
   const ranMs = validTime(s.startTime) ? now.getTime() - new Date(s.startTime).getTime() : 0;
   const backoffSeconds = restartBackoffSeconds(s.lastTermination?.backoffSeconds, ranMs);
   const n = (s.restartCount ?? 0) + 1;
   // The pod of the run that just ended stays for `kubectl logs`; the one before it goes.
-  if (s.lastTermination?.podName && s.lastTermination.podName !== s.podName) d.actions.push({ kind: 'deletePod', name: s.lastTermination.podName });
+  if (s.lastTermination?.podName && s.lastTermination.podName !== s.podName)
+    d.actions.push({ kind: 'deletePod', name: s.lastTermination.podName });
   const last: LastTermination = {
     ...(s.podName ? { podName: s.podName } : {}),
-    reason, message: message.slice(0, 1024),
+    reason,
+    message: message.slice(0, 1024),
     ...(exitCode !== undefined ? { exitCode } : {}),
     ...(validTime(s.startTime) ? { startTime: s.startTime } : {}),
-    finishTime: now.toISOString(), backoffSeconds,
+    finishTime: now.toISOString(),
+    backoffSeconds,
   };
-  for (const k of ['podName', 'podIP', 'startTime', 'readyTime', 'cancelTime', 'finishTime', 'exitCode', 'reason'] as const) delete s[k];
+  for (const k of [
+    'podName',
+    'podIP',
+    'startTime',
+    'readyTime',
+    'cancelTime',
+    'finishTime',
+    'exitCode',
+    'reason',
+  ] as const)
+    delete s[k];
   const why = `${last.podName ? `pod ${last.podName} ended` : 'the run ended'} (${reason}: ${last.message})`;
-  Object.assign(s, { phase: 'Pending', restartCount: n, lastTermination: last, message: `restart ${n} in ${backoffSeconds}s (spec.restartPolicy is Always): ${why}`.slice(0, 1024) });
+  Object.assign(s, {
+    phase: 'Pending',
+    restartCount: n,
+    lastTermination: last,
+    message: `restart ${n} in ${backoffSeconds}s (spec.restartPolicy is Always): ${why}`.slice(0, 1024),
+  });
   d.requeueAfterMs = backoffSeconds * 1000;
-  d.events.push({ type: reason === Reason.Completed ? 'Normal' : 'Warning', reason: REASON_RESTARTING, message: s.message as string });
+  d.events.push({
+    type: reason === Reason.Completed ? 'Normal' : 'Warning',
+    reason: REASON_RESTARTING,
+    message: s.message as string,
+  });
 }
 
 function validTime(t: string | undefined): t is string {
@@ -349,11 +458,18 @@ function validTime(t: string | undefined): t is string {
 }
 
 function finish(d: Decision, phase: PeaPhase, reason: string, message: string, now: Date): void {
-  Object.assign(d.status, { phase, reason, message: message.slice(0, 1024), finishTime: d.status.finishTime ?? now.toISOString() });
+  Object.assign(d.status, {
+    phase,
+    reason,
+    message: message.slice(0, 1024),
+    finishTime: d.status.finishTime ?? now.toISOString(),
+  });
 }
 
 function containerStatus(pod: V1Pod, name: string): V1ContainerStatus | undefined {
-  return [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find((c) => c.name === name);
+  return [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])].find(
+    (c) => c.name === name,
+  );
 }
 
 /** What the pod of a Ready Pea shows when it stops being ready, in words for kubectl describe. */
@@ -368,7 +484,12 @@ function notReadyReason(pod: V1Pod): string {
 }
 
 function conditions(
-  old: Condition[], s: PeaStatus, generation: number | undefined, now: Date, notReady?: string, wait?: PodWait,
+  old: Condition[],
+  s: PeaStatus,
+  generation: number | undefined,
+  now: Date,
+  notReady?: string,
+  wait?: PodWait,
 ): Condition[] {
   const finished = isFinished(s.phase);
   const backingOff = s.phase === 'Pending' && Boolean(s.restartCount) && s.lastTermination !== undefined;
@@ -376,19 +497,48 @@ function conditions(
     s.phase === 'Ready' && notReady
       ? { type: ConditionType.Ready, status: 'False', reason: REASON_NOT_READY, message: notReady }
       : s.phase === 'Ready'
-      ? { type: ConditionType.Ready, status: 'True', reason: 'RuntimeReady', message: 'the runtime passes its ready check' }
-      : backingOff
-        ? { type: ConditionType.Ready, status: 'False', reason: REASON_RESTARTING, message: s.message ?? '' }
-        : s.phase === 'Starting' && wait
-        ? { type: ConditionType.Ready, status: 'False', reason: wait.reason, message: wait.message }
-        : { type: ConditionType.Ready, status: 'False', reason: finished ? (s.reason ?? 'Finished') : (s.phase ?? 'Pending'), message: finished ? (s.message ?? '') : `the Pea is ${s.phase ?? 'Pending'}` },
+        ? {
+            type: ConditionType.Ready,
+            status: 'True',
+            reason: 'RuntimeReady',
+            message: 'the runtime passes its ready check',
+          }
+        : backingOff
+          ? {
+              type: ConditionType.Ready,
+              status: 'False',
+              reason: REASON_RESTARTING,
+              message: s.message ?? '',
+            }
+          : s.phase === 'Starting' && wait
+            ? { type: ConditionType.Ready, status: 'False', reason: wait.reason, message: wait.message }
+            : {
+                type: ConditionType.Ready,
+                status: 'False',
+                reason: finished ? (s.reason ?? 'Finished') : (s.phase ?? 'Pending'),
+                message: finished ? (s.message ?? '') : `the Pea is ${s.phase ?? 'Pending'}`,
+              },
     finished
-      ? { type: ConditionType.Finished, status: 'True', reason: s.reason ?? 'Finished', message: s.message ?? '' }
-      : { type: ConditionType.Finished, status: 'False', reason: 'Running', message: 'the Pea has not ended' },
+      ? {
+          type: ConditionType.Finished,
+          status: 'True',
+          reason: s.reason ?? 'Finished',
+          message: s.message ?? '',
+        }
+      : {
+          type: ConditionType.Finished,
+          status: 'False',
+          reason: 'Running',
+          message: 'the Pea has not ended',
+        },
   ];
   return want.map((c) => {
     const prev = old.find((o) => o.type === c.type);
     const since = prev && prev.status === c.status ? prev.lastTransitionTime : now.toISOString();
-    return { ...c, lastTransitionTime: since, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
+    return {
+      ...c,
+      lastTransitionTime: since,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    };
   });
 }

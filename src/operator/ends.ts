@@ -52,48 +52,94 @@ export function runEnd(pod: V1Pod, run: RunRecord, now: Date): RunEnd | TearingD
   if (!runtime && !podEnded) return undefined;
   if (runtime && !podEnded && !sidecar && !pod.metadata?.deletionTimestamp) {
     const exitedMs = runtime.finishedAt ? new Date(runtime.finishedAt).getTime() : NaN;
-    const until = (Number.isFinite(exitedMs) ? exitedMs : now.getTime()) + run.teardownSeconds * 1000 + SIDECAR_STOP_MARGIN_MS;
+    const until =
+      (Number.isFinite(exitedMs) ? exitedMs : now.getTime()) +
+      run.teardownSeconds * 1000 +
+      SIDECAR_STOP_MARGIN_MS;
     if (now.getTime() < until) return { tearingDownUntilMs: until };
   }
   return classify(pod, runtime, verdict(sidecar), run);
 }
 
-function classify(pod: V1Pod, runtime: V1ContainerStateTerminated | undefined, sidecar: Verdict | undefined, run: RunRecord): RunEnd {
+function classify(
+  pod: V1Pod,
+  runtime: V1ContainerStateTerminated | undefined,
+  sidecar: Verdict | undefined,
+  run: RunRecord,
+): RunEnd {
   const name = pod.metadata?.name ?? '';
   const exitCode = runtime?.exitCode;
   const said = runtime?.message?.trim() || sidecar?.message || '';
   const exited = exitCode === undefined ? 'ended' : `exited ${exitCode}`;
-  const end = (phase: RunEnd['phase'], reason: string, message: string, byCancel = false): RunEnd =>
-    ({ phase, reason, message, ...(exitCode !== undefined ? { exitCode } : {}), byCancel });
+  const end = (phase: RunEnd['phase'], reason: string, message: string, byCancel = false): RunEnd => ({
+    phase,
+    reason,
+    message,
+    ...(exitCode !== undefined ? { exitCode } : {}),
+    byCancel,
+  });
 
   if (runtime?.reason === 'OOMKilled') {
-    return end('Failed', EndReason.OOMKilled, `the runtime container went over its memory limit and was killed by the kernel (exit ${exitCode ?? 137}): `
-      + 'raise spec.resources.limits.memory, or make the runtime use less');
+    return end(
+      'Failed',
+      EndReason.OOMKilled,
+      `the runtime container went over its memory limit and was killed by the kernel (exit ${exitCode ?? 137}): ` +
+        'raise spec.resources.limits.memory, or make the runtime use less',
+    );
   }
   if (run.cancelTime && exitCode !== undefined) {
-    const late = run.cancelDeadlineMs !== undefined && runtime?.finishedAt !== undefined && new Date(runtime.finishedAt).getTime() > run.cancelDeadlineMs;
+    const late =
+      run.cancelDeadlineMs !== undefined &&
+      runtime?.finishedAt !== undefined &&
+      new Date(runtime.finishedAt).getTime() > run.cancelDeadlineMs;
     if (exitCode === 137) {
-      return end('Failed', Reason.CancelTimeout, said || 'the runtime ignored SIGTERM for spec.timeouts.cancelSeconds after Cancel and was killed', true);
+      return end(
+        'Failed',
+        Reason.CancelTimeout,
+        said || 'the runtime ignored SIGTERM for spec.timeouts.cancelSeconds after Cancel and was killed',
+        true,
+      );
     }
     if (late) {
-      return end('Failed', Reason.CancelTimeout, `the runtime had not stopped when spec.timeouts.cancelSeconds ran out after Cancel, so its pod `
-        + `was deleted; it then ${exited}${said ? `: ${said}` : ''}`, true);
+      return end(
+        'Failed',
+        Reason.CancelTimeout,
+        `the runtime had not stopped when spec.timeouts.cancelSeconds ran out after Cancel, so its pod ` +
+          `was deleted; it then ${exited}${said ? `: ${said}` : ''}`,
+        true,
+      );
     }
-    if (exitCode === 0 || exitCode === 143) return end('Succeeded', Reason.Cancelled, said || 'cancelled', true);
+    if (exitCode === 0 || exitCode === 143)
+      return end('Succeeded', Reason.Cancelled, said || 'cancelled', true);
   }
   const disruption = disruptedBy(pod);
-  if (disruption) return end('Failed', disruption.reason, `${disruption.message}; its preStop hook cancelled the runtime, which ${exited}`);
+  if (disruption)
+    return end(
+      'Failed',
+      disruption.reason,
+      `${disruption.message}; its preStop hook cancelled the runtime, which ${exited}`,
+    );
   if (sidecar?.reason === Reason.Cancelled && sidecar.message.startsWith(`cancelled (${PRESTOP_TRIGGER})`)) {
-    return end('Failed', EndReason.PreStopHook, `the runtime was cancelled through its pod's preStop hook endpoint (the sidecar's /prestop) while neither `
-      + `the Pea nor pod ${name} was being deleted, and ${exited}; the sidecar's log names the caller (kubectl logs ${name} -c ${SIDECAR_CONTAINER})`);
+    return end(
+      'Failed',
+      EndReason.PreStopHook,
+      `the runtime was cancelled through its pod's preStop hook endpoint (the sidecar's /prestop) while neither ` +
+        `the Pea nor pod ${name} was being deleted, and ${exited}; the sidecar's log names the caller (kubectl logs ${name} -c ${SIDECAR_CONTAINER})`,
+    );
   }
   if (exitCode === undefined) {
     const why = [pod.status?.reason, pod.status?.message].filter(Boolean).join(': ');
-    return end('Failed', EndReason.Unknown, `pod ${name} ended (${pod.status?.phase}${why ? `, ${why}` : ''}) without a state for its runtime container: how the runtime ended is unknown`);
+    return end(
+      'Failed',
+      EndReason.Unknown,
+      `pod ${name} ended (${pod.status?.phase}${why ? `, ${why}` : ''}) without a state for its runtime container: how the runtime ended is unknown`,
+    );
   }
   if (sidecar?.reason === Reason.TeardownFailed) return end('Failed', Reason.TeardownFailed, sidecar.message);
   if (exitCode === 0) return end('Succeeded', Reason.Completed, said || 'the runtime finished by itself');
-  const text = said || `the runtime exited with code ${exitCode}: see its logs (kubectl logs ${name} -c ${RUNTIME_CONTAINER})`;
+  const text =
+    said ||
+    `the runtime exited with code ${exitCode}: see its logs (kubectl logs ${name} -c ${RUNTIME_CONTAINER})`;
   return end('Failed', run.wasReady ? Reason.RunForeverError : Reason.FailedToStart, text);
 }
 
@@ -108,18 +154,35 @@ function disruptedBy(pod: V1Pod): { reason: string; message: string } | undefine
   const said = target?.message ? ` (${target.message})` : '';
   switch (target?.reason) {
     case 'EvictionByEvictionAPI':
-      return { reason: EndReason.Evicted, message: `pod ${name} was evicted through the Eviction API, as kubectl drain does${said}` };
+      return {
+        reason: EndReason.Evicted,
+        message: `pod ${name} was evicted through the Eviction API, as kubectl drain does${said}`,
+      };
     case 'PreemptionByScheduler':
-      return { reason: EndReason.Preempted, message: `pod ${name} was preempted by the scheduler for a pod of higher priority${said}` };
+      return {
+        reason: EndReason.Preempted,
+        message: `pod ${name} was preempted by the scheduler for a pod of higher priority${said}`,
+      };
     case 'DeletionByTaintManager':
-      return { reason: EndReason.Evicted, message: `pod ${name} was evicted by a NoExecute taint on its node${said}` };
+      return {
+        reason: EndReason.Evicted,
+        message: `pod ${name} was evicted by a NoExecute taint on its node${said}`,
+      };
     case 'TerminationByKubelet':
       return { reason: EndReason.Evicted, message: `pod ${name} was stopped by its node's kubelet${said}` };
     case 'DeletionByPodGC':
-      return { reason: EndReason.PodDeleted, message: `pod ${name} was deleted by the pod garbage collector (its node is gone)${said}` };
+      return {
+        reason: EndReason.PodDeleted,
+        message: `pod ${name} was deleted by the pod garbage collector (its node is gone)${said}`,
+      };
   }
-  if (pod.status?.reason === 'Evicted') return { reason: EndReason.Evicted, message: `pod ${name} was evicted by its node's kubelet: ${pod.status.message ?? ''}`.trimEnd() };
-  if (pod.metadata?.deletionTimestamp) return { reason: EndReason.PodDeleted, message: `pod ${name} was deleted by someone else` };
+  if (pod.status?.reason === 'Evicted')
+    return {
+      reason: EndReason.Evicted,
+      message: `pod ${name} was evicted by its node's kubelet: ${pod.status.message ?? ''}`.trimEnd(),
+    };
+  if (pod.metadata?.deletionTimestamp)
+    return { reason: EndReason.PodDeleted, message: `pod ${name} was deleted by someone else` };
   return undefined;
 }
 
@@ -146,11 +209,25 @@ function terminatedState(pod: V1Pod, container: string): V1ContainerStateTermina
  * deletion (the Pea's own, or the cancel's fallback) ran the pod's preStop cancel: a gone
  * pod's containers have stopped.
  */
-export function goneAfterCancel(podName: string, status: { cancelTime?: string; reason?: string }, cancelSeconds: number): RunEnd {
+export function goneAfterCancel(
+  podName: string,
+  status: { cancelTime?: string; reason?: string },
+  cancelSeconds: number,
+): RunEnd {
   if (status.cancelTime && status.reason === Reason.CancelTimeout) {
-    return { phase: 'Failed', reason: Reason.CancelTimeout, byCancel: true,
-      message: `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod ${podName} was deleted and is gone` };
+    return {
+      phase: 'Failed',
+      reason: Reason.CancelTimeout,
+      byCancel: true,
+      message: `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod ${podName} was deleted and is gone`,
+    };
   }
-  return { phase: 'Succeeded', reason: Reason.Cancelled, byCancel: true,
-    message: status.cancelTime ? `cancelled; pod ${podName} is gone` : `cancelled; pod ${podName} was already gone` };
+  return {
+    phase: 'Succeeded',
+    reason: Reason.Cancelled,
+    byCancel: true,
+    message: status.cancelTime
+      ? `cancelled; pod ${podName} is gone`
+      : `cancelled; pod ${podName} was already gone`,
+  };
 }

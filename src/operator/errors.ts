@@ -65,7 +65,8 @@ export function apiMessage(err: unknown): string {
 export function describe(err: unknown): string {
   const code = statusCode(err);
   const body = (err as { body?: unknown } | undefined)?.body;
-  if (code && body) return `HTTP ${code}: ${(typeof body === 'string' ? body : JSON.stringify(body)).slice(0, 500)}`;
+  if (code && body)
+    return `HTTP ${code}: ${(typeof body === 'string' ? body : JSON.stringify(body)).slice(0, 500)}`;
   // fetch's own message is only "fetch failed"; what went wrong is in its cause.
   const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   const why = cause ? ` (${[cause.code, cause.message].filter(Boolean).join(': ')})` : '';

@@ -47,8 +47,13 @@ export class EventRecorder {
         body: {
           metadata: { generateName: `${name}.`, namespace: ns },
           involvedObject: { apiVersion: API_VERSION, kind: KIND, name, namespace: ns, uid, resourceVersion },
-          type: ev.type, reason: ev.reason, message: ev.message, source: { component: 'peapods-operator' },
-          firstTimestamp: now, lastTimestamp: now, count: 1,
+          type: ev.type,
+          reason: ev.reason,
+          message: ev.message,
+          source: { component: 'peapods-operator' },
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
         },
       });
     } catch (err) {

@@ -48,7 +48,11 @@ export const LIST_PAGE_SIZE = 500;
  * unpaginated list of 10,000 pods is ~50 MB of JSON parsed at once: V8 grows its heap for
  * that peak and keeps it, which is most of an operator's resident memory.
  */
-export function pagedList<T extends k8s.KubernetesObject>(list: InformerOptions<T>['list'], trim?: (obj: T) => void, pageSize = LIST_PAGE_SIZE): k8s.ListPromise<T> {
+export function pagedList<T extends k8s.KubernetesObject>(
+  list: InformerOptions<T>['list'],
+  trim?: (obj: T) => void,
+  pageSize = LIST_PAGE_SIZE,
+): k8s.ListPromise<T> {
   return async () => {
     const items: T[] = [];
     let page: k8s.KubernetesListObject<T>;
@@ -69,28 +73,35 @@ export function pagedList<T extends k8s.KubernetesObject>(list: InformerOptions<
 }
 
 /** An informer that lists and watches until stop(), restarting with backoff after any error. */
-export function resilientInformer<T extends k8s.KubernetesObject>(o: InformerOptions<T>): ResilientInformer<T> {
+export function resilientInformer<T extends k8s.KubernetesObject>(
+  o: InformerOptions<T>,
+): ResilientInformer<T> {
   let informer: k8s.Informer<T> & k8s.ObjectCache<T>;
   let synced = false;
   let stopped = false;
   let failures = 0;
   let resync: NodeJS.Timeout | undefined;
 
-  const safe = (f: (obj: T) => void) => (obj: T): void => {
-    try {
-      f(obj);
-    } catch (err) {
-      o.log.error({ informer: o.name, err }, 'informer handler failed');
-    }
-  };
+  const safe =
+    (f: (obj: T) => void) =>
+    (obj: T): void => {
+      try {
+        f(obj);
+      } catch (err) {
+        o.log.error({ informer: o.name, err }, 'informer handler failed');
+      }
+    };
 
   const run = (): void => {
     informer = k8s.makeInformer(o.kc, o.path, pagedList(o.list, o.trim, o.pageSize), o.labelSelector);
     for (const ev of [k8s.ADD, k8s.UPDATE] as const) {
-      informer.on(ev, safe((obj) => {
-        o.trim?.(obj);
-        o.onChange(obj);
-      }));
+      informer.on(
+        ev,
+        safe((obj) => {
+          o.trim?.(obj);
+          o.onChange(obj);
+        }),
+      );
     }
     informer.on(k8s.DELETE, safe(o.onChange));
     informer.on(k8s.ERROR, (err: unknown) => {

@@ -44,7 +44,10 @@ export class LeaderElector {
           this.lastRenew = Date.now();
           if (!this.leading) {
             this.leading = true;
-            this.o.log.info({ lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity }, 'became leader');
+            this.o.log.info(
+              { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity },
+              'became leader',
+            );
             resolve();
           }
         } else if (this.leading && Date.now() - this.lastRenew > this.o.renewDeadlineMs) {
@@ -67,15 +70,45 @@ export class LeaderElector {
       lease = await this.api.readNamespacedLease({ namespace, name });
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } } });
+      await this.api.createNamespacedLease({
+        namespace,
+        body: {
+          metadata: { name, namespace },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
+          },
+        },
+      });
       return true;
     }
     const spec = lease.spec ?? {};
-    const expired = !spec.holderIdentity || !spec.renewTime || new Date(spec.renewTime).getTime() + (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000 < Date.now();
+    const expired =
+      !spec.holderIdentity ||
+      !spec.renewTime ||
+      new Date(spec.renewTime).getTime() + (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000 <
+        Date.now();
     if (spec.holderIdentity !== identity && !expired) return false;
     const transitions = (spec.leaseTransitions ?? 0) + (spec.holderIdentity === identity ? 0 : 1);
     // Replace carries the resourceVersion we read: a concurrent writer makes this fail.
-    await this.api.replaceNamespacedLease({ namespace, name, body: { ...lease, spec: { ...spec, holderIdentity: identity, leaseDurationSeconds, renewTime: now, acquireTime: spec.holderIdentity === identity ? spec.acquireTime : now, leaseTransitions: transitions } } });
+    await this.api.replaceNamespacedLease({
+      namespace,
+      name,
+      body: {
+        ...lease,
+        spec: {
+          ...spec,
+          holderIdentity: identity,
+          leaseDurationSeconds,
+          renewTime: now,
+          acquireTime: spec.holderIdentity === identity ? spec.acquireTime : now,
+          leaseTransitions: transitions,
+        },
+      },
+    });
     return true;
   }
 
@@ -87,7 +120,11 @@ export class LeaderElector {
     try {
       const lease = await this.api.readNamespacedLease({ namespace: this.o.namespace, name: this.o.name });
       if (lease.spec?.holderIdentity !== this.o.identity) return;
-      await this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } } });
+      await this.api.replaceNamespacedLease({
+        namespace: this.o.namespace,
+        name: this.o.name,
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
+      });
     } catch (err) {
       this.o.log.warn({ err }, 'could not release the lease; it expires by itself');
     }

@@ -53,29 +53,112 @@ export interface OperatorFlags {
 export function program(): Command {
   return new Command('peapods-operator')
     .description('Reconciles Pea objects into pods with the Peapods runtime sidecar.')
-    .addOption(new Option('--kubeconfig <path>', 'kubeconfig; in-cluster config when unset').env('KUBECONFIG'))
-    .addOption(new Option('--namespace <ns>', 'watch only this namespace (default: all)').default('').env('WATCH_NAMESPACE'))
-    .addOption(new Option('--leader-elect', 'elect a leader with a Lease, so that only one replica acts').default(false).env('LEADER_ELECT'))
-    .addOption(new Option('--leader-election-namespace <ns>', 'namespace of the Lease').default('peapods-system').env('POD_NAMESPACE'))
-    .addOption(new Option('--leader-election-id <name>', 'name of the Lease').default('peapods-operator').env('LEADER_ELECTION_ID'))
-    .addOption(new Option('--lease-duration-seconds <s>', 'how long a leader that stopped renewing keeps the Lease; renew every fifth of it').default(15).argParser(positiveInt).env('LEASE_DURATION_SECONDS'))
-    .addOption(new Option('--metrics-bind-address <addr>', 'where /metrics listens').default(bindAddress(':8080'), ':8080').argParser(bindAddress).env('METRICS_BIND_ADDRESS'))
-    .addOption(new Option('--health-probe-bind-address <addr>', 'where /healthz and /readyz listen').default(bindAddress(':8081'), ':8081').argParser(bindAddress).env('HEALTH_PROBE_BIND_ADDRESS'))
-    .addOption(new Option('--max-concurrent-reconciles <n>', 'Peas reconciled at once').default(4).argParser(positiveInt).env('MAX_CONCURRENT_RECONCILES'))
-    .addOption(new Option('--sidecar-image <image>', 'image with pea-runtime, for the runtime sidecar')
-      .default(DEFAULT_POD_OPTIONS.sidecarImage).env('SIDECAR_IMAGE'))
-    .addOption(new Option('--sidecar-grpc-port <port>', "the sidecar's gRPC port (health and Lifecycle)")
-      .default(DEFAULT_POD_OPTIONS.grpcPort).argParser(positiveInt).env('SIDECAR_GRPC_PORT'))
-    .addOption(new Option('--sidecar-http-port <port>', "the sidecar's HTTP port (preStop hook)")
-      .default(DEFAULT_POD_OPTIONS.httpPort).argParser(positiveInt).env('SIDECAR_HTTP_PORT'))
-    .addOption(new Option('--token-key-file <path>', "key the Peas' control tokens are derived from; overrides --token-key-secret").env('TOKEN_KEY_FILE'))
-    .addOption(new Option('--token-key-secret <name>', 'Secret in the operator namespace (--leader-election-namespace) holding that key; created when missing').default('peapods-operator-token-key').env('TOKEN_KEY_SECRET'))
-    .addOption(new Option('--network-policy-file <path>', 'a NetworkPolicy (JSON) to apply in every namespace where Peas run, '
-      + 'before their first pod there (the chart sets it)').env('NETWORK_POLICY_FILE'))
-    .addOption(new Option('--run-as-user <uid>', 'UID of both containers unless the Pea sets one')
-      .default(DEFAULT_POD_OPTIONS.runAsUser).argParser(positiveInt).env('RUN_AS_USER'))
-    .addOption(new Option('--resync-seconds <s>', 'how often every Pea is reconciled even without events').default(300).argParser(positiveInt).env('RESYNC_SECONDS'))
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info').env('LOG_LEVEL'));
+    .addOption(
+      new Option('--kubeconfig <path>', 'kubeconfig; in-cluster config when unset').env('KUBECONFIG'),
+    )
+    .addOption(
+      new Option('--namespace <ns>', 'watch only this namespace (default: all)')
+        .default('')
+        .env('WATCH_NAMESPACE'),
+    )
+    .addOption(
+      new Option('--leader-elect', 'elect a leader with a Lease, so that only one replica acts')
+        .default(false)
+        .env('LEADER_ELECT'),
+    )
+    .addOption(
+      new Option('--leader-election-namespace <ns>', 'namespace of the Lease')
+        .default('peapods-system')
+        .env('POD_NAMESPACE'),
+    )
+    .addOption(
+      new Option('--leader-election-id <name>', 'name of the Lease')
+        .default('peapods-operator')
+        .env('LEADER_ELECTION_ID'),
+    )
+    .addOption(
+      new Option(
+        '--lease-duration-seconds <s>',
+        'how long a leader that stopped renewing keeps the Lease; renew every fifth of it',
+      )
+        .default(15)
+        .argParser(positiveInt)
+        .env('LEASE_DURATION_SECONDS'),
+    )
+    .addOption(
+      new Option('--metrics-bind-address <addr>', 'where /metrics listens')
+        .default(bindAddress(':8080'), ':8080')
+        .argParser(bindAddress)
+        .env('METRICS_BIND_ADDRESS'),
+    )
+    .addOption(
+      new Option('--health-probe-bind-address <addr>', 'where /healthz and /readyz listen')
+        .default(bindAddress(':8081'), ':8081')
+        .argParser(bindAddress)
+        .env('HEALTH_PROBE_BIND_ADDRESS'),
+    )
+    .addOption(
+      new Option('--max-concurrent-reconciles <n>', 'Peas reconciled at once')
+        .default(4)
+        .argParser(positiveInt)
+        .env('MAX_CONCURRENT_RECONCILES'),
+    )
+    .addOption(
+      new Option('--sidecar-image <image>', 'image with pea-runtime, for the runtime sidecar')
+        .default(DEFAULT_POD_OPTIONS.sidecarImage)
+        .env('SIDECAR_IMAGE'),
+    )
+    .addOption(
+      new Option('--sidecar-grpc-port <port>', "the sidecar's gRPC port (health and Lifecycle)")
+        .default(DEFAULT_POD_OPTIONS.grpcPort)
+        .argParser(positiveInt)
+        .env('SIDECAR_GRPC_PORT'),
+    )
+    .addOption(
+      new Option('--sidecar-http-port <port>', "the sidecar's HTTP port (preStop hook)")
+        .default(DEFAULT_POD_OPTIONS.httpPort)
+        .argParser(positiveInt)
+        .env('SIDECAR_HTTP_PORT'),
+    )
+    .addOption(
+      new Option(
+        '--token-key-file <path>',
+        "key the Peas' control tokens are derived from; overrides --token-key-secret",
+      ).env('TOKEN_KEY_FILE'),
+    )
+    .addOption(
+      new Option(
+        '--token-key-secret <name>',
+        'Secret in the operator namespace (--leader-election-namespace) holding that key; created when missing',
+      )
+        .default('peapods-operator-token-key')
+        .env('TOKEN_KEY_SECRET'),
+    )
+    .addOption(
+      new Option(
+        '--network-policy-file <path>',
+        'a NetworkPolicy (JSON) to apply in every namespace where Peas run, ' +
+          'before their first pod there (the chart sets it)',
+      ).env('NETWORK_POLICY_FILE'),
+    )
+    .addOption(
+      new Option('--run-as-user <uid>', 'UID of both containers unless the Pea sets one')
+        .default(DEFAULT_POD_OPTIONS.runAsUser)
+        .argParser(positiveInt)
+        .env('RUN_AS_USER'),
+    )
+    .addOption(
+      new Option('--resync-seconds <s>', 'how often every Pea is reconciled even without events')
+        .default(300)
+        .argParser(positiveInt)
+        .env('RESYNC_SECONDS'),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['trace', 'debug', 'info', 'warn', 'error'])
+        .default('info')
+        .env('LOG_LEVEL'),
+    );
 }
 
 function kubeConfig(path: string | undefined): k8s.KubeConfig {
@@ -85,7 +168,11 @@ function kubeConfig(path: string | undefined): k8s.KubeConfig {
   return kc;
 }
 
-function serve(addr: { host: string; port: number }, handler: (path: string) => Promise<[number, string]>, log: Logger): Server {
+function serve(
+  addr: { host: string; port: number },
+  handler: (path: string) => Promise<[number, string]>,
+  log: Logger,
+): Server {
   const server = createServer((req, res) => {
     void handler((req.url ?? '/').split('?')[0] as string).then(([code, body]) => {
       res.writeHead(code, { 'content-type': 'text/plain; version=0.0.4' });
@@ -108,33 +195,70 @@ function countPhases(peas: ReadonlyArray<{ status?: { phase?: string } }>): Reco
 async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
   const kc = kubeConfig(f.kubeconfig);
   // Read before anything starts, so a bad file stops the operator with its reason.
-  const policyTemplate = f.networkPolicyFile === undefined ? undefined : loadPolicyTemplate(f.networkPolicyFile);
+  const policyTemplate =
+    f.networkPolicyFile === undefined ? undefined : loadPolicyTemplate(f.networkPolicyFile);
   const c = new Controller({
-    kc, namespace: f.namespace, maxConcurrentReconciles: f.maxConcurrentReconciles, resyncMs: f.resyncSeconds * 1000, cancelRpcTimeoutMs: 2000, log,
-    tokenKey: await loadTokenKey(f.tokenKeyFile, { core: kc.makeApiClient(k8s.CoreV1Api), namespace: f.leaderElectionNamespace, name: f.tokenKeySecret }, log),
-    pod: { sidecarImage: f.sidecarImage, grpcPort: f.sidecarGrpcPort, httpPort: f.sidecarHttpPort, runAsUser: f.runAsUser },
-    networkPolicies: policyTemplate && new NetworkPolicies(kc.makeApiClient(k8s.NetworkingV1Api), policyTemplate, log),
+    kc,
+    namespace: f.namespace,
+    maxConcurrentReconciles: f.maxConcurrentReconciles,
+    resyncMs: f.resyncSeconds * 1000,
+    cancelRpcTimeoutMs: 2000,
+    log,
+    tokenKey: await loadTokenKey(
+      f.tokenKeyFile,
+      { core: kc.makeApiClient(k8s.CoreV1Api), namespace: f.leaderElectionNamespace, name: f.tokenKeySecret },
+      log,
+    ),
+    pod: {
+      sidecarImage: f.sidecarImage,
+      grpcPort: f.sidecarGrpcPort,
+      httpPort: f.sidecarHttpPort,
+      runAsUser: f.runAsUser,
+    },
+    networkPolicies:
+      policyTemplate && new NetworkPolicies(kc.makeApiClient(k8s.NetworkingV1Api), policyTemplate, log),
   });
-  const metrics: Metrics = createMetrics({ queueDepth: () => c.queue.depth, retries: () => c.queue.retries, phases: () => countPhases(c.peaList) });
+  const metrics: Metrics = createMetrics({
+    queueDepth: () => c.queue.depth,
+    retries: () => c.queue.retries,
+    phases: () => countPhases(c.peaList),
+  });
   c.metrics = metrics;
   const identity = `${hostname()}-${process.pid}`;
   const elector = f.leaderElect
-    ? new LeaderElector({ kc, namespace: f.leaderElectionNamespace, name: f.leaderElectionId, identity, leaseDurationSeconds: f.leaseDurationSeconds,
-        renewDeadlineMs: f.leaseDurationSeconds * 667, retryPeriodMs: f.leaseDurationSeconds * 200, log })
+    ? new LeaderElector({
+        kc,
+        namespace: f.leaderElectionNamespace,
+        name: f.leaderElectionId,
+        identity,
+        leaseDurationSeconds: f.leaseDurationSeconds,
+        renewDeadlineMs: f.leaseDurationSeconds * 667,
+        retryPeriodMs: f.leaseDurationSeconds * 200,
+        log,
+      })
     : undefined;
   const servers = [
-    serve(f.metricsBindAddress, async (p) => {
-      if (p !== '/metrics') return [404, 'try /metrics\n'];
-      // Only under `node --expose-gc` (the memory benchmark): report live heap, not garbage.
-      (globalThis as { gc?: () => void }).gc?.();
-      return [200, await metrics.registry.metrics()];
-    }, log),
-    serve(f.healthProbeBindAddress, async (p) => {
-      if (p === '/healthz') return [200, 'ok\n'];
-      // Ready to take work once the caches are synced (a standby replica is ready too).
-      if (p === '/readyz') return c.synced || (elector && !elector.isLeader) ? [200, 'ok\n'] : [503, 'caches not synced\n'];
-      return [404, 'try /healthz or /readyz\n'];
-    }, log),
+    serve(
+      f.metricsBindAddress,
+      async (p) => {
+        if (p !== '/metrics') return [404, 'try /metrics\n'];
+        // Only under `node --expose-gc` (the memory benchmark): report live heap, not garbage.
+        (globalThis as { gc?: () => void }).gc?.();
+        return [200, await metrics.registry.metrics()];
+      },
+      log,
+    ),
+    serve(
+      f.healthProbeBindAddress,
+      async (p) => {
+        if (p === '/healthz') return [200, 'ok\n'];
+        // Ready to take work once the caches are synced (a standby replica is ready too).
+        if (p === '/readyz')
+          return c.synced || (elector && !elector.isLeader) ? [200, 'ok\n'] : [503, 'caches not synced\n'];
+        return [404, 'try /healthz or /readyz\n'];
+      },
+      log,
+    ),
   ];
 
   let stopping = false;
@@ -155,7 +279,10 @@ async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
     await elector.run(() => void shutdown('lost leadership', 1));
   }
   if (stopping) return;
-  log.info({ namespace: f.namespace || '(all)', maxConcurrentReconciles: f.maxConcurrentReconciles }, 'starting the Pea controller');
+  log.info(
+    { namespace: f.namespace || '(all)', maxConcurrentReconciles: f.maxConcurrentReconciles },
+    'starting the Pea controller',
+  );
   c.start();
 }
 

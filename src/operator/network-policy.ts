@@ -28,8 +28,10 @@ export function loadPolicyTemplate(file: string): PolicyTemplate {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     const why = (err as Error).message;
-    throw new Error(`--network-policy-file ${file}: ${why}; `
-      + 'it must hold one NetworkPolicy as JSON (the chart renders one)');
+    throw new Error(
+      `--network-policy-file ${file}: ${why}; ` +
+        'it must hold one NetworkPolicy as JSON (the chart renders one)',
+    );
   }
   return checkTemplate(parsed, file);
 }
@@ -51,13 +53,18 @@ function templateProblem(t: Partial<PolicyTemplate> | null): string | null {
   }
   const name = t.metadata?.name;
   if (typeof name !== 'string' || !DNS_NAME.test(name)) return 'metadata.name is missing or not a DNS name';
-  if ('namespace' in (t.metadata ?? {})) return 'metadata.namespace is set; the operator sets it per namespace';
-  if (typeof t.spec?.podSelector !== 'object' || t.spec.podSelector === null) return 'spec.podSelector is missing';
+  if ('namespace' in (t.metadata ?? {}))
+    return 'metadata.namespace is set; the operator sets it per namespace';
+  if (typeof t.spec?.podSelector !== 'object' || t.spec.podSelector === null)
+    return 'spec.podSelector is missing';
   return null;
 }
 
 /** The template for one namespace (pure): name, labels and spec as given, namespace set. */
-export function policyFor(t: PolicyTemplate, namespace: string): PolicyTemplate & { metadata: { namespace: string } } {
+export function policyFor(
+  t: PolicyTemplate,
+  namespace: string,
+): PolicyTemplate & { metadata: { namespace: string } } {
   return { apiVersion: t.apiVersion, kind: t.kind, metadata: { ...t.metadata, namespace }, spec: t.spec };
 }
 
@@ -65,9 +72,10 @@ const APPLY = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideA
 /** The field manager of the operator's applies (`kubectl get netpol -o yaml --show-managed-fields`). */
 export const FIELD_MANAGER = 'peapods-operator';
 
-const NOT_APPLIED = 'cannot apply the NetworkPolicy for Pea pods in this namespace: '
-  + 'other pods can reach its sidecar ports (which still want a token); '
-  + 'check the operator\'s RBAC (create and patch on networkpolicies)';
+const NOT_APPLIED =
+  'cannot apply the NetworkPolicy for Pea pods in this namespace: ' +
+  'other pods can reach its sidecar ports (which still want a token); ' +
+  "check the operator's RBAC (create and patch on networkpolicies)";
 
 /** Puts the policy into each namespace where Peas run: once per namespace and process. */
 export class NetworkPolicies {

@@ -15,7 +15,10 @@ export type OnceWrite = 'cancel' | 'tokenSecret';
 
 /** What this process has done once for each live Pea. */
 export class OncePerProcess {
-  private readonly done: Record<OnceWrite, Map<string, string>> = { cancel: new Map(), tokenSecret: new Map() };
+  private readonly done: Record<OnceWrite, Map<string, string>> = {
+    cancel: new Map(),
+    tokenSecret: new Map(),
+  };
 
   /** Runs `write` unless this process did it for this Pea (same UID); remembered once it resolved. */
   async run(what: OnceWrite, key: string, uid: string, write: () => Promise<void>): Promise<void> {

@@ -30,7 +30,12 @@ export class OwnWrites {
   stale(key: string, resourceVersion: string | undefined): boolean {
     const entry = this.superseded.get(key);
     if (!entry) return false;
-    if (resourceVersion !== undefined && entry.versions.has(resourceVersion) && this.now() - entry.at < OWN_WRITES_TTL_MS) return true;
+    if (
+      resourceVersion !== undefined &&
+      entry.versions.has(resourceVersion) &&
+      this.now() - entry.at < OWN_WRITES_TTL_MS
+    )
+      return true;
     this.superseded.delete(key);
     return false;
   }
@@ -46,7 +51,9 @@ export class OwnWrites {
     const entry = this.pods.get(key);
     if (!entry) return cached;
     // After a restart the Pea's current pod has a new name: an earlier run's pod is not it.
-    const ours = entry.pod.metadata?.ownerReferences?.some((r) => r.uid === pea.metadata.uid) && entry.pod.metadata?.name === podName(pea);
+    const ours =
+      entry.pod.metadata?.ownerReferences?.some((r) => r.uid === pea.metadata.uid) &&
+      entry.pod.metadata?.name === podName(pea);
     if (cached || !ours || this.now() - entry.at >= OWN_WRITES_TTL_MS) {
       this.pods.delete(key);
       return cached;

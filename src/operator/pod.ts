@@ -4,7 +4,14 @@
 // signal the runtime; the kubelet's gRPC readiness probe on the sidecar; the runtime
 // container's preStop hook calling the sidecar, so any pod deletion runs cancel → teardown.
 import type { V1Container, V1Pod, V1Probe, V1SecurityContext } from '@kubernetes/client-node';
-import { API_VERSION, DEFAULT_TIMEOUTS, KIND, type Pea, type ReadyProbe, type Timeouts } from '../api/v1alpha1/types.js';
+import {
+  API_VERSION,
+  DEFAULT_TIMEOUTS,
+  KIND,
+  type Pea,
+  type ReadyProbe,
+  type Timeouts,
+} from '../api/v1alpha1/types.js';
 import { SIDECAR_GRPC_PORT, SIDECAR_HTTP_PORT, STARTED_TIMEOUT_SECONDS } from '../shared/sidecar-defaults.js';
 
 /** The operator's settings for every Pea pod, from its flags (not the Pea's own spec.pod). */
@@ -19,7 +26,10 @@ export interface PodOptions {
 
 /** The settings the operator's flags default to. */
 export const DEFAULT_POD_OPTIONS: PodOptions = {
-  sidecarImage: 'peapods/peapods:dev', grpcPort: SIDECAR_GRPC_PORT, httpPort: SIDECAR_HTTP_PORT, runAsUser: 65532,
+  sidecarImage: 'peapods/peapods:dev',
+  grpcPort: SIDECAR_GRPC_PORT,
+  httpPort: SIDECAR_HTTP_PORT,
+  runAsUser: 65532,
 };
 
 /** The label on a Pea's pod and Secret naming the Pea. */
@@ -85,8 +95,18 @@ const restrictedContainer: V1SecurityContext = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-function grpcProbe(port: number, service: string | undefined, periodSeconds: number, failureThreshold: number): V1Probe {
-  return { grpc: { port, ...(service ? { service } : {}) }, periodSeconds, timeoutSeconds: 1, failureThreshold };
+function grpcProbe(
+  port: number,
+  service: string | undefined,
+  periodSeconds: number,
+  failureThreshold: number,
+): V1Probe {
+  return {
+    grpc: { port, ...(service ? { service } : {}) },
+    periodSeconds,
+    timeoutSeconds: 1,
+    failureThreshold,
+  };
 }
 
 /** How the sidecar image starts pea-runtime (its ENTRYPOINT), for the exec hook. */
@@ -105,13 +125,20 @@ function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts, hookToken: strin
     restartPolicy: 'Always',
     args: [
       'sidecar',
-      '--attach-env', `${RUNTIME_MARKER.name}=${RUNTIME_MARKER.value}`,
-      '--ready', readyFlag(pea.spec.ready),
-      '--grpc-port', String(s.grpcPort),
-      '--http-port', String(s.httpPort),
-      '--cancel-timeout', String(t.cancelSeconds),
-      '--teardown-timeout', String(t.teardownSeconds),
-      '--token-file', `${TOKEN_MOUNT}/${TOKEN_FILE}`,
+      '--attach-env',
+      `${RUNTIME_MARKER.name}=${RUNTIME_MARKER.value}`,
+      '--ready',
+      readyFlag(pea.spec.ready),
+      '--grpc-port',
+      String(s.grpcPort),
+      '--http-port',
+      String(s.httpPort),
+      '--cancel-timeout',
+      String(t.cancelSeconds),
+      '--teardown-timeout',
+      String(t.teardownSeconds),
+      '--token-file',
+      `${TOKEN_MOUNT}/${TOKEN_FILE}`,
     ],
     ports: [
       { name: 'lifecycle', containerPort: s.grpcPort, protocol: 'TCP' },
@@ -127,9 +154,15 @@ function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts, hookToken: strin
     resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '160Mi' } },
     securityContext: { ...restrictedContainer, readOnlyRootFilesystem: true },
     terminationMessagePolicy: 'FallbackToLogsOnError',
-    env: [{ name: 'NODE_COMPILE_CACHE', value: '/tmp/node-compile-cache' }, { name: HOOK_TOKEN_ENV, value: hookToken }],
+    env: [
+      { name: 'NODE_COMPILE_CACHE', value: '/tmp/node-compile-cache' },
+      { name: HOOK_TOKEN_ENV, value: hookToken },
+    ],
     // The control token: mounted here only, never in the runtime container.
-    volumeMounts: [{ name: 'pea-runtime-tmp', mountPath: '/tmp' }, { name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT, readOnly: true }],
+    volumeMounts: [
+      { name: 'pea-runtime-tmp', mountPath: '/tmp' },
+      { name: TOKEN_VOLUME, mountPath: TOKEN_MOUNT, readOnly: true },
+    ],
   };
 }
 
@@ -156,7 +189,9 @@ function runtimeContainer(pea: Pea, s: PodOptions, hookToken: string): V1Contain
     lifecycle: {
       preStop: {
         httpGet: {
-          path: '/prestop', port: s.httpPort, httpHeaders: [{ name: 'Authorization', value: `Bearer ${hookToken}` }],
+          path: '/prestop',
+          port: s.httpPort,
+          httpHeaders: [{ name: 'Authorization', value: `Bearer ${hookToken}` }],
         },
       },
     },
@@ -182,7 +217,16 @@ export function buildPod(pea: Pea, hookToken: string, s: PodOptions = DEFAULT_PO
       namespace: pea.metadata.namespace,
       labels: { ...podSpec.labels, [LABEL_PEA]: name, [LABEL_MANAGED]: MANAGER },
       ...(podSpec.annotations ? { annotations: podSpec.annotations } : {}),
-      ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name, uid: pea.metadata.uid as string, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name,
+          uid: pea.metadata.uid as string,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec: {
       restartPolicy: 'Never',

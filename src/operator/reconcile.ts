@@ -177,14 +177,16 @@ export class Reconciler {
     if (outcome === 'unauthenticated') {
       // Waiting would strand the Pea for cancelSeconds. Deleting the pod runs the same
       // cancel -> teardown through its preStop hook.
-      const message = `the sidecar refused the Pea's control token (was Secret ${tokenSecretName(pea)} changed?); `
-        + 'deleting the pod, whose preStop hook cancels and tears down the runtime';
+      const message =
+        `the sidecar refused the Pea's control token (was Secret ${tokenSecretName(pea)} changed?); ` +
+        'deleting the pod, whose preStop hook cancels and tears down the runtime';
       this.events.record(pea, { type: 'Warning', reason: 'CancelUnauthenticated', message }, log);
       return this.writes.deletePod(pea, podName(pea));
     }
     if (outcome === 'unreachable') {
-      const message = `the runtime sidecar at ${address} did not answer Cancel; `
-        + 'the pod is deleted when spec.timeouts.cancelSeconds runs out';
+      const message =
+        `the runtime sidecar at ${address} did not answer Cancel; ` +
+        'the pod is deleted when spec.timeouts.cancelSeconds runs out';
       this.events.record(pea, { type: 'Warning', reason: 'CancelUnreachable', message }, log);
     }
   }

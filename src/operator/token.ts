@@ -14,7 +14,9 @@ import { LABEL_MANAGED, LABEL_PEA, MANAGER, podName, TOKEN_FILE, tokenSecretName
 
 /** The Pea's control token: HMAC-SHA256 of its UID under the operator's token key. */
 export function peaToken(tokenKey: Buffer, pea: Pea): string {
-  return createHmac('sha256', tokenKey).update(pea.metadata.uid as string).digest('base64url');
+  return createHmac('sha256', tokenKey)
+    .update(pea.metadata.uid as string)
+    .digest('base64url');
 }
 
 /**
@@ -24,7 +26,9 @@ export function peaToken(tokenKey: Buffer, pea: Pea): string {
  * Watch; per pod (the pod's name is in it) so one run's token never opens another's hook.
  */
 export function hookToken(tokenKey: Buffer, pea: Pea): string {
-  return createHmac('sha256', tokenKey).update(`prestop:${pea.metadata.uid as string}:${podName(pea)}`).digest('base64url');
+  return createHmac('sha256', tokenKey)
+    .update(`prestop:${pea.metadata.uid as string}:${podName(pea)}`)
+    .digest('base64url');
 }
 
 /** The Pea's token Secret, owned by the Pea; the sidecar mounts it as its --token-file. */
@@ -37,7 +41,16 @@ export function buildTokenSecret(pea: Pea, tokenKey: Buffer): V1Secret {
       name: tokenSecretName(pea),
       namespace: pea.metadata.namespace,
       labels: { [LABEL_PEA]: name, [LABEL_MANAGED]: MANAGER },
-      ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name, uid: pea.metadata.uid as string, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name,
+          uid: pea.metadata.uid as string,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     type: 'Opaque',
     stringData: { [TOKEN_FILE]: peaToken(tokenKey, pea) },
@@ -58,18 +71,27 @@ export interface KeySecret {
  * process: Peas it started are then cancelled through pod deletion (the preStop hook) after
  * a restart, never stranded.
  */
-export async function loadTokenKey(file: string | undefined, secret: KeySecret | undefined, log: Logger): Promise<Buffer> {
+export async function loadTokenKey(
+  file: string | undefined,
+  secret: KeySecret | undefined,
+  log: Logger,
+): Promise<Buffer> {
   if (file) {
     const key = readFileSync(file);
-    if (key.length < 16) throw new Error(`--token-key-file ${file} holds ${key.length} bytes; use at least 16 random bytes (e.g. head -c 32 /dev/urandom)`);
+    if (key.length < 16)
+      throw new Error(
+        `--token-key-file ${file} holds ${key.length} bytes; use at least 16 random bytes (e.g. head -c 32 /dev/urandom)`,
+      );
     return key;
   }
   if (secret) {
     try {
       return await keyFromSecret(secret);
     } catch (err) {
-      log.warn({ secret: `${secret.namespace}/${secret.name}`, err },
-        "cannot read or create the control-token key Secret; using a random key for this process only: check the operator's RBAC (get on that Secret, create secrets) and that its namespace exists");
+      log.warn(
+        { secret: `${secret.namespace}/${secret.name}`, err },
+        "cannot read or create the control-token key Secret; using a random key for this process only: check the operator's RBAC (get on that Secret, create secrets) and that its namespace exists",
+      );
       return randomBytes(32);
     }
   }

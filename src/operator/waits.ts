@@ -34,12 +34,20 @@ const MAX_MESSAGE = 1024;
 const CREATING = new Set(['ContainerCreating', 'PodInitializing']);
 /** Pulls that fail now and may work later (registry back, Secret added, image pushed). */
 const PULL = new Set([
-  'ErrImagePull', 'ImagePullBackOff', 'ErrImageNeverPull', 'ImageInspectError', 'RegistryUnavailable',
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'ErrImageNeverPull',
+  'ImageInspectError',
+  'RegistryUnavailable',
   'SignatureValidationFailed',
 ]);
 /** The container runtime cannot create or start the container. */
 const CREATE = new Set([
-  'CreateContainerError', 'RunContainerError', 'PreCreateHookError', 'PreStartHookError', 'PostStartHookError',
+  'CreateContainerError',
+  'RunContainerError',
+  'PreCreateHookError',
+  'PreStartHookError',
+  'PostStartHookError',
 ]);
 
 /**
@@ -61,19 +69,28 @@ export function podWait(pod: V1Pod, ready: ReadyProbe | undefined): PodWait {
   }
   if (runtime?.state?.running) return runtimeNotReady(name, ready);
   if (sidecar?.state?.running && runtime?.state?.waiting?.reason !== 'ContainerCreating') {
-    return wait(WaitReason.PodInitializing, `the runtime sidecar ${SIDECAR_CONTAINER} of pod ${name} is starting; `
-      + 'the kubelet starts the runtime container once the sidecar takes control calls (its postStart hook): '
-      + `if this lasts, see kubectl logs ${name} -c ${SIDECAR_CONTAINER}`);
+    return wait(
+      WaitReason.PodInitializing,
+      `the runtime sidecar ${SIDECAR_CONTAINER} of pod ${name} is starting; ` +
+        'the kubelet starts the runtime container once the sidecar takes control calls (its postStart hook): ' +
+        `if this lasts, see kubectl logs ${name} -c ${SIDECAR_CONTAINER}`,
+    );
   }
   const creating = sidecar?.state?.running ? runtime : (sidecar ?? runtime);
   if (creating || scheduled?.status === 'True') {
     const who = creating ? containerWords(creating.name) : 'its containers';
-    return wait(WaitReason.ContainerCreating, `the kubelet is creating ${who} of pod ${name}: `
-      + `pulling the image and mounting volumes; ${eventsHint(name)} shows its progress (a volume whose Secret or `
-      + 'ConfigMap does not exist keeps it here; a large image may need a higher spec.timeouts.readySeconds)');
+    return wait(
+      WaitReason.ContainerCreating,
+      `the kubelet is creating ${who} of pod ${name}: ` +
+        `pulling the image and mounting volumes; ${eventsHint(name)} shows its progress (a volume whose Secret or ` +
+        'ConfigMap does not exist keeps it here; a large image may need a higher spec.timeouts.readySeconds)',
+    );
   }
-  return wait(WaitReason.NotScheduled, `pod ${name} waits for the scheduler to place it on a node `
-    + '(it has no PodScheduled condition yet); if this lasts, check that the cluster\'s scheduler runs');
+  return wait(
+    WaitReason.NotScheduled,
+    `pod ${name} waits for the scheduler to place it on a node ` +
+      "(it has no PodScheduled condition yet); if this lasts, check that the cluster's scheduler runs",
+  );
 }
 
 /**
@@ -82,14 +99,19 @@ export function podWait(pod: V1Pod, ready: ReadyProbe | undefined): PodWait {
  * runtime was running and kept failing its ready check.
  */
 export function timedOut(
-  w: PodWait, ready: ReadyProbe | undefined, waitedSeconds: number, readySeconds: number,
+  w: PodWait,
+  ready: ReadyProbe | undefined,
+  waitedSeconds: number,
+  readySeconds: number,
 ): { reason: string; message: string } {
   const after = `the runtime was not ready after ${waitedSeconds}s (spec.timeouts.readySeconds is ${readySeconds})`;
   if (w.cause) return { reason: w.reason, message: cut(`${after} and its pod was deleted: ${w.message}`) };
   return {
     reason: Reason.ReadyTimeout,
-    message: cut(`${after}; raise spec.timeouts.readySeconds if it needs longer to start, or 0 to wait forever `
-      + `(it was running, but never passed its ready check, spec.ready: ${readyCheckWords(ready)})`),
+    message: cut(
+      `${after}; raise spec.timeouts.readySeconds if it needs longer to start, or 0 to wait forever ` +
+        `(it was running, but never passed its ready check, spec.ready: ${readyCheckWords(ready)})`,
+    ),
   };
 }
 
@@ -108,7 +130,8 @@ export function readyCheckWords(ready: ReadyProbe | undefined): string {
     const service = ready.grpc.service ? ` of service "${ready.grpc.service}"` : '';
     return `grpc.health.v1 Check${service} on port ${ready.grpc.port} answering SERVING`;
   }
-  if (ready?.http) return `HTTP GET ${ready.http.path ?? '/'} on port ${ready.http.port} answering 2xx or 3xx`;
+  if (ready?.http)
+    return `HTTP GET ${ready.http.path ?? '/'} on port ${ready.http.port} answering 2xx or 3xx`;
   if (ready?.tcp) return `a TCP connection to port ${ready.tcp.port}`;
   return 'none: ready as soon as it runs';
 }
@@ -116,53 +139,69 @@ export function readyCheckWords(ready: ReadyProbe | undefined): string {
 function schedulerWait(name: string, reason: string | undefined, message: string | undefined): PodWait {
   const said = quote(message);
   if (reason === WaitReason.Unschedulable) {
-    return problem(reason, `the scheduler cannot place pod ${name} on a node${said}; lower the requests in `
-      + 'spec.resources, add a node with room for them, or relax spec.pod.nodeSelector, tolerations or affinity');
+    return problem(
+      reason,
+      `the scheduler cannot place pod ${name} on a node${said}; lower the requests in ` +
+        'spec.resources, add a node with room for them, or relax spec.pod.nodeSelector, tolerations or affinity',
+    );
   }
   const why = reason || 'no reason given';
   return wait(reason || WaitReason.NotScheduled, `pod ${name} is not scheduled yet (${why})${said}`);
 }
 
 /** A container the kubelet holds back: its reason and message, and what to do about it. */
-function containerWait(name: string, c: V1ContainerStatus, reason: string, message: string | undefined): PodWait {
+function containerWait(
+  name: string,
+  c: V1ContainerStatus,
+  reason: string,
+  message: string | undefined,
+): PodWait {
   const sidecar = c.name === SIDECAR_CONTAINER;
   const of = `${containerWords(c.name)} of pod ${name}`;
   const said = quote(message);
-  const sidecarImage = 'the operator\'s --sidecar-image (chart value sidecar.image)';
+  const sidecarImage = "the operator's --sidecar-image (chart value sidecar.image)";
   if (reason === 'InvalidImageName') {
-    const fix = sidecar ? `fix ${sidecarImage}` : 'create the Pea again with a valid spec.image, such as '
-      + 'registry.example.com/team/model:1';
+    const fix = sidecar
+      ? `fix ${sidecarImage}`
+      : 'create the Pea again with a valid spec.image, such as ' + 'registry.example.com/team/model:1';
     const message = `the image of ${of} is not a valid image reference${said}; this cannot heal: ${fix}`;
     return { ...problem(reason, message), permanent: true };
   }
   if (PULL.has(reason)) {
     const fix = sidecar
       ? `${sidecarImage} must be pullable on this node`
-      : 'fix spec.image (it cannot change: delete the Pea and create it again), or add a Secret for its registry to '
-        + 'spec.pod.imagePullSecrets';
+      : 'fix spec.image (it cannot change: delete the Pea and create it again), or add a Secret for its registry to ' +
+        'spec.pod.imagePullSecrets';
     return problem(reason, `the kubelet cannot pull the image of ${of}${said}; ${fix}`);
   }
   if (reason === 'CreateContainerConfigError') {
-    return problem(reason, `the kubelet cannot configure ${of}${said}; create the Secret or ConfigMap it names, or fix `
-      + 'the reference in spec.env: the kubelet retries, so the Pea starts once it exists');
+    return problem(
+      reason,
+      `the kubelet cannot configure ${of}${said}; create the Secret or ConfigMap it names, or fix ` +
+        'the reference in spec.env: the kubelet retries, so the Pea starts once it exists',
+    );
   }
   if (CREATE.has(reason)) {
     const fix = sidecar
       ? `see kubectl logs ${name} -c ${SIDECAR_CONTAINER} and ${eventsHint(name)}`
-      : 'fix what it names in the Pea\'s spec (command, volumeMounts, ports)';
+      : "fix what it names in the Pea's spec (command, volumeMounts, ports)";
     return problem(reason, `the container runtime cannot create or start ${of}${said}; ${fix}`);
   }
   if (reason === 'CrashLoopBackOff') {
-    return problem(reason, `${of} keeps exiting, and the kubelet waits before it restarts it${said}; `
-      + `see why in kubectl logs ${name} -c ${c.name} --previous`);
+    return problem(
+      reason,
+      `${of} keeps exiting, and the kubelet waits before it restarts it${said}; ` +
+        `see why in kubectl logs ${name} -c ${c.name} --previous`,
+    );
   }
   return wait(reason, `${of} is waiting${said}; ${eventsHint(name)} shows the kubelet's events`);
 }
 
 function runtimeNotReady(name: string, ready: ReadyProbe | undefined): PodWait {
-  const message = `the runtime of pod ${name} is running but does not pass its ready check yet `
-    + `(spec.ready: ${readyCheckWords(ready)}); the runtime's log is in kubectl logs ${name} -c ${RUNTIME_CONTAINER}, `
-    + `the sidecar's in kubectl logs ${name} -c ${SIDECAR_CONTAINER}`;
+  const message =
+    `the runtime of pod ${name} is running but does not pass its ready check yet ` +
+    `(spec.ready: ${readyCheckWords(ready)}); the runtime's log is in kubectl logs ${name} -c ${RUNTIME_CONTAINER}, ` +
+    `the sidecar's in kubectl logs ${name} -c ${SIDECAR_CONTAINER}`;
   return { ...wait(WaitReason.RuntimeNotReady, message), cause: false };
 }
 

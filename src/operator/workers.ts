@@ -14,7 +14,11 @@ export class Workers {
   /** Set by the caller when metrics are served. */
   metrics?: Metrics;
 
-  constructor(private readonly queue: WorkQueue, private readonly reconcile: Reconcile, private readonly log: Logger) {}
+  constructor(
+    private readonly queue: WorkQueue,
+    private readonly reconcile: Reconcile,
+    private readonly log: Logger,
+  ) {}
 
   /** Starts `count` workers once `ready()` resolves (the caches are synced); keys queued meanwhile wait. */
   start(count: number, ready: () => Promise<void>): void {

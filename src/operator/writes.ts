@@ -17,7 +17,11 @@ export class PeaWrites {
   private readonly custom: k8s.CustomObjectsApi;
   private readonly core: k8s.CoreV1Api;
 
-  constructor(kc: k8s.KubeConfig, private readonly pod: PodOptions, private readonly tokenKey: Buffer) {
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly pod: PodOptions,
+    private readonly tokenKey: Buffer,
+  ) {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
@@ -27,10 +31,18 @@ export class PeaWrites {
     const others = (pea.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
     const finalizers = present ? [...others, FINALIZER] : others;
     // resourceVersion makes this a compare-and-swap: a conflict retries with fresh state.
-    return (await ignoreNotFound(this.custom.patchNamespacedCustomObject({
-      group: GROUP, version: VERSION, plural: PLURAL, ...where(pea),
-      body: { metadata: { finalizers, resourceVersion: pea.metadata.resourceVersion } },
-    }, MERGE))) as Pea | undefined;
+    return (await ignoreNotFound(
+      this.custom.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          ...where(pea),
+          body: { metadata: { finalizers, resourceVersion: pea.metadata.resourceVersion } },
+        },
+        MERGE,
+      ),
+    )) as Pea | undefined;
   }
 
   /** The pod as created (undefined if it existed already); see refusedForSpec for a refusal. */
@@ -42,13 +54,17 @@ export class PeaWrites {
 
   /** Deletes a pod of the Pea; one already gone is fine. */
   async deletePod(pea: Pea, name: string): Promise<void> {
-    await ignoreNotFound(this.core.deleteNamespacedPod({ namespace: pea.metadata.namespace as string, name }));
+    await ignoreNotFound(
+      this.core.deleteNamespacedPod({ namespace: pea.metadata.namespace as string, name }),
+    );
   }
 
   /** Creates the Pea's token Secret; one that exists already holds the same derived token. */
   async createTokenSecret(pea: Pea): Promise<void> {
     const body = buildTokenSecret(pea, this.tokenKey);
-    await ignoreAlreadyExists(this.core.createNamespacedSecret({ namespace: pea.metadata.namespace as string, body }));
+    await ignoreAlreadyExists(
+      this.core.createNamespacedSecret({ namespace: pea.metadata.namespace as string, body }),
+    );
   }
 
   /**
@@ -61,12 +77,28 @@ export class PeaWrites {
     // (say, its pod's deletion seen before our own last status write) gets 409 and is
     // retried on fresh state instead of overwriting a newer status.
     // A merge patch keeps keys it does not mention: null removes the ones decide() dropped.
-    const old = typeof pea.status === 'object' && pea.status !== null && !Array.isArray(pea.status) ? pea.status : {};
-    const removed = Object.fromEntries(Object.keys(old).filter((k) => !(k in status)).map((k) => [k, null]));
-    return (await ignoreNotFound(this.custom.patchNamespacedCustomObjectStatus({
-      group: GROUP, version: VERSION, plural: PLURAL, ...where(pea),
-      body: { metadata: { resourceVersion: pea.metadata.resourceVersion }, status: { ...removed, ...status } },
-    }, MERGE))) as Pea | undefined;
+    const old =
+      typeof pea.status === 'object' && pea.status !== null && !Array.isArray(pea.status) ? pea.status : {};
+    const removed = Object.fromEntries(
+      Object.keys(old)
+        .filter((k) => !(k in status))
+        .map((k) => [k, null]),
+    );
+    return (await ignoreNotFound(
+      this.custom.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          ...where(pea),
+          body: {
+            metadata: { resourceVersion: pea.metadata.resourceVersion },
+            status: { ...removed, ...status },
+          },
+        },
+        MERGE,
+      ),
+    )) as Pea | undefined;
   }
 }
 
@@ -80,8 +112,9 @@ export class PeaWrites {
 export function refusedForSpec(pea: Pea, err: unknown): TerminalError | undefined {
   const code = statusCode(err);
   if (code !== 422 && !(code === 403 && /violates PodSecurity/.test(apiMessage(err)))) return undefined;
-  const message = `could not create pod ${podName(pea)}: ${apiMessage(err)}; `
-    + "fix the Pea's spec, then delete it and create it again";
+  const message =
+    `could not create pod ${podName(pea)}: ${apiMessage(err)}; ` +
+    "fix the Pea's spec, then delete it and create it again";
   return new TerminalError(message, { cause: err });
 }
 
@@ -92,6 +125,9 @@ function where(pea: Pea): { namespace: string; name: string } {
 
 /** JSON with sorted keys: the API server returns a status's keys in its own order. */
 function canonical(value: unknown): string {
-  const sorted = (v: object): object => Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return JSON.stringify(value, (_k, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? sorted(v) : v));
+  const sorted = (v: object): object =>
+    Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? sorted(v) : v,
+  );
 }

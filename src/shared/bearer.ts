@@ -20,7 +20,8 @@ export function bearerMetadata(token: string): grpc.Metadata {
 function bearer(token: string): string {
   const t = token.trim();
   // Checked here, where the caller can still be told, rather than refused by the sidecar.
-  if (!/^[\x21-\x7e]+$/.test(t)) throw new Error('a control token must be non-empty printable ASCII without spaces (e.g. base64 or hex)');
+  if (!/^[\x21-\x7e]+$/.test(t))
+    throw new Error('a control token must be non-empty printable ASCII without spaces (e.g. base64 or hex)');
   return `Bearer ${t}`;
 }
 

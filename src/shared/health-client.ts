@@ -12,7 +12,10 @@ interface RawHealthClient extends grpc.Client {
     options: grpc.CallOptions,
     cb: grpc.requestCallback<{ status: ServingStatus }>,
   ): grpc.ClientUnaryCall;
-  watch(req: { service: string }, options?: grpc.CallOptions): grpc.ClientReadableStream<{ status: ServingStatus }>;
+  watch(
+    req: { service: string },
+    options?: grpc.CallOptions,
+  ): grpc.ClientReadableStream<{ status: ServingStatus }>;
 }
 
 const RawCtor = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, 'Health');
@@ -21,7 +24,11 @@ const RawCtor = grpc.makeGenericClientConstructor(healthService as grpc.ServiceD
 export class HealthClient {
   readonly raw: RawHealthClient;
 
-  constructor(address: string, credentials = grpc.credentials.createInsecure(), options: grpc.ClientOptions = {}) {
+  constructor(
+    address: string,
+    credentials = grpc.credentials.createInsecure(),
+    options: grpc.ClientOptions = {},
+  ) {
     this.raw = new RawCtor(address, credentials, options) as unknown as RawHealthClient;
   }
 

@@ -42,8 +42,20 @@ export class PooledKubeConfig extends k8s.KubeConfig {
     const tls: RequestOptions = {};
     await this.applyToHTTPSOptions(tls);
     const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = tls as AgentOptions;
-    const opts = this.createDispatcherOptions(this.getCurrentCluster(), { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername });
+    const opts = this.createDispatcherOptions(this.getCurrentCluster(), {
+      ca,
+      cert,
+      key,
+      pfx,
+      passphrase,
+      rejectUnauthorized,
+      servername,
+    });
     if (opts.type !== 'agent') return fresh;
-    return new Agent({ connect: opts.connect, headersTimeout: HEADERS_TIMEOUT_MS, h2Options: { pingInterval: PING_INTERVAL_MS } }) as unknown as Dispatcher;
+    return new Agent({
+      connect: opts.connect,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      h2Options: { pingInterval: PING_INTERVAL_MS },
+    }) as unknown as Dispatcher;
   }
 }

@@ -54,9 +54,22 @@ export interface CancelResponse {
 
 /** A peapods.v1.Lifecycle client, typed. */
 export interface LifecycleClient extends grpc.Client {
-  cancel(req: CancelRequest, options: grpc.CallOptions, cb: grpc.requestCallback<CancelResponse>): grpc.ClientUnaryCall;
-  cancel(req: CancelRequest, metadata: grpc.Metadata, options: grpc.CallOptions, cb: grpc.requestCallback<CancelResponse>): grpc.ClientUnaryCall;
-  status(req: object, options: grpc.CallOptions, cb: grpc.requestCallback<RuntimeStatus>): grpc.ClientUnaryCall;
+  cancel(
+    req: CancelRequest,
+    options: grpc.CallOptions,
+    cb: grpc.requestCallback<CancelResponse>,
+  ): grpc.ClientUnaryCall;
+  cancel(
+    req: CancelRequest,
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    cb: grpc.requestCallback<CancelResponse>,
+  ): grpc.ClientUnaryCall;
+  status(
+    req: object,
+    options: grpc.CallOptions,
+    cb: grpc.requestCallback<RuntimeStatus>,
+  ): grpc.ClientUnaryCall;
   watch(req: object, options?: grpc.CallOptions): grpc.ClientReadableStream<RuntimeStatus>;
 }
 
@@ -66,12 +79,19 @@ export function protoDir(): string {
   for (;;) {
     if (existsSync(join(dir, 'proto', 'peapods', 'v1', 'lifecycle.proto'))) return join(dir, 'proto');
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('proto/peapods/v1/lifecycle.proto not found above ' + fileURLToPath(import.meta.url));
+    if (parent === dir)
+      throw new Error('proto/peapods/v1/lifecycle.proto not found above ' + fileURLToPath(import.meta.url));
     dir = parent;
   }
 }
 
-const LOADER_OPTIONS: protoLoader.Options = { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true };
+const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: false,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
 
 /**
  * The proto as protobufjs JSON, generated from lifecycle.proto by `make generate` (a test

@@ -3,7 +3,11 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
 export type { Logger };
 
 /** JSON logs on stdout (the container log); `level` from the caller's flag or env. */
-export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info', options: LoggerOptions = {}): Logger {
+export function createLogger(
+  name: string,
+  level = process.env.LOG_LEVEL ?? 'info',
+  options: LoggerOptions = {},
+): Logger {
   return pino({
     name,
     level,

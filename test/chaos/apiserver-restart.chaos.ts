@@ -10,8 +10,23 @@ import { writeFileSync } from 'node:fs';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/types.js';
 import { chaosSuite } from '../harness/suites.js';
 import {
-  chaosSeed, finalizersLeft, Kubelet, lifecycle, lostTransitions, operatorKubeconfigVia, percentile, podIp, report, retrying, Rng,
-  seconds, sleep, startOperatorProcess, type Ending, type LifecycleEnv, type LifecycleResult,
+  chaosSeed,
+  finalizersLeft,
+  Kubelet,
+  lifecycle,
+  lostTransitions,
+  operatorKubeconfigVia,
+  percentile,
+  podIp,
+  report,
+  retrying,
+  Rng,
+  seconds,
+  sleep,
+  startOperatorProcess,
+  type Ending,
+  type LifecycleEnv,
+  type LifecycleResult,
 } from '../harness/chaos.js';
 import { freePort, type Proc } from '../helpers/processes.js';
 
@@ -31,9 +46,20 @@ describe('kube-apiserver restarts and cut watch connections', () => {
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
     const custom = s.api.admin.makeApiClient(k8s.CustomObjectsApi);
     const kubelet = new Kubelet(s.api.admin, NAMESPACE);
-    const env: LifecycleEnv = { custom, namespace: NAMESPACE, recorder: s.recorder, kubelet, grpcPort, httpPort, stepMs: 120_000 };
-    operator = startOperatorProcess(operatorKubeconfigVia(s.api, `https://127.0.0.1:${s.proxy.port}`), NAMESPACE,
-      ['--sidecar-grpc-port', String(grpcPort), '--sidecar-http-port', String(httpPort)]);
+    const env: LifecycleEnv = {
+      custom,
+      namespace: NAMESPACE,
+      recorder: s.recorder,
+      kubelet,
+      grpcPort,
+      httpPort,
+      stepMs: 120_000,
+    };
+    operator = startOperatorProcess(
+      operatorKubeconfigVia(s.api, `https://127.0.0.1:${s.proxy.port}`),
+      NAMESPACE,
+      ['--sidecar-grpc-port', String(grpcPort), '--sidecar-http-port', String(httpPort)],
+    );
 
     // Peas keep going through their lives, CONCURRENCY at a time, until the faults are over.
     let faultsOver = false;
@@ -74,42 +100,90 @@ describe('kube-apiserver restarts and cut watch connections', () => {
         const back = Date.now();
         const probe = `probe-${k}`;
         probes.push(probe);
-        await retrying(`create ${probe}`, () => custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: PLURAL,
-          body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'Pea', metadata: { name: probe }, spec: { image: 'example/runtime:1' } } }));
-        await s.recorder.when(`${probe} Starting`, () => s.recorder.pea(probe)?.status?.phase === 'Starting', 120_000);
+        await retrying(`create ${probe}`, () =>
+          custom.createNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace: NAMESPACE,
+            plural: PLURAL,
+            body: {
+              apiVersion: `${GROUP}/${VERSION}`,
+              kind: 'Pea',
+              metadata: { name: probe },
+              spec: { image: 'example/runtime:1' },
+            },
+          }),
+        );
+        await s.recorder.when(
+          `${probe} Starting`,
+          () => s.recorder.pea(probe)?.status?.phase === 'Starting',
+          120_000,
+        );
         firstReconcile.push(Date.now() - back);
         const pod = s.recorder.podsEver(probe)[0]!.metadata!.name!;
         const marked = Date.now();
         await kubelet.running(pod, podIp(13, k), true);
-        await s.recorder.when(`${probe} Ready`, () => s.recorder.pea(probe)?.status?.phase === 'Ready', 120_000);
+        await s.recorder.when(
+          `${probe} Ready`,
+          () => s.recorder.pea(probe)?.status?.phase === 'Ready',
+          120_000,
+        );
         podWatchBack.push(Date.now() - marked);
         // Its runtime finishes by itself: Completed, so that deleting it later is immediate.
         await kubelet.terminated(pod, podIp(13, k), 0);
-        report(`  fault ${k + 1}: ${fault === 'restart' ? `kube-apiserver down for ${seconds(back - at)}` : 'connections cut'}; once it was over, a new Pea reconciled after `
-          + `${seconds(firstReconcile[k]!)}, a pod change acted on ${seconds(podWatchBack[k]!)} after it was made`);
+        report(
+          `  fault ${k + 1}: ${fault === 'restart' ? `kube-apiserver down for ${seconds(back - at)}` : 'connections cut'}; once it was over, a new Pea reconciled after ` +
+            `${seconds(firstReconcile[k]!)}, a pod change acted on ${seconds(podWatchBack[k]!)} after it was made`,
+        );
         await lifecyclesDone(Math.round(rng.between(15, 25)));
       }
     }
 
     // Then every Pea is deleted: each must go, so its finalizer must come off.
     const present = [...s.recorder.peas.keys()].filter((n) => s.recorder.pea(n));
-    await Promise.all(present.map((n) => retrying(`delete ${n}`, () => custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: PLURAL, name: n }))));
-    await s.recorder.when('every Pea gone', () => [...s.recorder.peas.values()].every((r) => r.gone), 60_000).catch(() => undefined);
+    await Promise.all(
+      present.map((n) =>
+        retrying(`delete ${n}`, () =>
+          custom.deleteNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace: NAMESPACE,
+            plural: PLURAL,
+            name: n,
+          }),
+        ),
+      ),
+    );
+    await s.recorder
+      .when('every Pea gone', () => [...s.recorder.peas.values()].every((r) => r.gone), 60_000)
+      .catch(() => undefined);
 
     const names = results.map((r) => r.name);
     const wrongEnd = results.filter((r) => r.problem);
     const duplicates = [...names, ...probes].filter((n) => s.recorder.podsEver(n).length > 1);
-    const lost = names.map((n) => ({ name: n, lost: lostTransitions(s.recorder.peas.get(n)), phases: s.recorder.peas.get(n)?.phases })).filter((x) => x.lost.length > 0);
+    const lost = names
+      .map((n) => ({
+        name: n,
+        lost: lostTransitions(s.recorder.peas.get(n)),
+        phases: s.recorder.peas.get(n)?.phases,
+      }))
+      .filter((x) => x.lost.length > 0);
     const finalizers = finalizersLeft(s.recorder);
     const restarts = FAULTS.filter((f) => f === 'restart').length;
-    report(`[chaos: API server faults] ${restarts} kube-apiserver restarts, ${FAULTS.length - restarts} cuts (${connectionsCut} operator connections reset); lifecycles ${results.length}, `
-      + `duplicates ${duplicates.length}, lost transitions ${lost.length}, wrong end states ${wrongEnd.length}, finalizers left ${finalizers.length}, operator exits ${operator.child.exitCode === null ? 0 : 1}; `
-      + `${s.recorder.gaps} watch relists, ${names.filter((n) => s.recorder.peas.get(n)?.relisted).length} Peas changed phase across one`);
-    report(`[chaos: API server faults] first reconcile after a fault: p50 ${seconds(percentile(firstReconcile, 50))}, max ${seconds(Math.max(...firstReconcile))}; `
-      + `pod change acted on: p50 ${seconds(percentile(podWatchBack, 50))}, max ${seconds(Math.max(...podWatchBack))}`);
+    report(
+      `[chaos: API server faults] ${restarts} kube-apiserver restarts, ${FAULTS.length - restarts} cuts (${connectionsCut} operator connections reset); lifecycles ${results.length}, ` +
+        `duplicates ${duplicates.length}, lost transitions ${lost.length}, wrong end states ${wrongEnd.length}, finalizers left ${finalizers.length}, operator exits ${operator.child.exitCode === null ? 0 : 1}; ` +
+        `${s.recorder.gaps} watch relists, ${names.filter((n) => s.recorder.peas.get(n)?.relisted).length} Peas changed phase across one`,
+    );
+    report(
+      `[chaos: API server faults] first reconcile after a fault: p50 ${seconds(percentile(firstReconcile, 50))}, max ${seconds(Math.max(...firstReconcile))}; ` +
+        `pod change acted on: p50 ${seconds(percentile(podWatchBack, 50))}, max ${seconds(Math.max(...podWatchBack))}`,
+    );
     for (const r of wrongEnd.slice(0, 10)) report(`  ${r.name} (${r.ending}): ${r.problem}`);
-    for (const l of lost.slice(0, 10)) report(`  ${l.name}: lost ${l.lost.join(', ')}; phases seen ${l.phases?.join(' → ')}`);
-    if (wrongEnd.length || lost.length || finalizers.length) report(`  operator output (tail):\n${operator.output().slice(-4000)}`);
+    for (const l of lost.slice(0, 10))
+      report(`  ${l.name}: lost ${l.lost.join(', ')}; phases seen ${l.phases?.join(' → ')}`);
+    if (wrongEnd.length || lost.length || finalizers.length)
+      report(`  operator output (tail):\n${operator.output().slice(-4000)}`);
     // The whole log, for looking into a slow recovery: CHAOS_OPERATOR_LOG=/tmp/operator.log.
     if (process.env.CHAOS_OPERATOR_LOG) writeFileSync(process.env.CHAOS_OPERATOR_LOG, operator.output());
 

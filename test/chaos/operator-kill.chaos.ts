@@ -11,8 +11,21 @@ import { join } from 'node:path';
 import { GROUP, PLURAL, VERSION } from '../../src/api/v1alpha1/types.js';
 import { chaosSuite } from '../harness/suites.js';
 import {
-  chaosSeed, finalizersLeft, Kubelet, lifecycle, lostTransitions, podIp, pool, report, retrying, Rng, sigkill, sleep, startOperatorProcess,
-  type Ending, type LifecycleEnv,
+  chaosSeed,
+  finalizersLeft,
+  Kubelet,
+  lifecycle,
+  lostTransitions,
+  podIp,
+  pool,
+  report,
+  retrying,
+  Rng,
+  sigkill,
+  sleep,
+  startOperatorProcess,
+  type Ending,
+  type LifecycleEnv,
 } from '../harness/chaos.js';
 import { freePort, type Proc } from '../helpers/processes.js';
 
@@ -33,10 +46,17 @@ describe('the operator killed with SIGKILL at random moments', () => {
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
     const operatorArgs = ['--sidecar-grpc-port', String(grpcPort), '--sidecar-http-port', String(httpPort)];
     const env: LifecycleEnv = {
-      custom: s.api.admin.makeApiClient(k8s.CustomObjectsApi), namespace: NAMESPACE, recorder: s.recorder, kubelet: new Kubelet(s.api.admin, NAMESPACE), grpcPort, httpPort, stepMs: 90_000,
+      custom: s.api.admin.makeApiClient(k8s.CustomObjectsApi),
+      namespace: NAMESPACE,
+      recorder: s.recorder,
+      kubelet: new Kubelet(s.api.admin, NAMESPACE),
+      grpcPort,
+      httpPort,
+      stepMs: 90_000,
     };
     const peas = Array.from({ length: LIFECYCLES }, (_, i) => ({
-      name: `pea-${i}`, ip: podIp(11, i),
+      name: `pea-${i}`,
+      ip: podIp(11, i),
       ending: (plan.chance(0.5) ? 'cancel' : 'delete') as Ending,
       // What the kubelet reports for the runtime container: a clean exit, or SIGTERM's 143.
       exitCode: plan.chance(0.5) ? 0 : 143,
@@ -80,26 +100,61 @@ describe('the operator killed with SIGKILL at random moments', () => {
     // The rest, with the operator left alone: delete the Peas cancelled by spec; every one
     // must go, which needs the operator to drop its finalizer.
     const left = peas.filter((p) => s.recorder.pea(p.name));
-    await Promise.all(left.map((p) => retrying(`delete ${p.name}`, () => env.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: NAMESPACE, plural: PLURAL, name: p.name }))));
-    await s.recorder.when('every Pea gone', () => peas.every((p) => s.recorder.peas.get(p.name)?.gone), 60_000).catch(() => undefined);
+    await Promise.all(
+      left.map((p) =>
+        retrying(`delete ${p.name}`, () =>
+          env.custom.deleteNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace: NAMESPACE,
+            plural: PLURAL,
+            name: p.name,
+          }),
+        ),
+      ),
+    );
+    await s.recorder
+      .when('every Pea gone', () => peas.every((p) => s.recorder.peas.get(p.name)?.gone), 60_000)
+      .catch(() => undefined);
 
     const wrongEnd = results.filter((r) => r.problem);
-    const duplicates = peas.filter((p) => s.recorder.podsEver(p.name).length > 1).map((p) => `${p.name}: ${s.recorder.podsEver(p.name).map((x) => x.metadata?.name).join(', ')}`);
-    const lost = peas.map((p) => ({ name: p.name, lost: lostTransitions(s.recorder.peas.get(p.name)), phases: s.recorder.peas.get(p.name)?.phases }))
+    const duplicates = peas
+      .filter((p) => s.recorder.podsEver(p.name).length > 1)
+      .map(
+        (p) =>
+          `${p.name}: ${s.recorder
+            .podsEver(p.name)
+            .map((x) => x.metadata?.name)
+            .join(', ')}`,
+      );
+    const lost = peas
+      .map((p) => ({
+        name: p.name,
+        lost: lostTransitions(s.recorder.peas.get(p.name)),
+        phases: s.recorder.peas.get(p.name)?.phases,
+      }))
       .filter((x) => x.lost.length > 0);
     const finalizers = finalizersLeft(s.recorder);
     const podCount = peas.reduce((n, p) => n + s.recorder.podsEver(p.name).length, 0);
 
-    report(`[chaos: operator SIGKILL] lifecycles ${results.length} (${peas.filter((p) => p.ending === 'cancel').length} by spec.cancel, ${peas.filter((p) => p.ending === 'delete').length} by delete), `
-      + `concurrency ${CONCURRENCY}, in ${(lifecyclesMs / 1000).toFixed(0)} s`);
-    report(`[chaos: operator SIGKILL] kills ${killCount} (${(killCount / results.length).toFixed(2)} per lifecycle; ${earlyKills} in an operator's first second), `
-      + `pods created ${podCount}, duplicates ${duplicates.length}, lost transitions ${lost.length}, `
-      + `wrong end states ${wrongEnd.length}, finalizers left ${finalizers.length}, watch gaps ${s.recorder.gaps}`);
+    report(
+      `[chaos: operator SIGKILL] lifecycles ${results.length} (${peas.filter((p) => p.ending === 'cancel').length} by spec.cancel, ${peas.filter((p) => p.ending === 'delete').length} by delete), ` +
+        `concurrency ${CONCURRENCY}, in ${(lifecyclesMs / 1000).toFixed(0)} s`,
+    );
+    report(
+      `[chaos: operator SIGKILL] kills ${killCount} (${(killCount / results.length).toFixed(2)} per lifecycle; ${earlyKills} in an operator's first second), ` +
+        `pods created ${podCount}, duplicates ${duplicates.length}, lost transitions ${lost.length}, ` +
+        `wrong end states ${wrongEnd.length}, finalizers left ${finalizers.length}, watch gaps ${s.recorder.gaps}`,
+    );
     for (const r of wrongEnd.slice(0, 10)) report(`  ${r.name} (${r.ending}): ${r.problem}`);
-    for (const l of lost.slice(0, 10)) report(`  ${l.name}: lost ${l.lost.join(', ')}; phases seen ${l.phases?.join(' → ')}`);
+    for (const l of lost.slice(0, 10))
+      report(`  ${l.name}: lost ${l.lost.join(', ')}; phases seen ${l.phases?.join(' → ')}`);
     if (wrongEnd.length || lost.length || finalizers.length || duplicates.length) {
       const file = join(tmpdir(), `peapods-chaos-operator-${seed}.log`);
-      writeFileSync(file, [...outputs, operator!.output()].map((o, i) => `--- operator run ${i + 1}\n${o}`).join('\n'));
+      writeFileSync(
+        file,
+        [...outputs, operator!.output()].map((o, i) => `--- operator run ${i + 1}\n${o}`).join('\n'),
+      );
       report(`  every operator run's output: ${file}`);
     }
 

@@ -3,48 +3,98 @@
 // order survives the pod: the sidecar's health "" must already be NOT_SERVING when the
 // runtime's cancel() runs, and teardown must run exactly once.
 import { describe, expect, test, beforeAll } from '@jest/globals';
-import { apply, kubectl, NAMESPACE, pea, peaStatus, podsOf, runtimeEvents, waitFor, waitForGone, waitForPhase } from './kube.js';
+import {
+  apply,
+  kubectl,
+  NAMESPACE,
+  pea,
+  peaStatus,
+  podsOf,
+  runtimeEvents,
+  waitFor,
+  waitForGone,
+  waitForPhase,
+} from './kube.js';
 
 const MINUTE = 60_000;
 const SIDECAR_HEALTH = ['--report-health', '50051'];
 
 /** The trace of a runtime that was cancelled cleanly: drained first, then cancel, teardown once. */
 async function expectCleanCancel(name: string): Promise<void> {
-  const events = await waitFor(`pea/${name}'s teardown in its trace`, async () => {
-    const e = await runtimeEvents(name);
-    return e.some((x) => x.event === 'teardown') ? e : undefined;
-  }, MINUTE);
+  const events = await waitFor(
+    `pea/${name}'s teardown in its trace`,
+    async () => {
+      const e = await runtimeEvents(name);
+      return e.some((x) => x.event === 'teardown') ? e : undefined;
+    },
+    MINUTE,
+  );
   expect(events.map((e) => e.event)).toEqual(['init', 'ready', 'cancel-saw-health', 'cancel', 'teardown']);
   expect(events.find((e) => e.event === 'cancel-saw-health')?.status).toBe('NOT_SERVING');
 }
 
 describe('cancelling a running Pea', () => {
   beforeAll(async () => {
-    for (const name of ['by-spec', 'by-delete', 'by-pod-delete']) await apply(pea(name, { args: SIDECAR_HEALTH }));
-    await apply(pea('stubborn', { args: ['--ignore-cancel'], timeouts: { cancelSeconds: 5, teardownSeconds: 5 } }));
+    for (const name of ['by-spec', 'by-delete', 'by-pod-delete'])
+      await apply(pea(name, { args: SIDECAR_HEALTH }));
+    await apply(
+      pea('stubborn', { args: ['--ignore-cancel'], timeouts: { cancelSeconds: 5, teardownSeconds: 5 } }),
+    );
     for (const name of ['by-spec', 'by-delete', 'by-pod-delete', 'stubborn']) {
       await kubectl(['wait', '-n', NAMESPACE, '--for=condition=Ready', `pea/${name}`, '--timeout=180s']);
     }
   });
 
   test('spec.cancel: NOT_SERVING, SIGTERM, teardown once; the Pea says Cancelled and its pod has ended', async () => {
-    await kubectl(['patch', '-n', NAMESPACE, 'pea', 'by-spec', '--type=merge', '-p', '{"spec":{"cancel":true}}']);
+    await kubectl([
+      'patch',
+      '-n',
+      NAMESPACE,
+      'pea',
+      'by-spec',
+      '--type=merge',
+      '-p',
+      '{"spec":{"cancel":true}}',
+    ]);
     const s = await waitForPhase('by-spec', ['Succeeded', 'Failed'], MINUTE);
     expect(s.reason).toBe('Cancelled');
     expect(s.exitCode).toBe(0);
     await expectCleanCancel('by-spec');
     // The sidecar took the operator's Cancel: the token from the Pea's Secret matched.
-    const events = await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', 'involvedObject.name=by-spec', '-o', 'jsonpath={.items[*].reason}']);
+    const events = await kubectl([
+      'get',
+      'events',
+      '-n',
+      NAMESPACE,
+      '--field-selector',
+      'involvedObject.name=by-spec',
+      '-o',
+      'jsonpath={.items[*].reason}',
+    ]);
     expect(events).not.toContain('CancelUnauthenticated');
     expect(events).not.toContain('CancelUnreachable');
-    const secret = await kubectl(['get', 'secret', '-n', NAMESPACE, 'by-spec-pea-token', '-o', 'jsonpath={.metadata.ownerReferences[0].kind}']);
+    const secret = await kubectl([
+      'get',
+      'secret',
+      '-n',
+      NAMESPACE,
+      'by-spec-pea-token',
+      '-o',
+      'jsonpath={.metadata.ownerReferences[0].kind}',
+    ]);
     expect(secret).toBe('Pea');
     // The finished pod is kept, like a Job's, so its logs stay readable; once the sidecar has
     // stopped too, no container runs and the pod is Succeeded.
-    const phase = await waitFor('the cancelled pod to finish', async () => {
-      const pod = JSON.parse(await kubectl(['get', '-n', NAMESPACE, 'pod', s.podName as string, '-o', 'json'])) as { status: { phase: string } };
-      return pod.status.phase === 'Running' ? undefined : pod.status.phase;
-    }, MINUTE);
+    const phase = await waitFor(
+      'the cancelled pod to finish',
+      async () => {
+        const pod = JSON.parse(
+          await kubectl(['get', '-n', NAMESPACE, 'pod', s.podName as string, '-o', 'json']),
+        ) as { status: { phase: string } };
+        return pod.status.phase === 'Running' ? undefined : pod.status.phase;
+      },
+      MINUTE,
+    );
     expect(phase).toBe('Succeeded');
   });
 
@@ -68,19 +118,38 @@ describe('cancelling a running Pea', () => {
   });
 
   test('a runtime that ignores SIGTERM is killed, and the Pea says CancelTimeout within cancelSeconds + grace + a few seconds', async () => {
-    await kubectl(['patch', '-n', NAMESPACE, 'pea', 'stubborn', '--type=merge', '-p', '{"spec":{"cancel":true}}']);
+    await kubectl([
+      'patch',
+      '-n',
+      NAMESPACE,
+      'pea',
+      'stubborn',
+      '--type=merge',
+      '-p',
+      '{"spec":{"cancel":true}}',
+    ]);
     // cancelSeconds 5 + grace (teardownSeconds) 5 + 10 s for the kubelet and the operator.
     const s = await waitForPhase('stubborn', ['Succeeded', 'Failed'], 20_000);
     expect(s.reason).toBe('CancelTimeout');
     const events = (await runtimeEvents('stubborn')).map((e) => e.event);
     expect(events).toEqual(['init', 'ready', 'cancel']);
-    await waitFor('the stubborn runtime to be gone', async () => {
-      const pods = await podsOf('stubborn');
-      const running = await Promise.all(pods.map(async (p) => {
-        const pod = JSON.parse(await kubectl(['get', '-n', NAMESPACE, 'pod', p.metadata.name, '-o', 'json'])) as { status: { containerStatuses?: { name: string; state: { running?: object } }[] } };
-        return pod.status.containerStatuses?.some((c) => c.name === 'runtime' && c.state.running) ?? false;
-      }));
-      return running.includes(true) ? undefined : true;
-    }, MINUTE);
+    await waitFor(
+      'the stubborn runtime to be gone',
+      async () => {
+        const pods = await podsOf('stubborn');
+        const running = await Promise.all(
+          pods.map(async (p) => {
+            const pod = JSON.parse(
+              await kubectl(['get', '-n', NAMESPACE, 'pod', p.metadata.name, '-o', 'json']),
+            ) as { status: { containerStatuses?: { name: string; state: { running?: object } }[] } };
+            return (
+              pod.status.containerStatuses?.some((c) => c.name === 'runtime' && c.state.running) ?? false
+            );
+          }),
+        );
+        return running.includes(true) ? undefined : true;
+      },
+      MINUTE,
+    );
   });
 });

@@ -11,7 +11,8 @@ let node = '';
 describe('ends caused by the node', () => {
   beforeAll(async () => {
     for (const name of DRAINED) await apply(pea(name, { args: ['--report-health', '50051'] }));
-    for (const name of DRAINED) await kubectl(['wait', '-n', NAMESPACE, '--for=condition=Ready', `pea/${name}`, '--timeout=180s']);
+    for (const name of DRAINED)
+      await kubectl(['wait', '-n', NAMESPACE, '--for=condition=Ready', `pea/${name}`, '--timeout=180s']);
   });
 
   afterAll(async () => {
@@ -20,11 +21,21 @@ describe('ends caused by the node', () => {
 
   test('kubectl drain: each Pea ends Evicted, naming the eviction, after a clean cancel and teardown', async () => {
     const podName = (await peaStatus(DRAINED[0] as string))?.podName as string;
-    node = (await kubectl(['get', 'pod', '-n', NAMESPACE, podName, '-o', 'jsonpath={.spec.nodeName}'])).trim();
+    node = (
+      await kubectl(['get', 'pod', '-n', NAMESPACE, podName, '-o', 'jsonpath={.spec.nodeName}'])
+    ).trim();
     // Only the Pea pods of this test: the operator and the other tests' pods stay. drain also
     // cordons the node: uncordoned at once, or the next test's pod could not be scheduled.
     try {
-      await kubectl(['drain', node, '--pod-selector', `peapods.io/pea in (${DRAINED.join(',')})`, '--delete-emptydir-data', '--ignore-daemonsets', '--timeout=120s']);
+      await kubectl([
+        'drain',
+        node,
+        '--pod-selector',
+        `peapods.io/pea in (${DRAINED.join(',')})`,
+        '--delete-emptydir-data',
+        '--ignore-daemonsets',
+        '--timeout=120s',
+      ]);
     } finally {
       await kubectl(['uncordon', node]);
     }
@@ -32,17 +43,29 @@ describe('ends caused by the node', () => {
       const s = await waitForPhase(name, ['Succeeded', 'Failed'], MINUTE);
       expect(s).toMatchObject({ phase: 'Failed', reason: 'Evicted' });
       expect(s.message).toContain('evicted through the Eviction API, as kubectl drain does');
-      const events = await waitFor(`${name}'s teardown in its trace`, async () => {
-        const e = await runtimeEvents(name);
-        return e.some((x) => x.event === 'teardown') ? e : undefined;
-      }, MINUTE);
-      expect(events.map((e) => e.event)).toEqual(['init', 'ready', 'cancel-saw-health', 'cancel', 'teardown']);
+      const events = await waitFor(
+        `${name}'s teardown in its trace`,
+        async () => {
+          const e = await runtimeEvents(name);
+          return e.some((x) => x.event === 'teardown') ? e : undefined;
+        },
+        MINUTE,
+      );
+      expect(events.map((e) => e.event)).toEqual([
+        'init',
+        'ready',
+        'cancel-saw-health',
+        'cancel',
+        'teardown',
+      ]);
       expect(events.find((e) => e.event === 'cancel-saw-health')?.status).toBe('NOT_SERVING');
     }
   });
 
   test('a runtime over its memory limit: OOMKilled, with what to do about it', async () => {
-    const spec = pea('oom', { args: ['--alloc-mib', '512'], timeouts: { readySeconds: 120 } }) as { spec: Record<string, unknown> };
+    const spec = pea('oom', { args: ['--alloc-mib', '512'], timeouts: { readySeconds: 120 } }) as {
+      spec: Record<string, unknown>;
+    };
     spec.spec.resources = { requests: { memory: '64Mi' }, limits: { memory: '128Mi' } };
     await apply(spec);
     const s = await waitForPhase('oom', ['Succeeded', 'Failed'], 150_000);

@@ -23,13 +23,18 @@ async function killInPod(podName: string, match: string, from: 'runtime' | 'pea-
   await kubectl(['exec', '-n', NAMESPACE, podName, '-c', from, '--', 'node', '-e', script]);
 }
 
-const podJson = async (name: string) => JSON.parse(await kubectl(['get', 'pod', '-n', NAMESPACE, name, '-o', 'json'])) as {
-  status: { initContainerStatuses?: { name: string; restartCount: number; ready: boolean }[]; containerStatuses?: { name: string; restartCount: number; state: { running?: object } }[] };
-};
+const podJson = async (name: string) =>
+  JSON.parse(await kubectl(['get', 'pod', '-n', NAMESPACE, name, '-o', 'json'])) as {
+    status: {
+      initContainerStatuses?: { name: string; restartCount: number; ready: boolean }[];
+      containerStatuses?: { name: string; restartCount: number; state: { running?: object } }[];
+    };
+  };
 
 describe('faults in and under a Pea', () => {
   beforeAll(async () => {
-    for (const name of ['sidecar-killed', 'runtime-killed', 'kubelet-ready', 'kubelet-cancel']) await apply(pea(name, { example: 'sleeper' }));
+    for (const name of ['sidecar-killed', 'runtime-killed', 'kubelet-ready', 'kubelet-cancel'])
+      await apply(pea(name, { example: 'sleeper' }));
     for (const name of ['sidecar-killed', 'runtime-killed', 'kubelet-ready', 'kubelet-cancel']) {
       await kubectl(['wait', '-n', NAMESPACE, '--for=condition=Ready', `pea/${name}`, '--timeout=180s']);
     }
@@ -38,17 +43,36 @@ describe('faults in and under a Pea', () => {
   test('the sidecar killed inside a Ready pod: the kubelet restarts it, it finds the runtime again, and the Pea says what happened meanwhile', async () => {
     const podName = (await peaStatus('sidecar-killed'))?.podName as string;
     await killInPod(podName, 'main.js sidecar', 'runtime');
-    const notReady = await waitFor('the Ready condition to go False', async () => {
-      const c = condition(await peaStatus('sidecar-killed'), 'Ready');
-      return c?.status === 'False' ? c : undefined;
-    }, MINUTE, 200);
+    const notReady = await waitFor(
+      'the Ready condition to go False',
+      async () => {
+        const c = condition(await peaStatus('sidecar-killed'), 'Ready');
+        return c?.status === 'False' ? c : undefined;
+      },
+      MINUTE,
+      200,
+    );
     expect(notReady.reason).toBe('NotReady');
-    await waitFor('the Pea Ready again', async () => (condition(await peaStatus('sidecar-killed'), 'Ready')?.status === 'True' ? true : undefined), 2 * MINUTE);
+    await waitFor(
+      'the Pea Ready again',
+      async () =>
+        condition(await peaStatus('sidecar-killed'), 'Ready')?.status === 'True' ? true : undefined,
+      2 * MINUTE,
+    );
     const pod = await podJson(podName);
     expect(pod.status.initContainerStatuses?.find((c) => c.name === 'pea-runtime')?.restartCount).toBe(1);
     expect(pod.status.containerStatuses?.find((c) => c.name === 'runtime')?.restartCount).toBe(0);
     // The restarted sidecar still controls the runtime: a cancel ends it cleanly.
-    await kubectl(['patch', '-n', NAMESPACE, 'pea', 'sidecar-killed', '--type=merge', '-p', '{"spec":{"cancel":true}}']);
+    await kubectl([
+      'patch',
+      '-n',
+      NAMESPACE,
+      'pea',
+      'sidecar-killed',
+      '--type=merge',
+      '-p',
+      '{"spec":{"cancel":true}}',
+    ]);
     expect((await waitForPhase('sidecar-killed', ['Succeeded', 'Failed'], MINUTE)).reason).toBe('Cancelled');
   });
 
@@ -62,18 +86,41 @@ describe('faults in and under a Pea', () => {
 
   test('the kubelet restarted under a Ready Pea and under a cancelling one: Ready stays Ready, the cancel finishes', async () => {
     const readyPod = (await peaStatus('kubelet-ready'))?.podName as string;
-    await kubectl(['patch', '-n', NAMESPACE, 'pea', 'kubelet-cancel', '--type=merge', '-p', '{"spec":{"cancel":true}}']);
+    await kubectl([
+      'patch',
+      '-n',
+      NAMESPACE,
+      'pea',
+      'kubelet-cancel',
+      '--type=merge',
+      '-p',
+      '{"spec":{"cancel":true}}',
+    ]);
     const restart = process.env.PEAPODS_RESTART_KUBELET;
     if (!restart) throw new Error('PEAPODS_RESTART_KUBELET is not set: run the suite through make e2e');
     execSync(restart, { stdio: 'inherit' });
     const s = await waitForPhase('kubelet-cancel', ['Succeeded', 'Failed'], 2 * MINUTE);
     expect(s.reason).toBe('Cancelled');
-    await waitFor('the node Ready again', async () => {
-      const out = await kubectl(['get', 'nodes', '-o', 'jsonpath={.items[0].status.conditions[?(@.type=="Ready")].status}']);
-      return out.trim() === 'True' ? true : undefined;
-    }, 2 * MINUTE);
+    await waitFor(
+      'the node Ready again',
+      async () => {
+        const out = await kubectl([
+          'get',
+          'nodes',
+          '-o',
+          'jsonpath={.items[0].status.conditions[?(@.type=="Ready")].status}',
+        ]);
+        return out.trim() === 'True' ? true : undefined;
+      },
+      2 * MINUTE,
+    );
     expect((await peaStatus('kubelet-ready'))?.phase).toBe('Ready');
-    await waitFor('pea/kubelet-ready Ready=True after the restart', async () => (condition(await peaStatus('kubelet-ready'), 'Ready')?.status === 'True' ? true : undefined), MINUTE);
+    await waitFor(
+      'pea/kubelet-ready Ready=True after the restart',
+      async () =>
+        condition(await peaStatus('kubelet-ready'), 'Ready')?.status === 'True' ? true : undefined,
+      MINUTE,
+    );
     const pod = await podJson(readyPod);
     expect(pod.status.containerStatuses?.find((c) => c.name === 'runtime')?.restartCount).toBe(0);
   });

@@ -11,7 +11,8 @@ export const RELEASE = 'peapods';
 const IMAGE = process.env.PEAPODS_IMAGE ?? 'peapods/peapods:dev';
 
 export function tool(bin, args, input) {
-  if (!process.env.KUBECONFIG) throw new Error('the e2e suite needs KUBECONFIG: run it through `make e2e`, which brings a cluster up');
+  if (!process.env.KUBECONFIG)
+    throw new Error('the e2e suite needs KUBECONFIG: run it through `make e2e`, which brings a cluster up');
   try {
     return execFileSync(bin, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (e) {
@@ -28,30 +29,53 @@ const recorder = {
   metadata: { name: 'recorder', labels: { 'peapods.io/e2e': 'recorder' } },
   spec: {
     terminationGracePeriodSeconds: 1,
-    containers: [{
-      name: 'recorder',
-      image: IMAGE,
-      imagePullPolicy: 'IfNotPresent',
-      command: ['node', '-e', `const fs=require('fs');fs.chmodSync('/events',0o1777);
+    containers: [
+      {
+        name: 'recorder',
+        image: IMAGE,
+        imagePullPolicy: 'IfNotPresent',
+        command: [
+          'node',
+          '-e',
+          `const fs=require('fs');fs.chmodSync('/events',0o1777);
         for (const f of fs.readdirSync('/events')) fs.rmSync('/events/'+f);
-        process.on('SIGTERM',()=>process.exit(0));setInterval(()=>{},1e9)`],
-      // Root only here, to make the host directory writable for the runtimes' UID.
-      securityContext: { runAsUser: 0, runAsNonRoot: false },
-      volumeMounts: [{ name: 'events', mountPath: '/events' }],
-    }],
+        process.on('SIGTERM',()=>process.exit(0));setInterval(()=>{},1e9)`,
+        ],
+        // Root only here, to make the host directory writable for the runtimes' UID.
+        securityContext: { runAsUser: 0, runAsNonRoot: false },
+        volumeMounts: [{ name: 'events', mountPath: '/events' }],
+      },
+    ],
     volumes: [{ name: 'events', hostPath: { path: '/var/lib/peapods-e2e', type: 'DirectoryOrCreate' } }],
   },
 };
 
 export default function globalSetup() {
   const at = IMAGE.lastIndexOf(':');
-  helm(['upgrade', '--install', RELEASE, 'charts/peapods', '--namespace', OPERATOR_NAMESPACE, '--create-namespace',
-    '--set', `image.repository=${IMAGE.slice(0, at)}`, '--set', `image.tag=${IMAGE.slice(at + 1)}`, '--wait', '--timeout', '3m']);
+  helm([
+    'upgrade',
+    '--install',
+    RELEASE,
+    'charts/peapods',
+    '--namespace',
+    OPERATOR_NAMESPACE,
+    '--create-namespace',
+    '--set',
+    `image.repository=${IMAGE.slice(0, at)}`,
+    '--set',
+    `image.tag=${IMAGE.slice(at + 1)}`,
+    '--wait',
+    '--timeout',
+    '3m',
+  ]);
   // A tag rebuilt locally keeps its name, so an upgrade that changes nothing else would
   // leave the previous build's operator running: restart it on what was just built.
   kubectl(['rollout', 'restart', '-n', OPERATOR_NAMESPACE, 'deployment/peapods-operator']);
   kubectl(['rollout', 'status', '-n', OPERATOR_NAMESPACE, 'deployment/peapods-operator', '--timeout=120s']);
-  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } }));
+  kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } }),
+  );
   kubectl(['apply', '-n', NAMESPACE, '-f', '-'], JSON.stringify(recorder));
   kubectl(['wait', '-n', NAMESPACE, '--for=condition=Ready', 'pod/recorder', '--timeout=120s']);
 }

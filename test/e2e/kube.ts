@@ -17,7 +17,8 @@ export const NAMESPACE = 'peapods-e2e';
 export const EVENTS_HOST_DIR = '/var/lib/peapods-e2e';
 
 function env(): NodeJS.ProcessEnv {
-  if (!process.env.KUBECONFIG) throw new Error('the e2e suite needs KUBECONFIG: run it through `make e2e`, which brings a cluster up');
+  if (!process.env.KUBECONFIG)
+    throw new Error('the e2e suite needs KUBECONFIG: run it through `make e2e`, which brings a cluster up');
   return process.env;
 }
 
@@ -34,14 +35,19 @@ async function tool(bin: string, args: string[], input?: string): Promise<string
   }
 }
 
-export const kubectl = (args: string[], input?: string): Promise<string> => tool(process.env.KUBECTL ?? 'kubectl', args, input);
+export const kubectl = (args: string[], input?: string): Promise<string> =>
+  tool(process.env.KUBECTL ?? 'kubectl', args, input);
 export const helm = (args: string[]): Promise<string> => tool(process.env.HELM ?? 'helm', args);
 
 export async function apply(manifest: object, namespace = NAMESPACE): Promise<void> {
   await kubectl(['apply', '-n', namespace, '-f', '-'], JSON.stringify(manifest));
 }
 
-export async function getJson<T = Record<string, unknown>>(kind: string, name: string, namespace = NAMESPACE): Promise<T | undefined> {
+export async function getJson<T = Record<string, unknown>>(
+  kind: string,
+  name: string,
+  namespace = NAMESPACE,
+): Promise<T | undefined> {
   try {
     return JSON.parse(await kubectl(['get', '-n', namespace, kind, name, '-o', 'json'])) as T;
   } catch (e) {
@@ -50,13 +56,24 @@ export async function getJson<T = Record<string, unknown>>(kind: string, name: s
   }
 }
 
-export async function list<T = Record<string, unknown>>(kind: string, selector: string, namespace = NAMESPACE): Promise<T[]> {
-  const out = JSON.parse(await kubectl(['get', '-n', namespace, kind, '-l', selector, '-o', 'json'])) as { items: T[] };
+export async function list<T = Record<string, unknown>>(
+  kind: string,
+  selector: string,
+  namespace = NAMESPACE,
+): Promise<T[]> {
+  const out = JSON.parse(await kubectl(['get', '-n', namespace, kind, '-l', selector, '-o', 'json'])) as {
+    items: T[];
+  };
   return out.items;
 }
 
 /** Polls until `probe` returns a value other than undefined; the error names what was awaited. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 500): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  everyMs = 500,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -66,7 +83,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last error: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last error: ${String(last)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -90,26 +110,49 @@ export const peaStatus = async (name: string, namespace = NAMESPACE): Promise<Pe
   (await getJson<PeaObject>('pea', name, namespace))?.status;
 
 export async function waitForPhase(
-  name: string, phases: string[], timeoutMs: number, namespace = NAMESPACE,
+  name: string,
+  phases: string[],
+  timeoutMs: number,
+  namespace = NAMESPACE,
 ): Promise<PeaStatus> {
-  return waitFor(`pea/${name} in phase ${phases.join(' or ')}`, async () => {
-    const s = await peaStatus(name, namespace);
-    return s?.phase && phases.includes(s.phase) ? s : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `pea/${name} in phase ${phases.join(' or ')}`,
+    async () => {
+      const s = await peaStatus(name, namespace);
+      return s?.phase && phases.includes(s.phase) ? s : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export async function waitForGone(kind: string, name: string, timeoutMs: number): Promise<void> {
-  await waitFor(`${kind}/${name} to be gone`, async () => ((await getJson(kind, name)) ? undefined : true), timeoutMs);
+  await waitFor(
+    `${kind}/${name} to be gone`,
+    async () => ((await getJson(kind, name)) ? undefined : true),
+    timeoutMs,
+  );
 }
 
 /** The pods the operator made for a Pea, found by the label the pod builder sets. */
-export const podsOf = (pea: string): Promise<{ metadata: { name: string; deletionTimestamp?: string } }[]> => list('pods', `peapods.io/pea=${pea}`);
+export const podsOf = (pea: string): Promise<{ metadata: { name: string; deletionTimestamp?: string } }[]> =>
+  list('pods', `peapods.io/pea=${pea}`);
 
 /** One JSON line per step the example runtime took (examples/events.ts), read through the recorder pod. */
 export async function runtimeEvents(pea: string): Promise<{ event: string; status?: string; t: number }[]> {
-  const out = await kubectl(['exec', '-n', NAMESPACE, 'recorder', '--', 'node', '-e',
-    `const f='/events/${pea}.jsonl';process.stdout.write(require('fs').existsSync(f)?require('fs').readFileSync(f,'utf8'):'')`]);
-  return out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; t: number });
+  const out = await kubectl([
+    'exec',
+    '-n',
+    NAMESPACE,
+    'recorder',
+    '--',
+    'node',
+    '-e',
+    `const f='/events/${pea}.jsonl';process.stdout.write(require('fs').existsSync(f)?require('fs').readFileSync(f,'utf8'):'')`,
+  ]);
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { event: string; t: number });
 }
 
 export interface PeaOptions {
@@ -150,10 +193,14 @@ export function pea(name: string, o: PeaOptions = {}): object {
 /** Schedules a pod onto the node of the recorder pod (test/e2e/global-setup.mjs), whose label this is. */
 export const WITH_RECORDER = {
   podAffinity: {
-    requiredDuringSchedulingIgnoredDuringExecution: [{
-      labelSelector: { matchLabels: { 'peapods.io/e2e': 'recorder' } }, topologyKey: 'kubernetes.io/hostname',
-    }],
+    requiredDuringSchedulingIgnoredDuringExecution: [
+      {
+        labelSelector: { matchLabels: { 'peapods.io/e2e': 'recorder' } },
+        topologyKey: 'kubernetes.io/hostname',
+      },
+    ],
   },
 };
 
-export const condition = (s: PeaStatus | undefined, type: string) => s?.conditions?.find((c) => c.type === type);
+export const condition = (s: PeaStatus | undefined, type: string) =>
+  s?.conditions?.find((c) => c.type === type);

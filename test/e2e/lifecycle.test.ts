@@ -3,7 +3,19 @@
 // pod's readiness into the Pea's. Peas are applied together and checked one by one, so the
 // file takes about as long as its slowest Pea.
 import { describe, expect, test, beforeAll } from '@jest/globals';
-import { apply, condition, kubectl, NAMESPACE, pea, peaStatus, podsOf, runtimeEvents, waitFor, waitForPhase, type PeaStatus } from './kube.js';
+import {
+  apply,
+  condition,
+  kubectl,
+  NAMESPACE,
+  pea,
+  peaStatus,
+  podsOf,
+  runtimeEvents,
+  waitFor,
+  waitForPhase,
+  type PeaStatus,
+} from './kube.js';
 
 const MINUTE = 60_000;
 
@@ -22,7 +34,9 @@ describe('a Pea from kubectl apply to its end', () => {
     expect(s.phase).toBe('Ready');
     const pods = await podsOf('sleeper');
     expect(pods.map((p) => p.metadata.name)).toEqual([s.podName]);
-    const pod = JSON.parse(await kubectl(['get', '-n', NAMESPACE, 'pod', s.podName as string, '-o', 'json'])) as {
+    const pod = JSON.parse(
+      await kubectl(['get', '-n', NAMESPACE, 'pod', s.podName as string, '-o', 'json']),
+    ) as {
       status: { conditions: { type: string; status: string }[] };
     };
     expect(pod.status.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
@@ -32,16 +46,23 @@ describe('a Pea from kubectl apply to its end', () => {
 
   test('a runtime slow to become ready keeps the Pea Starting until it is', async () => {
     const seen = new Set<string>();
-    const s = await waitFor('pea/slow Ready', async () => {
-      const st = await peaStatus('slow');
-      if (st?.phase) seen.add(st.phase);
-      return st?.phase === 'Ready' ? st : undefined;
-    }, 2 * MINUTE, 250);
+    const s = await waitFor(
+      'pea/slow Ready',
+      async () => {
+        const st = await peaStatus('slow');
+        if (st?.phase) seen.add(st.phase);
+        return st?.phase === 'Ready' ? st : undefined;
+      },
+      2 * MINUTE,
+      250,
+    );
     expect(seen.has('Starting')).toBe(true);
     const ready = (await runtimeEvents('slow')).find((e) => e.event === 'ready');
     expect(ready).toBeDefined();
     // Status times have whole seconds; the Pea may not be Ready before the runtime said so.
-    expect(new Date(s.readyTime as string).getTime()).toBeGreaterThanOrEqual(Math.floor((ready?.t as number) / 1000) * 1000);
+    expect(new Date(s.readyTime as string).getTime()).toBeGreaterThanOrEqual(
+      Math.floor((ready?.t as number) / 1000) * 1000,
+    );
   });
 
   test('a runtime that never becomes ready fails with ReadyTimeout, naming the field to raise', async () => {
@@ -49,7 +70,11 @@ describe('a Pea from kubectl apply to its end', () => {
     expect(s.reason).toBe('ReadyTimeout');
     expect(s.message).toContain('spec.timeouts.readySeconds');
     expect(condition(s, 'Ready')?.status).toBe('False');
-    await waitFor('the timed-out pod to be deleted', async () => ((await podsOf('never-ready')).length === 0 ? true : undefined), MINUTE);
+    await waitFor(
+      'the timed-out pod to be deleted',
+      async () => ((await podsOf('never-ready')).length === 0 ? true : undefined),
+      MINUTE,
+    );
   });
 
   test('a crash before ready is FailedToStart, with the termination message', async () => {

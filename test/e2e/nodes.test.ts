@@ -8,7 +8,9 @@ import { apply, kubectl, NAMESPACE, OPERATOR_NAMESPACE, peaStatus, waitForPhase,
 
 const MINUTE = 60_000;
 const OPERATOR_LABELS = { 'app.kubernetes.io/name': 'peapods', 'app.kubernetes.io/component': 'operator' };
-const selector = Object.entries(OPERATOR_LABELS).map(([k, v]) => `${k}=${v}`).join(',');
+const selector = Object.entries(OPERATOR_LABELS)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(',');
 
 /** Nodes that take ordinary pods (kind's control plane is tainted NoSchedule). */
 async function schedulableNodes(): Promise<string[]> {
@@ -19,8 +21,16 @@ async function schedulableNodes(): Promise<string[]> {
 }
 
 async function operatorPod(): Promise<{ name: string; node: string }> {
-  const out = await kubectl(['get', 'pods', '-n', OPERATOR_NAMESPACE, '-l', selector, '-o',
-    'jsonpath={.items[0].metadata.name} {.items[0].spec.nodeName}']);
+  const out = await kubectl([
+    'get',
+    'pods',
+    '-n',
+    OPERATOR_NAMESPACE,
+    '-l',
+    selector,
+    '-o',
+    'jsonpath={.items[0].metadata.name} {.items[0].spec.nodeName}',
+  ]);
   const [name, node] = out.trim().split(' ') as [string, string];
   return { name, node };
 }
@@ -31,16 +41,30 @@ describe('across nodes', () => {
   }, 2 * MINUTE);
 
   test('the operator talks to the API server through the kubernetes Service', async () => {
-    const service = await kubectl(['get', 'service', '-n', 'default', 'kubernetes', '-o',
-      'jsonpath={.spec.clusterIP}']);
+    const service = await kubectl([
+      'get',
+      'service',
+      '-n',
+      'default',
+      'kubernetes',
+      '-o',
+      'jsonpath={.spec.clusterIP}',
+    ]);
     const clusterIP = service.trim();
     const op = await operatorPod();
     const printHost = 'process.stdout.write(process.env.KUBERNETES_SERVICE_HOST)';
     const host = await kubectl(['exec', '-n', OPERATOR_NAMESPACE, op.name, '--', 'node', '-e', printHost]);
     expect(host).toBe(clusterIP);
     // Ready means its caches synced: it listed and watched Peas and pods through that address.
-    const ready = await kubectl(['get', 'pod', '-n', OPERATOR_NAMESPACE, op.name, '-o',
-      'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+    const ready = await kubectl([
+      'get',
+      'pod',
+      '-n',
+      OPERATOR_NAMESPACE,
+      op.name,
+      '-o',
+      'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+    ]);
     expect(ready.trim()).toBe('True');
   });
 
@@ -49,30 +73,48 @@ describe('across nodes', () => {
     const op = await operatorPod();
     const apart = nodes.length > 1;
     const antiAffinity = {
-      podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{
-        namespaceSelector: {}, labelSelector: { matchLabels: OPERATOR_LABELS }, topologyKey: 'kubernetes.io/hostname',
-      }] },
+      podAntiAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: [
+          {
+            namespaceSelector: {},
+            labelSelector: { matchLabels: OPERATOR_LABELS },
+            topologyKey: 'kubernetes.io/hostname',
+          },
+        ],
+      },
     };
     await apply({
       apiVersion: 'peapods.io/v1alpha1',
       kind: 'Pea',
       metadata: { name: 'far' },
       spec: {
-        image: IMAGE, command: ['node', '/app/dist/examples/sleeper.js'], ready: { grpc: { port: 50061 } },
+        image: IMAGE,
+        command: ['node', '/app/dist/examples/sleeper.js'],
+        ready: { grpc: { port: 50061 } },
         pod: apart ? { affinity: antiAffinity } : {},
       },
     });
     await kubectl(['wait', '-n', NAMESPACE, '--for=condition=Ready', 'pea/far', '--timeout=180s']);
     const pod = (await peaStatus('far'))?.podName as string;
-    const node = (await kubectl(['get', 'pod', '-n', NAMESPACE, pod, '-o', 'jsonpath={.spec.nodeName}'])).trim();
+    const node = (
+      await kubectl(['get', 'pod', '-n', NAMESPACE, pod, '-o', 'jsonpath={.spec.nodeName}'])
+    ).trim();
     if (apart) expect(node).not.toBe(op.node);
     else expect([nodes.length, node]).toEqual([1, op.node]);
     // The Cancel RPC goes from the operator's pod to the Pea's pod IP, across nodes on kind.
     await kubectl(['patch', '-n', NAMESPACE, 'pea', 'far', '--type=merge', '-p', '{"spec":{"cancel":true}}']);
     const s = await waitForPhase('far', ['Succeeded', 'Failed'], MINUTE);
     expect(s.reason).toBe('Cancelled');
-    const events = await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', 'involvedObject.name=far',
-      '-o', 'jsonpath={.items[*].reason}']);
+    const events = await kubectl([
+      'get',
+      'events',
+      '-n',
+      NAMESPACE,
+      '--field-selector',
+      'involvedObject.name=far',
+      '-o',
+      'jsonpath={.items[*].reason}',
+    ]);
     expect(events).not.toContain('CancelUnreachable');
   });
 });

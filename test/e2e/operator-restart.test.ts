@@ -2,14 +2,39 @@
 // cancelled; its Deployment brings a new one. Afterwards every Pea reached the state it
 // should, no Pea ever had two pods, and no finalizer is left behind.
 import { describe, expect, test } from '@jest/globals';
-import { apply, kubectl, list, NAMESPACE, OPERATOR_NAMESPACE, pea, waitFor, waitForGone, waitForPhase } from './kube.js';
+import {
+  apply,
+  kubectl,
+  list,
+  NAMESPACE,
+  OPERATOR_NAMESPACE,
+  pea,
+  waitFor,
+  waitForGone,
+  waitForPhase,
+} from './kube.js';
 
 const MINUTE = 60_000;
 const NAMES = ['r-0', 'r-1', 'r-2', 'r-3', 'r-4', 'r-5'];
 
 async function restartOperator(): Promise<void> {
-  await kubectl(['delete', 'pod', '-n', OPERATOR_NAMESPACE, '-l', 'app.kubernetes.io/name=peapods', '--wait=false']);
-  await kubectl(['rollout', 'status', '-n', OPERATOR_NAMESPACE, 'deployment/peapods-operator', '--timeout=120s']);
+  await kubectl([
+    'delete',
+    'pod',
+    '-n',
+    OPERATOR_NAMESPACE,
+    '-l',
+    'app.kubernetes.io/name=peapods',
+    '--wait=false',
+  ]);
+  await kubectl([
+    'rollout',
+    'status',
+    '-n',
+    OPERATOR_NAMESPACE,
+    'deployment/peapods-operator',
+    '--timeout=120s',
+  ]);
 }
 
 describe('the operator restarted mid-flight', () => {
@@ -19,7 +44,10 @@ describe('the operator restarted mid-flight', () => {
     // Every pod that ever existed for these Peas, sampled while the test runs.
     const sampler = (async () => {
       while (watching) {
-        for (const p of await list<{ metadata: { uid: string; labels: Record<string, string> } }>('pods', 'peapods.io/pea').catch(() => [])) {
+        for (const p of await list<{ metadata: { uid: string; labels: Record<string, string> } }>(
+          'pods',
+          'peapods.io/pea',
+        ).catch(() => [])) {
           podsSeen.get(p.metadata.labels['peapods.io/pea'] ?? '')?.add(p.metadata.uid);
         }
         await new Promise((r) => setTimeout(r, 300));
@@ -30,7 +58,8 @@ describe('the operator restarted mid-flight', () => {
     await restartOperator();
     for (const n of NAMES) await waitForPhase(n, ['Ready'], 3 * MINUTE);
 
-    for (const n of NAMES.slice(0, 3)) await kubectl(['patch', '-n', NAMESPACE, 'pea', n, '--type=merge', '-p', '{"spec":{"cancel":true}}']);
+    for (const n of NAMES.slice(0, 3))
+      await kubectl(['patch', '-n', NAMESPACE, 'pea', n, '--type=merge', '-p', '{"spec":{"cancel":true}}']);
     for (const n of NAMES.slice(3)) await kubectl(['delete', '-n', NAMESPACE, 'pea', n, '--wait=false']);
     await restartOperator();
 
@@ -40,8 +69,20 @@ describe('the operator restarted mid-flight', () => {
       // Ready was reached and recorded before the cancel, across the restarts.
       expect(s.readyTime).toBeDefined();
       // The restarted operator derived the same token (its key lives in a Secret).
-      const reasons = await kubectl(['get', 'events', '-n', NAMESPACE, '--field-selector', `involvedObject.name=${n}`, '-o', 'jsonpath={.items[*].reason}']);
-      expect({ name: n, reasons }).toEqual({ name: n, reasons: expect.not.stringContaining('CancelUnauthenticated') });
+      const reasons = await kubectl([
+        'get',
+        'events',
+        '-n',
+        NAMESPACE,
+        '--field-selector',
+        `involvedObject.name=${n}`,
+        '-o',
+        'jsonpath={.items[*].reason}',
+      ]);
+      expect({ name: n, reasons }).toEqual({
+        name: n,
+        reasons: expect.not.stringContaining('CancelUnauthenticated'),
+      });
     }
     for (const n of NAMES.slice(3)) await waitForGone('pea', n, 2 * MINUTE);
     watching = false;
@@ -51,9 +92,14 @@ describe('the operator restarted mid-flight', () => {
     // The deleted Peas are gone, so their finalizer was removed; the cancelled ones keep it
     // until they are deleted, and lose it then.
     for (const n of NAMES.slice(0, 3)) await kubectl(['delete', '-n', NAMESPACE, 'pea', n, '--wait=false']);
-    for (const n of NAMES.slice(0, 3)) await waitFor(`pea/${n} deleted`, async () => {
-      const out = await kubectl(['get', '-n', NAMESPACE, 'pea', n, '--ignore-not-found', '-o', 'name']);
-      return out.trim() === '' ? true : undefined;
-    }, MINUTE);
+    for (const n of NAMES.slice(0, 3))
+      await waitFor(
+        `pea/${n} deleted`,
+        async () => {
+          const out = await kubectl(['get', '-n', NAMESPACE, 'pea', n, '--ignore-not-found', '-o', 'name']);
+          return out.trim() === '' ? true : undefined;
+        },
+        MINUTE,
+      );
   });
 });

@@ -50,14 +50,16 @@ function attacker(target: string): object {
       restartPolicy: 'Never',
       automountServiceAccountToken: false,
       securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [{
-        name: 'attacker',
-        image: IMAGE,
-        imagePullPolicy: 'IfNotPresent',
-        command: ['node', '-e', PROBE],
-        env: [{ name: 'TARGET', value: target }],
-        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-      }],
+      containers: [
+        {
+          name: 'attacker',
+          image: IMAGE,
+          imagePullPolicy: 'IfNotPresent',
+          command: ['node', '-e', PROBE],
+          env: [{ name: 'TARGET', value: target }],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
     },
   };
 }
@@ -66,7 +68,11 @@ const guarded = {
   apiVersion: 'peapods.io/v1alpha1',
   kind: 'Pea',
   metadata: { name: 'guarded' },
-  spec: { image: IMAGE, command: ['node', '/app/dist/examples/sleeper.js'], ready: { grpc: { port: 50061 } } },
+  spec: {
+    image: IMAGE,
+    command: ['node', '/app/dist/examples/sleeper.js'],
+    ready: { grpc: { port: 50061 } },
+  },
 };
 
 describe('a pod of another tenant', () => {
@@ -80,40 +86,64 @@ describe('a pod of another tenant', () => {
     const pod = (await peaStatus('guarded', TENANT))?.podName as string;
     podIP = (await kubectl(['get', 'pod', '-n', TENANT, pod, '-o', 'jsonpath={.status.podIP}'])).trim();
     await apply(attacker(podIP), ATTACKER);
-    await waitFor('the attacker pod to finish', async () => {
-      const phase = (await kubectl(['get', 'pod', '-n', ATTACKER, 'attacker', '-o', 'jsonpath={.status.phase}']))
-        .trim();
-      if (phase === 'Failed') throw new Error(await kubectl(['logs', '-n', ATTACKER, 'attacker']));
-      return phase === 'Succeeded' ? true : undefined;
-    }, 2 * MINUTE);
-    outcome = JSON.parse((await kubectl(['logs', '-n', ATTACKER, 'attacker'])).trim().split('\n').pop() as string);
+    await waitFor(
+      'the attacker pod to finish',
+      async () => {
+        const phase = (
+          await kubectl(['get', 'pod', '-n', ATTACKER, 'attacker', '-o', 'jsonpath={.status.phase}'])
+        ).trim();
+        if (phase === 'Failed') throw new Error(await kubectl(['logs', '-n', ATTACKER, 'attacker']));
+        return phase === 'Succeeded' ? true : undefined;
+      },
+      2 * MINUTE,
+    );
+    outcome = JSON.parse(
+      (await kubectl(['logs', '-n', ATTACKER, 'attacker'])).trim().split('\n').pop() as string,
+    );
   }, 5 * MINUTE);
 
   afterAll(async () => {
     await kubectl(['delete', 'namespace', TENANT, ATTACKER, '--ignore-not-found', '--timeout=120s']);
   }, 3 * MINUTE);
 
-  test('finds the operator\'s NetworkPolicy in the Pea\'s namespace, which no chart value named', async () => {
+  test("finds the operator's NetworkPolicy in the Pea's namespace, which no chart value named", async () => {
     const policy = 'peapods-operator-pea-sidecar';
-    const selector = await kubectl(['get', 'networkpolicy', '-n', TENANT, policy, '-o',
-      'jsonpath={.spec.podSelector}']);
+    const selector = await kubectl([
+      'get',
+      'networkpolicy',
+      '-n',
+      TENANT,
+      policy,
+      '-o',
+      'jsonpath={.spec.podSelector}',
+    ]);
     expect(JSON.parse(selector)).toEqual({
       matchExpressions: [{ key: 'peapods.io/pea', operator: 'Exists' }],
       matchLabels: { 'app.kubernetes.io/managed-by': 'peapods' },
     });
   });
 
-  const how = ENFORCED ? 'kind: no connection at all' : 'no NetworkPolicy enforced: refused for want of a token';
+  const how = ENFORCED
+    ? 'kind: no connection at all'
+    : 'no NetworkPolicy enforced: refused for want of a token';
   test(`cannot cancel through /prestop, /status or Cancel (${how})`, () => {
     if (ENFORCED) {
       // Dropped (a timeout) or rejected (refused, unreachable), as the CNI chooses; never an answer.
       const none = ['no connection', 'ECONNREFUSED', 'EHOSTUNREACH'];
       const connected = (what: string): boolean => !none.includes(outcome[what] as string);
-      expect({ prestop: connected('prestop'), status: connected('status') }).toEqual({ prestop: false, status: false });
+      expect({ prestop: connected('prestop'), status: connected('status') }).toEqual({
+        prestop: false,
+        status: false,
+      });
       expect(['gRPC 4', 'gRPC 14']).toContain(outcome.cancel); // DEADLINE_EXCEEDED or UNAVAILABLE
       expect(outcome.runtime).toBe('connected');
     } else {
-      expect(outcome).toEqual({ prestop: 'HTTP 401', status: 'HTTP 401', cancel: 'gRPC 16', runtime: 'connected' });
+      expect(outcome).toEqual({
+        prestop: 'HTTP 401',
+        status: 'HTTP 401',
+        cancel: 'gRPC 16',
+        runtime: 'connected',
+      });
     }
   });
 
@@ -122,8 +152,15 @@ describe('a pod of another tenant', () => {
     expect(s?.phase).toBe('Ready');
     expect(s?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
     const pod = s?.podName as string;
-    const restarts = await kubectl(['get', 'pod', '-n', TENANT, pod, '-o',
-      'jsonpath={.status.containerStatuses[*].restartCount}']);
+    const restarts = await kubectl([
+      'get',
+      'pod',
+      '-n',
+      TENANT,
+      pod,
+      '-o',
+      'jsonpath={.status.containerStatuses[*].restartCount}',
+    ]);
     expect(restarts.trim()).toBe('0');
     if (!ENFORCED) {
       // The refusals reached the sidecar, which logged each one without a token.
@@ -134,11 +171,28 @@ describe('a pod of another tenant', () => {
   });
 
   test('while the operator still cancels it', async () => {
-    await kubectl(['patch', '-n', TENANT, 'pea', 'guarded', '--type=merge', '-p', '{"spec":{"cancel":true}}']);
+    await kubectl([
+      'patch',
+      '-n',
+      TENANT,
+      'pea',
+      'guarded',
+      '--type=merge',
+      '-p',
+      '{"spec":{"cancel":true}}',
+    ]);
     const s = await waitForPhase('guarded', ['Succeeded', 'Failed'], MINUTE, TENANT);
     expect(s.reason).toBe('Cancelled');
-    const events = await kubectl(['get', 'events', '-n', TENANT, '--field-selector', 'involvedObject.name=guarded',
-      '-o', 'jsonpath={.items[*].reason}']);
+    const events = await kubectl([
+      'get',
+      'events',
+      '-n',
+      TENANT,
+      '--field-selector',
+      'involvedObject.name=guarded',
+      '-o',
+      'jsonpath={.items[*].reason}',
+    ]);
     expect(events).not.toContain('CancelUnreachable');
   });
 });

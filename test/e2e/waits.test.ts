@@ -3,8 +3,17 @@
 // (at once when the cause cannot heal), not with the advice to wait longer.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import {
-  apply, condition, getJson, kubectl, NAMESPACE, peaStatus, podsOf, waitFor, waitForPhase,
-  type PeaObject, type PeaStatus,
+  apply,
+  condition,
+  getJson,
+  kubectl,
+  NAMESPACE,
+  peaStatus,
+  podsOf,
+  waitFor,
+  waitForPhase,
+  type PeaObject,
+  type PeaStatus,
 } from './kube.js';
 
 const MINUTE = 60_000;
@@ -18,10 +27,15 @@ const PEAS = ['unpullable', 'crowded', 'bad-image-name'];
 
 /** Until the Pea is Starting with its Ready condition's reason one of `reasons`. */
 async function waitingOn(name: string, reasons: string[]): Promise<PeaStatus> {
-  return waitFor(`pea/${name} Starting on ${reasons.join(' or ')}`, async () => {
-    const s = await peaStatus(name);
-    return s?.phase === 'Starting' && reasons.includes(condition(s, 'Ready')?.reason ?? '') ? s : undefined;
-  }, 2 * MINUTE, 250);
+  return waitFor(
+    `pea/${name} Starting on ${reasons.join(' or ')}`,
+    async () => {
+      const s = await peaStatus(name);
+      return s?.phase === 'Starting' && reasons.includes(condition(s, 'Ready')?.reason ?? '') ? s : undefined;
+    },
+    2 * MINUTE,
+    250,
+  );
 }
 
 /** This Pea's Warning Events (by UID: an earlier run's Pea of the same name may have left some). */
@@ -48,7 +62,16 @@ describe('a Pea whose pod cannot start says why, and fails with the true cause',
   };
 
   const remove = (): Promise<string> =>
-    kubectl(['delete', 'pea', '-n', NAMESPACE, '--ignore-not-found', '--wait=true', '--timeout=60s', ...PEAS]);
+    kubectl([
+      'delete',
+      'pea',
+      '-n',
+      NAMESPACE,
+      '--ignore-not-found',
+      '--wait=true',
+      '--timeout=60s',
+      ...PEAS,
+    ]);
 
   beforeAll(async () => {
     await remove(); // an ended Pea stays ended: a run cut short must not leave its Peas to this one
@@ -64,8 +87,8 @@ describe('a Pea whose pod cannot start says why, and fails with the true cause',
 
   afterAll(remove);
 
-  test('an unpullable image: the kubelet\'s words while Starting, one Warning, then it fails with them', async () => {
-    const waiting = await waits.unpullable as PeaStatus;
+  test("an unpullable image: the kubelet's words while Starting, one Warning, then it fails with them", async () => {
+    const waiting = (await waits.unpullable) as PeaStatus;
     const ready = condition(waiting, 'Ready');
     expect(ready?.message).toContain('the kubelet cannot pull the image of the runtime container');
     expect(ready?.message).toContain('registry.invalid/nope:1');
@@ -75,16 +98,20 @@ describe('a Pea whose pod cannot start says why, and fails with the true cause',
     expect(s.message).toContain('spec.timeouts.readySeconds is 40');
     expect(s.message).toContain('spec.pod.imagePullSecrets');
     expect(s.message).not.toContain('raise spec.timeouts.readySeconds');
-    const wait = (await warnings('unpullable')).filter((e) => !e.message.startsWith('the runtime was not ready'));
+    const wait = (await warnings('unpullable')).filter(
+      (e) => !e.message.startsWith('the runtime was not ready'),
+    );
     expect(wait.map((e) => e.reason)).toHaveLength(1);
     expect(['ErrImagePull', 'ImagePullBackOff']).toContain(wait[0]?.reason);
     await podGone('unpullable');
   });
 
-  test('more CPU than any node has: the scheduler\'s words while Starting, then Unschedulable', async () => {
-    const waiting = await waits.crowded as PeaStatus;
+  test("more CPU than any node has: the scheduler's words while Starting, then Unschedulable", async () => {
+    const waiting = (await waits.crowded) as PeaStatus;
     const message = condition(waiting, 'Ready')?.message;
-    expect(message).toContain('the scheduler cannot place pod crowded-pea on a node (0/1 nodes are available');
+    expect(message).toContain(
+      'the scheduler cannot place pod crowded-pea on a node (0/1 nodes are available',
+    );
     expect(message).toContain('Insufficient cpu');
     expect(message).toContain('lower the requests in spec.resources');
     const s = await waitForPhase('crowded', ['Failed', 'Succeeded'], 2 * MINUTE);
@@ -105,4 +132,3 @@ describe('a Pea whose pod cannot start says why, and fails with the true cause',
     await podGone('bad-image-name');
   });
 });
-

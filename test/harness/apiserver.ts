@@ -37,7 +37,10 @@ export interface ApiServer {
 }
 
 function binDir(): string {
-  return execFileSync(join(ROOT, 'hack/k8s-binaries.sh'), ['test'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  return execFileSync(join(ROOT, 'hack/k8s-binaries.sh'), ['test'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
 }
 
 function kubeConfig(url: string, user: string, token: string): k8s.KubeConfig {
@@ -57,7 +60,14 @@ function probe(url: string, token?: string): Promise<number> {
   return new Promise((resolve) => {
     const u = new URL(url);
     const req = (u.protocol === 'https:' ? request : httpRequest)(
-      { hostname: u.hostname, port: u.port, path: u.pathname, rejectUnauthorized: false, headers: token ? { authorization: `Bearer ${token}` } : {}, timeout: 1000 },
+      {
+        hostname: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        rejectUnauthorized: false,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        timeout: 1000,
+      },
       (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
@@ -69,11 +79,19 @@ function probe(url: string, token?: string): Promise<number> {
   });
 }
 
-async function waitFor(what: string, proc: ChildProcess, logFile: string, ok: () => Promise<boolean>, ms = 60000): Promise<void> {
+async function waitFor(
+  what: string,
+  proc: ChildProcess,
+  logFile: string,
+  ok: () => Promise<boolean>,
+  ms = 60000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await ok())) {
     if (proc.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`${what} did not become ready: see ${logFile}\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+      throw new Error(
+        `${what} did not become ready: see ${logFile}\n${readFileSync(logFile, 'utf8').slice(-3000)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -109,35 +127,84 @@ export async function startApiServer(): Promise<ApiServer> {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'peapods-apiserver-'));
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-  const etcd = startLogged(join(bin, 'etcd'), [
-    '--data-dir', join(dir, 'etcd'), '--listen-client-urls', `http://127.0.0.1:${etcdPort}`, '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`,
-    '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-    '--initial-cluster', `default=http://127.0.0.1:${peerPort}`, '--unsafe-no-fsync', '--log-level', 'warn',
-  ], join(dir, 'etcd.log'));
-  await waitFor('etcd', etcd, join(dir, 'etcd.log'), async () => (await probe(`http://127.0.0.1:${etcdPort}/health`)) === 200);
+  const etcd = startLogged(
+    join(bin, 'etcd'),
+    [
+      '--data-dir',
+      join(dir, 'etcd'),
+      '--listen-client-urls',
+      `http://127.0.0.1:${etcdPort}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${etcdPort}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-cluster',
+      `default=http://127.0.0.1:${peerPort}`,
+      '--unsafe-no-fsync',
+      '--log-level',
+      'warn',
+    ],
+    join(dir, 'etcd.log'),
+  );
+  await waitFor(
+    'etcd',
+    etcd,
+    join(dir, 'etcd.log'),
+    async () => (await probe(`http://127.0.0.1:${etcdPort}/health`)) === 200,
+  );
 
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs1', format: 'pem' }));
   const adminToken = 'admin-token';
   const operatorToken = 'operator-token';
   const operatorUser = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SA}`;
-  writeFileSync(join(dir, 'tokens.csv'), [
-    `${adminToken},admin,uid-admin,"system:masters"`,
-    `${operatorToken},${operatorUser},uid-operator,"system:serviceaccounts,system:serviceaccounts:${OPERATOR_NAMESPACE},system:authenticated"`,
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'tokens.csv'),
+    [
+      `${adminToken},admin,uid-admin,"system:masters"`,
+      `${operatorToken},${operatorUser},uid-operator,"system:serviceaccounts,system:serviceaccounts:${OPERATOR_NAMESPACE},system:authenticated"`,
+    ].join('\n'),
+  );
 
   const apiserverArgs = [
-    '--etcd-servers', `http://127.0.0.1:${etcdPort}`, '--cert-dir', join(dir, 'certs'), '--secure-port', String(apiPort),
-    '--bind-address', '127.0.0.1', '--service-cluster-ip-range', '10.0.0.0/24', '--allow-privileged=true',
-    '--authorization-mode', 'RBAC', '--token-auth-file', join(dir, 'tokens.csv'),
-    '--service-account-key-file', join(dir, 'sa.key'), '--service-account-signing-key-file', join(dir, 'sa.key'),
-    '--service-account-issuer', 'https://peapods.test', '--disable-admission-plugins', 'ServiceAccount',
-    '--enable-priority-and-fairness=false', '--profiling=false', '--v=1',
+    '--etcd-servers',
+    `http://127.0.0.1:${etcdPort}`,
+    '--cert-dir',
+    join(dir, 'certs'),
+    '--secure-port',
+    String(apiPort),
+    '--bind-address',
+    '127.0.0.1',
+    '--service-cluster-ip-range',
+    '10.0.0.0/24',
+    '--allow-privileged=true',
+    '--authorization-mode',
+    'RBAC',
+    '--token-auth-file',
+    join(dir, 'tokens.csv'),
+    '--service-account-key-file',
+    join(dir, 'sa.key'),
+    '--service-account-signing-key-file',
+    join(dir, 'sa.key'),
+    '--service-account-issuer',
+    'https://peapods.test',
+    '--disable-admission-plugins',
+    'ServiceAccount',
+    '--enable-priority-and-fairness=false',
+    '--profiling=false',
+    '--v=1',
   ];
   let apiserver = startLogged(join(bin, 'kube-apiserver'), apiserverArgs, join(dir, 'apiserver.log'));
   const url = `https://127.0.0.1:${apiPort}`;
   const apiserverReady = (): Promise<void> =>
-    waitFor('kube-apiserver', apiserver, join(dir, 'apiserver.log'), async () => (await probe(`${url}/readyz`, adminToken)) === 200);
+    waitFor(
+      'kube-apiserver',
+      apiserver,
+      join(dir, 'apiserver.log'),
+      async () => (await probe(`${url}/readyz`, adminToken)) === 200,
+    );
   const restart = async (whileDown?: () => Promise<unknown>): Promise<void> => {
     await stopGroup(apiserver);
     await whileDown?.();
@@ -187,17 +254,40 @@ function postRaw(kc: k8s.KubeConfig, path: string, body: object): Promise<void> 
  * A raw request with the kubeconfig's token: CRDs go as they are, since client-node's typed
  * models would drop keys whose wire names differ (x-kubernetes-validations, default).
  */
-export function sendRaw(kc: k8s.KubeConfig, method: string, path: string, body: object, contentType: string): Promise<void> {
+export function sendRaw(
+  kc: k8s.KubeConfig,
+  method: string,
+  path: string,
+  body: object,
+  contentType: string,
+): Promise<void> {
   const url = new URL(path, kc.getCurrentCluster()!.server);
   const token = kc.getCurrentUser()?.token;
   const data = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = request({ hostname: url.hostname, port: url.port, path: url.pathname, method, rejectUnauthorized: false,
-      headers: { authorization: `Bearer ${token}`, 'content-type': contentType, 'content-length': Buffer.byteLength(data) } }, (res) => {
-      let out = '';
-      res.on('data', (c: Buffer) => (out += c.toString()));
-      res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve() : reject(new Error(`${method} ${path}: HTTP ${res.statusCode}: ${out.slice(0, 1000)}`))));
-    });
+    const req = request(
+      {
+        hostname: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method,
+        rejectUnauthorized: false,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': contentType,
+          'content-length': Buffer.byteLength(data),
+        },
+      },
+      (res) => {
+        let out = '';
+        res.on('data', (c: Buffer) => (out += c.toString()));
+        res.on('end', () =>
+          (res.statusCode ?? 500) < 300
+            ? resolve()
+            : reject(new Error(`${method} ${path}: HTTP ${res.statusCode}: ${out.slice(0, 1000)}`)),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -206,9 +296,13 @@ export function sendRaw(kc: k8s.KubeConfig, method: string, path: string, body: 
 /** Applies the RBAC of deploy/peapods-operator.yaml: the operator runs with exactly the permissions it ships. */
 async function installRbac(admin: k8s.KubeConfig): Promise<void> {
   const client = k8s.KubernetesObjectApi.makeApiClient(admin);
-  await admin.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } });
+  await admin
+    .makeApiClient(k8s.CoreV1Api)
+    .createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } });
   const rbacKinds = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
-  for (const obj of k8s.loadAllYaml(readFileSync(join(ROOT, OPERATOR_MANIFEST), 'utf8')) as k8s.KubernetesObject[]) {
+  for (const obj of k8s.loadAllYaml(
+    readFileSync(join(ROOT, OPERATOR_MANIFEST), 'utf8'),
+  ) as k8s.KubernetesObject[]) {
     if (obj && rbacKinds.includes(obj.kind as string)) await client.create(obj);
   }
 }

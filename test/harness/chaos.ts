@@ -50,7 +50,8 @@ export function chaosSeed(): number {
   const env = process.env.CHAOS_SEED;
   if (env !== undefined && env !== '') {
     const n = Number(env);
-    if (!Number.isInteger(n)) throw new Error(`CHAOS_SEED must be a whole number, not ${JSON.stringify(env)}`);
+    if (!Number.isInteger(n))
+      throw new Error(`CHAOS_SEED must be a whole number, not ${JSON.stringify(env)}`);
     return n >>> 0;
   }
   return (Date.now() ^ (process.pid << 16)) >>> 0;
@@ -131,7 +132,9 @@ export class CuttableProxy {
 
 /** A copy of the operator's kubeconfig that reaches the API server at `server` instead. */
 export function operatorKubeconfigVia(api: ApiServer, server: string): string {
-  const cfg = parseYaml(readFileSync(api.operatorKubeconfigFile, 'utf8')) as { clusters: Array<{ cluster: { server: string } }> };
+  const cfg = parseYaml(readFileSync(api.operatorKubeconfigFile, 'utf8')) as {
+    clusters: Array<{ cluster: { server: string } }>;
+  };
   for (const c of cfg.clusters) c.cluster.server = server;
   const file = join(tempDir(), 'operator-via-proxy.kubeconfig');
   writeFileSync(file, stringifyYaml(cfg));
@@ -140,8 +143,20 @@ export function operatorKubeconfigVia(api: ApiServer, server: string): string {
 
 /** The operator as a real process with the RBAC it ships (as TestCluster.startOperator), any kubeconfig. */
 export function startOperatorProcess(kubeconfigFile: string, namespace: string, extra: string[] = []): Proc {
-  return start(process.execPath, [OPERATOR, '--kubeconfig', kubeconfigFile, '--namespace', namespace,
-    '--metrics-bind-address', '127.0.0.1:0', '--health-probe-bind-address', '127.0.0.1:0', '--leader-election-namespace', 'peapods-system', ...extra]);
+  return start(process.execPath, [
+    OPERATOR,
+    '--kubeconfig',
+    kubeconfigFile,
+    '--namespace',
+    namespace,
+    '--metrics-bind-address',
+    '127.0.0.1:0',
+    '--health-probe-bind-address',
+    '127.0.0.1:0',
+    '--leader-election-namespace',
+    'peapods-system',
+    ...extra,
+  ]);
 }
 
 /** Kills with SIGKILL and waits for the exit; resolves when the process is gone. */
@@ -187,7 +202,10 @@ export class Recorder {
   private readonly custom: k8s.CustomObjectsApi;
   private readonly core: k8s.CoreV1Api;
 
-  constructor(private readonly kc: k8s.KubeConfig, readonly namespace: string) {
+  constructor(
+    private readonly kc: k8s.KubeConfig,
+    readonly namespace: string,
+  ) {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
@@ -196,15 +214,34 @@ export class Recorder {
     const [peas, pods] = await this.list();
     for (const p of peas.items) this.onPea('ADDED', p);
     for (const p of pods.items) this.onPod('ADDED', p);
-    void this.follow(`/apis/${GROUP}/${VERSION}/namespaces/${this.namespace}/${PLURAL}`, peas.metadata!.resourceVersion!, (t, o) => this.onPea(t, o as Pea), () => this.relistPeas());
-    void this.follow(`/api/v1/namespaces/${this.namespace}/pods`, pods.metadata!.resourceVersion!, (t, o) => this.onPod(t, o as k8s.V1Pod), () => this.relistPods());
+    void this.follow(
+      `/apis/${GROUP}/${VERSION}/namespaces/${this.namespace}/${PLURAL}`,
+      peas.metadata!.resourceVersion!,
+      (t, o) => this.onPea(t, o as Pea),
+      () => this.relistPeas(),
+    );
+    void this.follow(
+      `/api/v1/namespaces/${this.namespace}/pods`,
+      pods.metadata!.resourceVersion!,
+      (t, o) => this.onPod(t, o as k8s.V1Pod),
+      () => this.relistPods(),
+    );
   }
 
   private async list(): Promise<[k8s.KubernetesListObject<Pea & k8s.KubernetesObject>, k8s.V1PodList]> {
     // Right after the CRD is installed, or the API server restarted, its storage may answer
     // 429 for a moment.
-    const peas = (await retrying('list Peas', () => this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.namespace, plural: PLURAL }))) as k8s.KubernetesListObject<Pea & k8s.KubernetesObject>;
-    const pods = await retrying('list pods', () => this.core.listNamespacedPod({ namespace: this.namespace }));
+    const peas = (await retrying('list Peas', () =>
+      this.custom.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: this.namespace,
+        plural: PLURAL,
+      }),
+    )) as k8s.KubernetesListObject<Pea & k8s.KubernetesObject>;
+    const pods = await retrying('list pods', () =>
+      this.core.listNamespacedPod({ namespace: this.namespace }),
+    );
     return [peas, pods];
   }
 
@@ -309,20 +346,32 @@ export class Recorder {
     this.wake();
   }
 
-  private async follow(path: string, from: string, on: (type: string, obj: k8s.KubernetesObject) => void, relist: () => Promise<string>): Promise<void> {
+  private async follow(
+    path: string,
+    from: string,
+    on: (type: string, obj: k8s.KubernetesObject) => void,
+    relist: () => Promise<string>,
+  ): Promise<void> {
     const watch = new k8s.Watch(this.kc);
     let rv = from;
     while (!this.stopped) {
       let expired = false;
       await new Promise<void>((done) => {
-        void watch.watch(path, { resourceVersion: rv, allowWatchBookmarks: true }, (type, obj: k8s.KubernetesObject & { code?: number }) => {
-          if (type === 'ERROR') {
-            if (obj.code === 410) expired = true;
-            return;
-          }
-          rv = obj.metadata?.resourceVersion ?? rv;
-          if (type !== 'BOOKMARK') on(type, obj);
-        }, () => done()).then((a) => this.aborts.add(a));
+        void watch
+          .watch(
+            path,
+            { resourceVersion: rv, allowWatchBookmarks: true },
+            (type, obj: k8s.KubernetesObject & { code?: number }) => {
+              if (type === 'ERROR') {
+                if (obj.code === 410) expired = true;
+                return;
+              }
+              rv = obj.metadata?.resourceVersion ?? rv;
+              if (type !== 'BOOKMARK') on(type, obj);
+            },
+            () => done(),
+          )
+          .then((a) => this.aborts.add(a));
       });
       if (this.stopped) return;
       if (expired) {
@@ -354,31 +403,64 @@ export async function retrying<T>(what: string, fn: () => Promise<T>, ms = 120_0
 /** The kubelet's part, with the pod IP the test chose (each Pea's sidecar has its own). */
 export class Kubelet {
   readonly core: k8s.CoreV1Api;
-  constructor(kc: k8s.KubeConfig, private readonly namespace: string) {
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly namespace: string,
+  ) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
 
   running(pod: string, ip: string, ready: boolean): Promise<void> {
     const now = new Date();
     return this.status(pod, {
-      phase: 'Running', podIP: ip, podIPs: [{ ip }], startTime: now,
+      phase: 'Running',
+      podIP: ip,
+      podIPs: [{ ip }],
+      startTime: now,
       conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: now }],
-      containerStatuses: [{ name: 'runtime', image: 'example/runtime:1', imageID: '', ready, restartCount: 0, state: { running: { startedAt: now } } }],
+      containerStatuses: [
+        {
+          name: 'runtime',
+          image: 'example/runtime:1',
+          imageID: '',
+          ready,
+          restartCount: 0,
+          state: { running: { startedAt: now } },
+        },
+      ],
     });
   }
 
   terminated(pod: string, ip: string, exitCode: number): Promise<void> {
     const now = new Date();
     return this.status(pod, {
-      phase: exitCode === 0 ? 'Succeeded' : 'Failed', podIP: ip,
+      phase: exitCode === 0 ? 'Succeeded' : 'Failed',
+      podIP: ip,
       conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: now }],
-      containerStatuses: [{ name: 'runtime', image: 'example/runtime:1', imageID: '', ready: false, restartCount: 0,
-        state: { terminated: { exitCode, reason: exitCode ? 'Error' : 'Completed', startedAt: now, finishedAt: now } } }],
+      containerStatuses: [
+        {
+          name: 'runtime',
+          image: 'example/runtime:1',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: {
+            terminated: {
+              exitCode,
+              reason: exitCode ? 'Error' : 'Completed',
+              startedAt: now,
+              finishedAt: now,
+            },
+          },
+        },
+      ],
     });
   }
 
   private async status(name: string, status: k8s.V1PodStatus): Promise<void> {
-    await retrying(`status of pod ${name}`, () => this.core.patchNamespacedPodStatus({ name, namespace: this.namespace, body: { status } }, MERGE));
+    await retrying(`status of pod ${name}`, () =>
+      this.core.patchNamespacedPodStatus({ name, namespace: this.namespace, body: { status } }, MERGE),
+    );
   }
 }
 
@@ -393,13 +475,38 @@ export interface ChaosSidecar {
  * The real `pea-runtime sidecar`, listening on its own loopback address (the "pod IP") on
  * the port the operator dials, so each Pea's Cancel reaches its own sidecar and no other.
  */
-export async function startChaosSidecar(ip: string, grpcPort: number, httpPort: number, token?: string): Promise<ChaosSidecar> {
+export async function startChaosSidecar(
+  ip: string,
+  grpcPort: number,
+  httpPort: number,
+  token?: string,
+): Promise<ChaosSidecar> {
   const dir = tempDir();
   if (token !== undefined) writeSecretVolume(join(dir, 'secret'), { token });
-  const proc = start(process.execPath, [CLI, 'sidecar', '--host', ip, '--grpc-port', String(grpcPort), '--http-port', String(httpPort),
-    '--termination-log', join(dir, 'termination-log'), '--cancel-timeout', '5', '--log-level', 'warn',
-    ...(token !== undefined ? ['--token-file', join(dir, 'secret', 'token')] : []), '--', 'sleep', '900'],
-  { LOG_LEVEL: 'warn' });
+  const proc = start(
+    process.execPath,
+    [
+      CLI,
+      'sidecar',
+      '--host',
+      ip,
+      '--grpc-port',
+      String(grpcPort),
+      '--http-port',
+      String(httpPort),
+      '--termination-log',
+      join(dir, 'termination-log'),
+      '--cancel-timeout',
+      '5',
+      '--log-level',
+      'warn',
+      ...(token !== undefined ? ['--token-file', join(dir, 'secret', 'token')] : []),
+      '--',
+      'sleep',
+      '900',
+    ],
+    { LOG_LEVEL: 'warn' },
+  );
   const deadline = Date.now() + 20_000;
   // Listening once a connection to its gRPC port succeeds.
   while (!(await canConnect(ip, grpcPort))) {
@@ -410,7 +517,8 @@ export async function startChaosSidecar(ip: string, grpcPort: number, httpPort: 
     await sleep(30);
   }
   return {
-    proc, ip,
+    proc,
+    ip,
     close: async () => {
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
       proc.child.kill('SIGTERM');
@@ -460,7 +568,8 @@ export interface LifecycleResult {
   sidecarExit?: number;
 }
 
-export const isCancelled = (p: Pea | undefined): boolean => p?.status?.phase === 'Succeeded' && p.status.reason === 'Cancelled';
+export const isCancelled = (p: Pea | undefined): boolean =>
+  p?.status?.phase === 'Succeeded' && p.status.reason === 'Cancelled';
 
 /** A Pea brought up to Ready, with its sidecar running: what cancel() needs. */
 export interface Running {
@@ -474,14 +583,33 @@ export interface Running {
  * The first half of a lifecycle: create → pod → sidecar up and the pod marked Ready (the
  * kubelet) → the Pea Ready. Throws, having stopped the sidecar, if a step does not happen.
  */
-export async function bringUp(env: LifecycleEnv, name: string, ip: string, spec: Partial<PeaSpec> = {}): Promise<Running> {
+export async function bringUp(
+  env: LifecycleEnv,
+  name: string,
+  ip: string,
+  spec: Partial<PeaSpec> = {},
+): Promise<Running> {
   const { recorder: rec, kubelet, stepMs } = env;
-  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'Pea', metadata: { name }, spec: { image: 'example/runtime:1', timeouts: { cancelSeconds: 10, teardownSeconds: 5 }, ...spec } };
-  await retrying(`create ${name}`, () => env.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: env.namespace, plural: PLURAL, body })
-    .catch((err: { code?: number }) => {
-      if (err.code === 409) return undefined; // a retry after a lost response
-      throw err;
-    }));
+  const body = {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'Pea',
+    metadata: { name },
+    spec: { image: 'example/runtime:1', timeouts: { cancelSeconds: 10, teardownSeconds: 5 }, ...spec },
+  };
+  await retrying(`create ${name}`, () =>
+    env.custom
+      .createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: env.namespace,
+        plural: PLURAL,
+        body,
+      })
+      .catch((err: { code?: number }) => {
+        if (err.code === 409) return undefined; // a retry after a lost response
+        throw err;
+      }),
+  );
   const podObject = await rec.when(`the pod of ${name}`, () => rec.podsEver(name)[0], stepMs);
   const pod = podObject.metadata!.name!;
   const token = await controlToken(env, podObject);
@@ -506,23 +634,29 @@ async function controlToken(env: LifecycleEnv, pod: k8s.V1Pod): Promise<string |
   for (const c of containers) {
     const args = [...(c.command ?? []), ...(c.args ?? [])];
     const at = args.indexOf('--token-file');
-    const path = at >= 0 ? args[at + 1] : args.find((a) => a.startsWith('--token-file='))?.slice('--token-file='.length);
+    const path =
+      at >= 0 ? args[at + 1] : args.find((a) => a.startsWith('--token-file='))?.slice('--token-file='.length);
     if (!path) continue;
     const mount = (c.volumeMounts ?? []).find((m) => path.startsWith(`${m.mountPath.replace(/\/$/, '')}/`));
     const secretName = pod.spec?.volumes?.find((v) => v.name === mount?.name)?.secret?.secretName;
-    if (!mount || !secretName) throw new Error(`pod ${pod.metadata?.name}: --token-file ${path} is not on a Secret volume`);
+    if (!mount || !secretName)
+      throw new Error(`pod ${pod.metadata?.name}: --token-file ${path} is not on a Secret volume`);
     const key = path.slice(mount.mountPath.replace(/\/$/, '').length + 1);
     const core = env.kubelet.core;
     const deadline = Date.now() + env.stepMs;
     for (;;) {
-      const secret = await retrying(`Secret ${secretName}`, () => core.readNamespacedSecret({ name: secretName, namespace: env.namespace })
-        .catch((err: { code?: number }) => {
-          if (err.code === 404) return undefined;
-          throw err;
-        }));
+      const secret = await retrying(`Secret ${secretName}`, () =>
+        core
+          .readNamespacedSecret({ name: secretName, namespace: env.namespace })
+          .catch((err: { code?: number }) => {
+            if (err.code === 404) return undefined;
+            throw err;
+          }),
+      );
       const data = secret?.data?.[key];
       if (data !== undefined) return Buffer.from(data, 'base64').toString('utf8');
-      if (Date.now() > deadline) throw new Error(`Secret ${secretName} with key ${key} (the sidecar's control token) did not appear`);
+      if (Date.now() > deadline)
+        throw new Error(`Secret ${secretName} with key ${key} (the sidecar's control token) did not appear`);
       await sleep(100);
     }
   }
@@ -532,14 +666,35 @@ async function controlToken(env: LifecycleEnv, pod: k8s.V1Pod): Promise<string |
 /** Sends the cancel: spec.cancel, or a delete (the finalizer makes the operator cancel). */
 export async function requestCancel(env: LifecycleEnv, name: string, ending: Ending): Promise<void> {
   if (ending === 'cancel') {
-    await retrying(`cancel ${name}`, () => env.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: env.namespace, plural: PLURAL, name, body: { spec: { cancel: true } } }, MERGE));
+    await retrying(`cancel ${name}`, () =>
+      env.custom.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace: env.namespace,
+          plural: PLURAL,
+          name,
+          body: { spec: { cancel: true } },
+        },
+        MERGE,
+      ),
+    );
     return;
   }
-  await retrying(`delete ${name}`, () => env.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: env.namespace, plural: PLURAL, name })
-    .catch((err: { code?: number }) => {
-      if (err.code === 404) return undefined;
-      throw err;
-    }));
+  await retrying(`delete ${name}`, () =>
+    env.custom
+      .deleteNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: env.namespace,
+        plural: PLURAL,
+        name,
+      })
+      .catch((err: { code?: number }) => {
+        if (err.code === 404) return undefined;
+        throw err;
+      }),
+  );
 }
 
 /**
@@ -547,7 +702,12 @@ export async function requestCancel(env: LifecycleEnv, name: string, ending: End
  * sidecar → the runtime container marked terminated with `exitCode` (the kubelet) → the
  * Pea Cancelled (spec.cancel) or gone (delete). Resolves what went wrong, if anything.
  */
-export async function finish(env: LifecycleEnv, r: Running, ending: Ending, exitCode: number): Promise<LifecycleResult> {
+export async function finish(
+  env: LifecycleEnv,
+  r: Running,
+  ending: Ending,
+  exitCode: number,
+): Promise<LifecycleResult> {
   const { recorder: rec, kubelet, stepMs } = env;
   const { name } = r;
   const result: LifecycleResult = { name, ending };
@@ -556,19 +716,33 @@ export async function finish(env: LifecycleEnv, r: Running, ending: Ending, exit
     // way (which the checks below then report).
     const ended = await Promise.race([
       r.sidecar.proc.exited.then((code) => ({ code })),
-      rec.when(`${name} to end`, () => rec.peas.get(name)?.gone || ['Succeeded', 'Failed'].includes(rec.pea(name)?.status?.phase ?? ''), stepMs * 2).then(() => ({ code: undefined })),
+      rec
+        .when(
+          `${name} to end`,
+          () =>
+            rec.peas.get(name)?.gone || ['Succeeded', 'Failed'].includes(rec.pea(name)?.status?.phase ?? ''),
+          stepMs * 2,
+        )
+        .then(() => ({ code: undefined })),
     ]);
     result.sidecarExit = ended.code;
     if (ended.code !== undefined) await kubelet.terminated(r.pod, r.ip, exitCode);
     if (ending === 'cancel') {
-      const last = await rec.when(`${name} finished`, () => ['Succeeded', 'Failed'].includes(rec.pea(name)?.status?.phase ?? '') && rec.pea(name), stepMs);
-      if (!isCancelled(last)) result.problem = `ended ${last.status?.phase}/${last.status?.reason} (${last.status?.message}), not Succeeded/Cancelled`;
+      const last = await rec.when(
+        `${name} finished`,
+        () => ['Succeeded', 'Failed'].includes(rec.pea(name)?.status?.phase ?? '') && rec.pea(name),
+        stepMs,
+      );
+      if (!isCancelled(last))
+        result.problem = `ended ${last.status?.phase}/${last.status?.reason} (${last.status?.message}), not Succeeded/Cancelled`;
     } else {
       await rec.when(`${name} gone`, () => rec.peas.get(name)?.gone, stepMs);
       const last = rec.peas.get(name)?.last;
-      if (!isCancelled(last)) result.problem = `gone, but its last status was ${last?.status?.phase}/${last?.status?.reason} (${last?.status?.message}), not Succeeded/Cancelled`;
+      if (!isCancelled(last))
+        result.problem = `gone, but its last status was ${last?.status?.phase}/${last?.status?.reason} (${last?.status?.message}), not Succeeded/Cancelled`;
     }
-    if (result.problem === undefined && ended.code !== 0) result.problem = `the sidecar did not exit 0 after Cancel (exit ${ended.code})`;
+    if (result.problem === undefined && ended.code !== 0)
+      result.problem = `the sidecar did not exit 0 after Cancel (exit ${ended.code})`;
   } catch (err) {
     result.problem = String(err);
   } finally {
@@ -582,7 +756,13 @@ export async function finish(env: LifecycleEnv, r: Running, ending: Ending, exit
  * the Pea Ready → cancel by spec.cancel or by delete → the operator's Cancel RPC stops the
  * sidecar → the runtime container marked terminated (the kubelet) → Cancelled, or gone.
  */
-export async function lifecycle(env: LifecycleEnv, name: string, ip: string, ending: Ending, exitCode: number): Promise<LifecycleResult> {
+export async function lifecycle(
+  env: LifecycleEnv,
+  name: string,
+  ip: string,
+  ending: Ending,
+  exitCode: number,
+): Promise<LifecycleResult> {
   let running: Running;
   try {
     running = await bringUp(env, name, ip);
@@ -616,25 +796,30 @@ export function lostTransitions(rec: PeaRecord | undefined): string[] {
   }
   const order = ['Pending', 'Starting', 'Ready', 'Cancelling', 'Succeeded', 'Failed'];
   for (let i = 1; i < rec.phases.length; i++) {
-    if (order.indexOf(rec.phases[i] as string) < order.indexOf(rec.phases[i - 1] as string)) lost.push(`${rec.phases[i - 1]}→${rec.phases[i]}`);
+    if (order.indexOf(rec.phases[i] as string) < order.indexOf(rec.phases[i - 1] as string))
+      lost.push(`${rec.phases[i - 1]}→${rec.phases[i]}`);
   }
   return lost;
 }
 
 /** Names of Peas (in the recorder) that still carry a finalizer. */
 export function finalizersLeft(rec: Recorder): string[] {
-  return [...rec.peas.entries()].filter(([, r]) => !r.gone && (r.last?.metadata.finalizers ?? []).length > 0).map(([n]) => n);
+  return [...rec.peas.entries()]
+    .filter(([, r]) => !r.gone && (r.last?.metadata.finalizers ?? []).length > 0)
+    .map(([n]) => n);
 }
 
 /** Runs `work(i)` for i in [0, n) with at most `concurrency` at once. */
 export async function pool<T>(n: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = new Array(n);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, concurrency) }, async () => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await work(i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(n, concurrency) }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await work(i);
+      }
+    }),
+  );
   return out;
 }

@@ -47,7 +47,10 @@ export function apiSuite(namespace: string, labels?: Record<string, string>, sto
  * ports or write files). Every test fails if the operator has exited by its end: the
  * operator must never crash, whatever a test sends it.
  */
-export function operatorSuite(namespace: string, o: { labels?: Record<string, string>; args?: () => string[] | Promise<string[]> } = {}): OperatorSuite {
+export function operatorSuite(
+  namespace: string,
+  o: { labels?: Record<string, string>; args?: () => string[] | Promise<string[]> } = {},
+): OperatorSuite {
   const s = apiSuite(namespace, o.labels, async () => {
     s.operator?.child.kill('SIGTERM');
     await s.operator?.exited;
@@ -56,7 +59,8 @@ export function operatorSuite(namespace: string, o: { labels?: Record<string, st
     s.operator = s.cluster.startOperator((await o.args?.()) ?? []);
   }, START_MS);
   afterEach(() => {
-    if (s.operator.child.exitCode !== null) throw new Error(`the operator exited:\n${s.operator.output().slice(-3000)}`);
+    if (s.operator.child.exitCode !== null)
+      throw new Error(`the operator exited:\n${s.operator.output().slice(-3000)}`);
   });
   return s;
 }
@@ -77,7 +81,9 @@ export function chaosSuite(namespace: string, o: { proxy?: boolean; stop: () => 
   const s = {} as ChaosSuite;
   beforeAll(async () => {
     s.api = await startApiServer();
-    await s.api.admin.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+    await s.api.admin
+      .makeApiClient(k8s.CoreV1Api)
+      .createNamespace({ body: { metadata: { name: namespace } } });
     s.recorder = new Recorder(s.api.admin, namespace);
     await s.recorder.start();
     if (!o.proxy) return;

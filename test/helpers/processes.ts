@@ -53,7 +53,9 @@ export function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}):
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number>((res) =>
-    child.once('close', (code, signal) => res(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1))),
+    child.once('close', (code, signal) =>
+      res(code ?? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1)),
+    ),
   );
   running.add(child);
   void exited.then(() => running.delete(child));
@@ -140,7 +142,8 @@ export async function until<T>(what: string, fn: () => T | Promise<T>, ms = 1000
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

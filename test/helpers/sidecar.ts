@@ -1,6 +1,11 @@
 // Starts `pea-runtime sidecar` for a test and gives it typed gRPC and HTTP handles.
 import { HealthClient } from '../../src/shared/health-client.js';
-import { lifecycleClient, type CancelResponse, type LifecycleClient, type RuntimeStatus } from '../../src/shared/lifecycle-proto.js';
+import {
+  lifecycleClient,
+  type CancelResponse,
+  type LifecycleClient,
+  type RuntimeStatus,
+} from '../../src/shared/lifecycle-proto.js';
 import { bearerInterceptor } from '../../src/shared/bearer.js';
 import { CLI, freePort, killTree, start, tempDir, type Proc } from './processes.js';
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -41,19 +46,51 @@ export interface SidecarArgs {
 }
 
 export async function startSidecar(a: SidecarArgs): Promise<SidecarUnderTest> {
-  const [grpcPort, httpPort, healthPort] = [a.grpcPort ?? (await freePort()), await freePort(), await freePort()];
+  const [grpcPort, httpPort, healthPort] = [
+    a.grpcPort ?? (await freePort()),
+    await freePort(),
+    await freePort(),
+  ];
   const dir = tempDir();
   const eventsFile = join(dir, 'events.jsonl');
   const terminationLog = join(dir, 'termination-log');
   const fill = (s: string): string =>
-    s.replaceAll('{health}', String(healthPort)).replaceAll('{grpc}', String(grpcPort)).replaceAll('{dir}', dir);
+    s
+      .replaceAll('{health}', String(healthPort))
+      .replaceAll('{grpc}', String(grpcPort))
+      .replaceAll('{dir}', dir);
   const secret = a.token === undefined ? undefined : join(dir, 'secret');
   if (secret) writeSecretVolume(secret, { token: a.token as string });
-  const args = [CLI, 'sidecar', '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--host', '127.0.0.1',
-    '--termination-log', terminationLog, ...(secret ? ['--token-file', join(secret, 'token')] : []),
-    ...(a.flags ?? []).map(fill), ...(a.runtime ? ['--', ...a.runtime.map(fill)] : [])];
-  const proc = start(process.execPath, args, { PEA_HEALTH_PORT: String(healthPort), PEA_EVENTS_FILE: eventsFile, ...a.env });
-  return attachClients(proc, { grpcPort, httpPort, healthPort, dir, eventsFile, terminationLog, secret, token: a.token });
+  const args = [
+    CLI,
+    'sidecar',
+    '--grpc-port',
+    String(grpcPort),
+    '--http-port',
+    String(httpPort),
+    '--host',
+    '127.0.0.1',
+    '--termination-log',
+    terminationLog,
+    ...(secret ? ['--token-file', join(secret, 'token')] : []),
+    ...(a.flags ?? []).map(fill),
+    ...(a.runtime ? ['--', ...a.runtime.map(fill)] : []),
+  ];
+  const proc = start(process.execPath, args, {
+    PEA_HEALTH_PORT: String(healthPort),
+    PEA_EVENTS_FILE: eventsFile,
+    ...a.env,
+  });
+  return attachClients(proc, {
+    grpcPort,
+    httpPort,
+    healthPort,
+    dir,
+    eventsFile,
+    terminationLog,
+    secret,
+    token: a.token,
+  });
 }
 
 /**
@@ -69,17 +106,31 @@ export function writeSecretVolume(dir: string, files: Record<string, string>): v
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, version, name), content);
   symlinkSync(version, join(dir, '..data_tmp'));
   renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
-  for (const name of Object.keys(files)) if (!lstatSync(join(dir, name), { throwIfNoEntry: false })) symlinkSync(join('..data', name), join(dir, name));
+  for (const name of Object.keys(files))
+    if (!lstatSync(join(dir, name), { throwIfNoEntry: false }))
+      symlinkSync(join('..data', name), join(dir, name));
   for (const o of old) rmSync(join(dir, o), { recursive: true, force: true });
 }
 
 export function attachClients(
   proc: Proc,
-  p: { grpcPort: number; httpPort: number; healthPort: number; dir: string; eventsFile: string; terminationLog: string; secret?: string; token?: string },
+  p: {
+    grpcPort: number;
+    httpPort: number;
+    healthPort: number;
+    dir: string;
+    eventsFile: string;
+    terminationLog: string;
+    secret?: string;
+    token?: string;
+  },
 ): SidecarUnderTest {
   const { secret, token: firstToken, ...ports } = p;
   let token = firstToken;
-  const health = new HealthClient(`127.0.0.1:${p.grpcPort}`, undefined, { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 200 });
+  const health = new HealthClient(`127.0.0.1:${p.grpcPort}`, undefined, {
+    'grpc.initial_reconnect_backoff_ms': 50,
+    'grpc.max_reconnect_backoff_ms': 200,
+  });
   const lifecycle = lifecycleClient(`127.0.0.1:${p.grpcPort}`, {
     'grpc.initial_reconnect_backoff_ms': 50,
     'grpc.max_reconnect_backoff_ms': 200,
@@ -97,8 +148,14 @@ export function attachClients(
       writeSecretVolume(secret, next === null ? {} : { token: next });
       if (next !== null) token = next;
     },
-    status: () => new Promise((res, rej) => lifecycle.status({}, deadline(), (e, r) => (e ? rej(e) : res(r as RuntimeStatus)))),
-    cancel: (reason = 'test') => new Promise((res, rej) => lifecycle.cancel({ reason }, deadline(), (e, r) => (e ? rej(e) : res(r as CancelResponse)))),
+    status: () =>
+      new Promise((res, rej) =>
+        lifecycle.status({}, deadline(), (e, r) => (e ? rej(e) : res(r as RuntimeStatus))),
+      ),
+    cancel: (reason = 'test') =>
+      new Promise((res, rej) =>
+        lifecycle.cancel({ reason }, deadline(), (e, r) => (e ? rej(e) : res(r as CancelResponse))),
+      ),
     http: async (path, method = 'GET') => {
       const res = await fetch(`http://127.0.0.1:${p.httpPort}${path}`, { method });
       return { code: res.status, body: (await res.json()) as Record<string, unknown> };

@@ -25,7 +25,9 @@ describe('leader election', () => {
     expect(created(standby)).toBe(0);
     expect(leads(standby)).toBe(false);
 
-    const lease = await s.api.admin.makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ namespace: 'peapods-system', name: 'peapods-operator' });
+    const lease = await s.api.admin
+      .makeApiClient(k8s.CoordinationV1Api)
+      .readNamespacedLease({ namespace: 'peapods-system', name: 'peapods-operator' });
     const holder = lease.spec?.holderIdentity;
     expect(holder).toBeTruthy();
 
@@ -38,7 +40,9 @@ describe('leader election', () => {
     expect(await s.cluster.podsOf('first')).toHaveLength(1);
     standby.child.kill('SIGTERM');
     expect(await standby.exited).toBe(0);
-    const released = await s.api.admin.makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ namespace: 'peapods-system', name: 'peapods-operator' });
+    const released = await s.api.admin
+      .makeApiClient(k8s.CoordinationV1Api)
+      .readNamespacedLease({ namespace: 'peapods-system', name: 'peapods-operator' });
     expect(released.spec?.holderIdentity ?? '').toBe(''); // a clean stop hands the Lease back
   });
 });

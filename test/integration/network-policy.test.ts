@@ -16,10 +16,17 @@ import { FIELD_MANAGER } from '../../src/operator/network-policy.js';
 import { ROOT, tempDir, until } from '../helpers/processes.js';
 
 const POLICY_PREFIX = 'peapods-operator-pea-';
-interface Doc { kind?: string; metadata?: { name?: string }; data?: Record<string, string> }
+interface Doc {
+  kind?: string;
+  metadata?: { name?: string };
+  data?: Record<string, string>;
+}
 const shipped = parseAllDocuments(readFileSync(join(ROOT, OPERATOR_MANIFEST), 'utf8'))
-  .map((d) => d.toJS() as Doc).filter(Boolean);
-const configMap = shipped.find((d) => d.kind === 'ConfigMap' && d.metadata?.name === `${POLICY_PREFIX}network-policy`);
+  .map((d) => d.toJS() as Doc)
+  .filter(Boolean);
+const configMap = shipped.find(
+  (d) => d.kind === 'ConfigMap' && d.metadata?.name === `${POLICY_PREFIX}network-policy`,
+);
 const policyJson = Object.values(configMap?.data ?? {})[0] as string;
 const POLICY = 'peapods-operator-pea-sidecar';
 const OTHER_NS = ['team-a', 'team-b'];
@@ -35,10 +42,12 @@ const s = operatorSuite('netpol-home', {
 
 const net = (): k8s.NetworkingV1Api => s.api.admin.makeApiClient(k8s.NetworkingV1Api);
 const policyIn = (namespace: string): Promise<k8s.V1NetworkPolicy | undefined> =>
-  net().readNamespacedNetworkPolicy({ name: POLICY, namespace }).catch((err: { code?: number }) => {
-    if (err.code === 404) return undefined;
-    throw err;
-  });
+  net()
+    .readNamespacedNetworkPolicy({ name: POLICY, namespace })
+    .catch((err: { code?: number }) => {
+      if (err.code === 404) return undefined;
+      throw err;
+    });
 
 async function peaIn(namespace: string, name: string): Promise<void> {
   const spec = { image: 'example/runtime:1' };
@@ -74,10 +83,13 @@ describe('the Pea NetworkPolicy', () => {
     const ns = 'tampered';
     await s.cluster.core.createNamespace({ body: { metadata: { name: ns } } });
     // Someone opened the sidecar ports to everyone, and gave the policy another selector.
-    await net().createNamespacedNetworkPolicy({ namespace: ns, body: {
-      metadata: { name: POLICY },
-      spec: { podSelector: { matchLabels: { app: 'nothing' } }, policyTypes: ['Ingress'], ingress: [{}] },
-    } });
+    await net().createNamespacedNetworkPolicy({
+      namespace: ns,
+      body: {
+        metadata: { name: POLICY },
+        spec: { podSelector: { matchLabels: { app: 'nothing' } }, policyTypes: ['Ingress'], ingress: [{}] },
+      },
+    });
     await peaIn(ns, 'model');
     await until('a pod', async () => (await podsIn(ns)) > 0);
     expect((await policyIn(ns))?.spec).toEqual(k8sSpec(JSON.parse(policyJson).spec));
@@ -93,8 +105,10 @@ describe('the Pea NetworkPolicy', () => {
 });
 
 /** The shipped spec as client-node reads it back (`from` becomes `_from`). */
-function k8sSpec(spec: { ingress?: Array<{ from?: unknown; ports?: unknown }> } & Record<string, unknown>): object {
+function k8sSpec(
+  spec: { ingress?: Array<{ from?: unknown; ports?: unknown }> } & Record<string, unknown>,
+): object {
   const rename = ({ from, ...rule }: { from?: unknown }): object =>
-    (from === undefined ? rule : { ...rule, _from: from });
+    from === undefined ? rule : { ...rule, _from: from };
   return { ...spec, ingress: spec.ingress?.map(rename) };
 }

@@ -29,9 +29,18 @@ describe('the operator', () => {
   it('creates the pod and turns its readiness into the Pea Ready condition', async () => {
     await s.cluster.createPea('ready', { ready: { grpc: { port: 50061 } } });
     const pod = await s.cluster.podOf('ready');
-    expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Pea', name: 'ready', controller: true, blockOwnerDeletion: true });
+    expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'Pea',
+      name: 'ready',
+      controller: true,
+      blockOwnerDeletion: true,
+    });
     expect(pod.spec?.initContainers?.[0]?.args).toContain('grpc://127.0.0.1:50061/');
-    const pending = await s.cluster.peaUntil('ready', 'finalizer and Starting', (p) => (p.metadata.finalizers ?? []).includes('peapods.io/cancel') && p.status?.phase === 'Starting');
+    const pending = await s.cluster.peaUntil(
+      'ready',
+      'finalizer and Starting',
+      (p) => (p.metadata.finalizers ?? []).includes('peapods.io/cancel') && p.status?.phase === 'Starting',
+    );
     expect(cond(pending, 'Ready')?.status).toBe('False');
     await s.cluster.kubeletRunning(pod, true);
     const ready = await s.cluster.peaUntil('ready', 'Ready', (p) => p.status?.phase === 'Ready');
@@ -45,9 +54,16 @@ describe('the operator', () => {
     await s.cluster.kubeletRunning(await s.cluster.podOf('slow'), false);
     const failed = await s.cluster.peaUntil('slow', 'ReadyTimeout', (p) => p.status?.phase === 'Failed');
     expect(failed.status?.reason).toBe('ReadyTimeout');
-    expect(failed.status?.message).toMatch(/not ready after \d+s \(spec\.timeouts\.readySeconds is 2\); raise spec\.timeouts\.readySeconds/);
+    expect(failed.status?.message).toMatch(
+      /not ready after \d+s \(spec\.timeouts\.readySeconds is 2\); raise spec\.timeouts\.readySeconds/,
+    );
     expect(cond(failed, 'Finished')).toMatchObject({ status: 'True', reason: 'ReadyTimeout' });
-    await until('pod deleted', async () => (await s.cluster.podsOf('slow')).length === 0 || (await s.cluster.podsOf('slow'))[0]?.metadata?.deletionTimestamp);
+    await until(
+      'pod deleted',
+      async () =>
+        (await s.cluster.podsOf('slow')).length === 0 ||
+        (await s.cluster.podsOf('slow'))[0]?.metadata?.deletionTimestamp,
+    );
   });
 
   it.each([
@@ -66,16 +82,27 @@ describe('the operator', () => {
     expect(failed.status).toMatchObject({ reason, exitCode: 3, message: 'model file is corrupt' });
   });
 
-  it('cancels by spec.cancel through the real sidecar, with the Pea\'s token, then reports Cancelled', async () => {
+  it("cancels by spec.cancel through the real sidecar, with the Pea's token, then reports Cancelled", async () => {
     const pea = 'cancel-spec';
     const created = await s.cluster.createPea(pea);
     // The operator dials the pod IP (127.0.0.1 here) on its --sidecar-grpc-port; the sidecar
     // takes only the token the operator derives for this Pea (as mounted from its Secret).
-    const sidecar = await startSidecar({ runtime: ['sleep', '600'], grpcPort: sidecarPort, token: peaToken(tokenKey, created) });
+    const sidecar = await startSidecar({
+      runtime: ['sleep', '600'],
+      grpcPort: sidecarPort,
+      token: peaToken(tokenKey, created),
+    });
     try {
-      const secret = await s.cluster.core.readNamespacedSecret({ namespace: s.cluster.namespace, name: `${pea}-pea-token` });
+      const secret = await s.cluster.core.readNamespacedSecret({
+        namespace: s.cluster.namespace,
+        name: `${pea}-pea-token`,
+      });
       expect(Buffer.from(secret.data?.token ?? '', 'base64').toString()).toBe(peaToken(tokenKey, created));
-      expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Pea', uid: created.metadata.uid, controller: true });
+      expect(secret.metadata?.ownerReferences?.[0]).toMatchObject({
+        kind: 'Pea',
+        uid: created.metadata.uid,
+        controller: true,
+      });
       const pod = await s.cluster.podOf(pea);
       await s.cluster.kubeletRunning(pod, true);
       await s.cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
@@ -94,7 +121,11 @@ describe('the operator', () => {
   it('a sidecar that refuses the token (its Secret was changed) does not strand the Pea: the pod is deleted at once', async () => {
     const pea = 'wrong-token';
     await s.cluster.createPea(pea);
-    const sidecar = await startSidecar({ runtime: ['sleep', '600'], grpcPort: sidecarPort, token: 'rotated-by-hand' });
+    const sidecar = await startSidecar({
+      runtime: ['sleep', '600'],
+      grpcPort: sidecarPort,
+      token: 'rotated-by-hand',
+    });
     try {
       const pod = await s.cluster.podOf(pea);
       await s.cluster.kubeletRunning(pod, true);
@@ -122,7 +153,12 @@ describe('the operator', () => {
       await s.cluster.peaUntil(pea, 'Cancelling', (p) => p.status?.phase === 'Cancelling');
       expect(await sidecar.exited).toBe(0);
       await s.cluster.kubeletTerminated(pod, 0);
-      await until('the Pea is gone', async () => s.cluster.getPea(pea).then(() => false, (e: { code?: number }) => e.code === 404));
+      await until('the Pea is gone', async () =>
+        s.cluster.getPea(pea).then(
+          () => false,
+          (e: { code?: number }) => e.code === 404,
+        ),
+      );
     } finally {
       await sidecar.close();
     }
@@ -147,7 +183,11 @@ describe('the operator', () => {
     const pod = await s.cluster.podOf('orphaned');
     await s.cluster.kubeletRunning(pod, true);
     await s.cluster.peaUntil('orphaned', 'Ready', (p) => p.status?.phase === 'Ready');
-    await s.cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: 'peas', gracePeriodSeconds: 0 });
+    await s.cluster.core.deleteNamespacedPod({
+      name: pod.metadata!.name!,
+      namespace: 'peas',
+      gracePeriodSeconds: 0,
+    });
     const failed = await s.cluster.peaUntil('orphaned', 'PodDeleted', (p) => p.status?.phase === 'Failed');
     expect(failed.status?.reason).toBe('PodDeleted');
     expect(failed.status?.restartCount).toBeUndefined();
@@ -159,18 +199,44 @@ describe('the operator', () => {
     const pod = await s.cluster.podOf('phoenix');
     await s.cluster.kubeletRunning(pod, true);
     await s.cluster.peaUntil('phoenix', 'Ready', (p) => p.status?.phase === 'Ready');
-    await s.cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: 'peas', gracePeriodSeconds: 0 });
-    const waiting = await s.cluster.peaUntil('phoenix', 'Pending with restart 1', (p) => p.status?.phase === 'Pending' && p.status?.restartCount === 1);
-    expect(waiting.status?.lastTermination).toMatchObject({ podName: 'phoenix-pea', reason: 'PodDeleted', backoffSeconds: 10 });
+    await s.cluster.core.deleteNamespacedPod({
+      name: pod.metadata!.name!,
+      namespace: 'peas',
+      gracePeriodSeconds: 0,
+    });
+    const waiting = await s.cluster.peaUntil(
+      'phoenix',
+      'Pending with restart 1',
+      (p) => p.status?.phase === 'Pending' && p.status?.restartCount === 1,
+    );
+    expect(waiting.status?.lastTermination).toMatchObject({
+      podName: 'phoenix-pea',
+      reason: 'PodDeleted',
+      backoffSeconds: 10,
+    });
     expect(cond(waiting, 'Ready')).toMatchObject({ status: 'False', reason: 'Restarting' });
     // The back-off is 10 s: allow for it.
-    const second = await until('the second pod', async () => (await s.cluster.podsOf('phoenix')).find((p) => p.metadata?.name === 'phoenix-pea-1'), 30_000);
+    const second = await until(
+      'the second pod',
+      async () => (await s.cluster.podsOf('phoenix')).find((p) => p.metadata?.name === 'phoenix-pea-1'),
+      30_000,
+    );
     await s.cluster.kubeletRunning(second, true);
-    const ready = await s.cluster.peaUntil('phoenix', 'Ready on the second pod', (p) => p.status?.phase === 'Ready' && p.status?.podName === 'phoenix-pea-1');
+    const ready = await s.cluster.peaUntil(
+      'phoenix',
+      'Ready on the second pod',
+      (p) => p.status?.phase === 'Ready' && p.status?.podName === 'phoenix-pea-1',
+    );
     expect(ready.status?.restartCount).toBe(1);
     expect(await s.cluster.podsOf('phoenix')).toHaveLength(1);
-    await until('a Restarting event', async () => (await s.cluster.core.listNamespacedEvent({ namespace: 'peas', fieldSelector: 'involvedObject.name=phoenix' }))
-      .items.find((e) => e.reason === 'Restarting' && e.type === 'Warning'));
+    await until('a Restarting event', async () =>
+      (
+        await s.cluster.core.listNamespacedEvent({
+          namespace: 'peas',
+          fieldSelector: 'involvedObject.name=phoenix',
+        })
+      ).items.find((e) => e.reason === 'Restarting' && e.type === 'Warning'),
+    );
   }, 60_000);
 
   it('restartPolicy Always: a cancel during the back-off wins: Cancelled, no new pod', async () => {
@@ -179,19 +245,32 @@ describe('the operator', () => {
     await s.cluster.kubeletRunning(pod, true);
     await s.cluster.peaUntil('quitter', 'Ready', (p) => p.status?.phase === 'Ready');
     await s.cluster.kubeletTerminated(pod, 3, 'out of memory');
-    const waiting = await s.cluster.peaUntil('quitter', 'Pending with restart 1', (p) => p.status?.phase === 'Pending' && p.status?.restartCount === 1);
+    const waiting = await s.cluster.peaUntil(
+      'quitter',
+      'Pending with restart 1',
+      (p) => p.status?.phase === 'Pending' && p.status?.restartCount === 1,
+    );
     const last = waiting.status!.lastTermination!;
-    expect(last).toMatchObject({ podName: 'quitter-pea', reason: 'RunForeverError', exitCode: 3, message: 'out of memory' });
+    expect(last).toMatchObject({
+      podName: 'quitter-pea',
+      reason: 'RunForeverError',
+      exitCode: 3,
+      message: 'out of memory',
+    });
     await s.cluster.patchPea('quitter', { spec: { cancel: true } });
     const done = await s.cluster.peaUntil('quitter', 'Cancelled', (p) => p.status?.phase === 'Succeeded');
-    expect(done.status).toMatchObject({ reason: 'Cancelled', message: 'cancelled while waiting to restart', restartCount: 1 });
+    expect(done.status).toMatchObject({
+      reason: 'Cancelled',
+      message: 'cancelled while waiting to restart',
+      restartCount: 1,
+    });
     // Past the end of the back-off, still only the pod that crashed (kept for kubectl logs).
     const due = Date.parse(last.finishTime) + last.backoffSeconds * 1000;
     await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 2000));
     expect((await s.cluster.podsOf('quitter')).map((p) => p.metadata?.name)).toEqual(['quitter-pea']);
   }, 60_000);
 
-  it('creates a live Pea\'s token Secret again after a restart: killed between the pod and its Secret, the pod would wait for ever', async () => {
+  it("creates a live Pea's token Secret again after a restart: killed between the pod and its Secret, the pod would wait for ever", async () => {
     // The window (two creates sent together) is too narrow to hit with a kill on demand, so
     // the test makes its outcome by hand: the pod is there, its Secret is not.
     await s.cluster.createPea('orphan-pod');
@@ -202,8 +281,14 @@ describe('the operator', () => {
     await s.operator.exited;
     await s.cluster.core.deleteNamespacedSecret(secret);
     s.operator = s.cluster.startOperator(['--sidecar-grpc-port', String(sidecarPort)]);
-    const again = await until('the Secret created again', () => s.cluster.core.readNamespacedSecret(secret).catch(() => undefined));
-    expect(again.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Pea', name: 'orphan-pod', controller: true });
+    const again = await until('the Secret created again', () =>
+      s.cluster.core.readNamespacedSecret(secret).catch(() => undefined),
+    );
+    expect(again.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'Pea',
+      name: 'orphan-pod',
+      controller: true,
+    });
     expect(await s.cluster.podsOf('orphan-pod')).toHaveLength(1);
   });
 
@@ -222,15 +307,27 @@ describe('the operator', () => {
     const [metricsPort, probePort] = [await freePort(), await freePort()];
     const other = new TestCluster(s.api, 'observed');
     await other.createNamespace();
-    const op = other.startOperator(['--metrics-bind-address', `127.0.0.1:${metricsPort}`, '--health-probe-bind-address', `127.0.0.1:${probePort}`]);
+    const op = other.startOperator([
+      '--metrics-bind-address',
+      `127.0.0.1:${metricsPort}`,
+      '--health-probe-bind-address',
+      `127.0.0.1:${probePort}`,
+    ]);
     try {
-      await until('/readyz 200 (caches synced)', async () => (await fetch(`http://127.0.0.1:${probePort}/readyz`)).status === 200);
+      await until(
+        '/readyz 200 (caches synced)',
+        async () => (await fetch(`http://127.0.0.1:${probePort}/readyz`)).status === 200,
+      );
       expect((await fetch(`http://127.0.0.1:${probePort}/healthz`)).status).toBe(200);
       await other.createPea('counted');
       await other.peaUntil('counted', 'Starting', (p) => p.status?.phase === 'Starting');
       const text = await until('reconciles counted', async () => {
         const t = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-        return /controller_runtime_reconcile_total\{controller="pea",result="(success|requeue_after)"\} [1-9]/.test(t) ? t : undefined;
+        return /controller_runtime_reconcile_total\{controller="pea",result="(success|requeue_after)"\} [1-9]/.test(
+          t,
+        )
+          ? t
+          : undefined;
       });
       expect(text).toContain('controller_runtime_reconcile_time_seconds_bucket');
       expect(text).toMatch(/workqueue_depth\{name="pea"\} \d+/);

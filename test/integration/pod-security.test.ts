@@ -13,7 +13,10 @@ import { ROOT, until } from '../helpers/processes.js';
 
 const NS = 'restricted';
 const s = operatorSuite(NS, {
-  labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' },
+  labels: {
+    'pod-security.kubernetes.io/enforce': 'restricted',
+    'pod-security.kubernetes.io/enforce-version': 'latest',
+  },
 });
 
 /** The API server's answer to creating this pod as cluster admin: '' when admitted. */
@@ -29,13 +32,18 @@ async function admission(name: string, spec: V1PodSpec): Promise<string> {
 
 /** Messages of the Warning events about this Pea (FailedCreatePod today, InvalidSpec once reported). */
 async function warnings(pea: string): Promise<string[]> {
-  const list = await s.cluster.core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${pea}` });
+  const list = await s.cluster.core.listNamespacedEvent({
+    namespace: NS,
+    fieldSelector: `involvedObject.name=${pea}`,
+  });
   return list.items.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message ?? ''}`);
 }
 
 describe('Pod Security Standard restricted', () => {
   it('is enforced in the test namespace (else the tests below prove nothing)', async () => {
-    const refused = await admission('root', { containers: [{ name: 'c', image: 'example/any:1', securityContext: { runAsUser: 0 } }] });
+    const refused = await admission('root', {
+      containers: [{ name: 'c', image: 'example/any:1', securityContext: { runAsUser: 0 } }],
+    });
     expect(refused).toMatch(/^403: /);
     expect(refused).toContain('violates PodSecurity');
     expect(refused).toContain('restricted:latest');
@@ -44,33 +52,44 @@ describe('Pod Security Standard restricted', () => {
   it('admits the pod the operator builds for a Pea', async () => {
     await s.cluster.createPea('plain', { ready: { grpc: { port: 50061 } } });
     const pod = await s.cluster.podOf('plain');
-    expect(pod.spec?.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.spec?.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) {
-      expect([c.name, c.securityContext]).toEqual([c.name, expect.objectContaining({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } })]);
+      expect([c.name, c.securityContext]).toEqual([
+        c.name,
+        expect.objectContaining({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } }),
+      ]);
     }
     // The sidecar signals the runtime through the shared PID namespace: same UID, no capability.
     expect(pod.spec?.shareProcessNamespace).toBe(true);
     await s.cluster.peaUntil('plain', 'Starting', (p) => p.status?.phase === 'Starting');
   });
 
-  it('admits the operator\'s own pod, as the chart renders it', async () => {
-    const docs = parseAllDocuments(readFileSync(join(ROOT, OPERATOR_MANIFEST), 'utf8')).map((d) => d.toJS() as { kind?: string; spec?: { template: { spec: V1PodSpec } } });
+  it("admits the operator's own pod, as the chart renders it", async () => {
+    const docs = parseAllDocuments(readFileSync(join(ROOT, OPERATOR_MANIFEST), 'utf8')).map(
+      (d) => d.toJS() as { kind?: string; spec?: { template: { spec: V1PodSpec } } },
+    );
     const deployment = docs.find((d) => d?.kind === 'Deployment');
     expect(deployment).toBeDefined();
     expect(await admission('operator', deployment!.spec!.template.spec)).toBe('');
   });
 
-  it('refuses a Pea that asks to run as root, and the API server\'s reason reaches the user', async () => {
+  it("refuses a Pea that asks to run as root, and the API server's reason reaches the user", async () => {
     await s.cluster.createPea('as-root', { pod: { securityContext: { runAsUser: 0, runAsNonRoot: false } } });
-    const message = await until('a Warning event with the PodSecurity refusal', async () =>
-      (await warnings('as-root')).find((m) => m.includes('violates PodSecurity')), 20_000);
+    const message = await until(
+      'a Warning event with the PodSecurity refusal',
+      async () => (await warnings('as-root')).find((m) => m.includes('violates PodSecurity')),
+      20_000,
+    );
     expect(message).toContain('runAsUser=0');
     expect(message).toContain('runAsNonRoot');
     expect(await s.cluster.podsOf('as-root')).toEqual([] as V1Pod[]);
   });
 
   // PodSecurity answers 403 Forbidden; the operator treats it like a 422: a fact about the spec.
-  it('reports that refusal on the Pea: Failed, InvalidSpec, with the API server\'s message', async () => {
+  it("reports that refusal on the Pea: Failed, InvalidSpec, with the API server's message", async () => {
     const failed = await s.cluster.peaUntil('as-root', 'Failed', (p) => p.status?.phase === 'Failed', 5_000);
     expect(failed.status?.reason).toBe('InvalidSpec');
     expect(failed.status?.message).toContain('violates PodSecurity');

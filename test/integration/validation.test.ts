@@ -26,34 +26,63 @@ describe('Pea validation in the API server', () => {
     ['a zero cancel timeout', { timeouts: { cancelSeconds: 0 } }, 'spec.timeouts.cancelSeconds'],
     ['ready.grpc without a port', { ready: { grpc: {} } }, 'spec.ready.grpc.port'],
     ['a port out of range', { ready: { tcp: { port: 70000 } } }, 'spec.ready.tcp.port'],
-    ['two ready kinds at once', { ready: { grpc: { port: 1 }, http: { port: 2 } } }, 'spec.ready: set only one of grpc, http, tcp or none'],
+    [
+      'two ready kinds at once',
+      { ready: { grpc: { port: 1 }, http: { port: 2 } } },
+      'spec.ready: set only one of grpc, http, tcp or none',
+    ],
     ['an empty image', { image: '' }, 'spec.image'],
-    ['a restart policy the pod API has but a Pea does not', { restartPolicy: 'OnFailure' }, 'spec.restartPolicy'],
+    [
+      'a restart policy the pod API has but a Pea does not',
+      { restartPolicy: 'OnFailure' },
+      'spec.restartPolicy',
+    ],
   ])('rejects %s, naming the field', async (_what, spec, field) => {
-    const message = await rejection(s.cluster.createPea(`bad-${Math.random().toString(36).slice(2, 8)}`, spec as object));
+    const message = await rejection(
+      s.cluster.createPea(`bad-${Math.random().toString(36).slice(2, 8)}`, spec as object),
+    );
     expect(message).toContain(field);
   });
 
   it('rejects a Pea without an image', async () => {
     const body = { apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', metadata: { name: 'no-image' }, spec: {} };
-    expect(await rejection(s.cluster.custom.createNamespacedCustomObject({ group: 'peapods.io', version: 'v1alpha1', namespace: 'validation', plural: 'peas', body }))).toContain('spec.image');
+    expect(
+      await rejection(
+        s.cluster.custom.createNamespacedCustomObject({
+          group: 'peapods.io',
+          version: 'v1alpha1',
+          namespace: 'validation',
+          plural: 'peas',
+          body,
+        }),
+      ),
+    ).toContain('spec.image');
   });
 
   it('rejects changing the runtime of an existing Pea, and says what to do', async () => {
     await s.cluster.createPea('fixed', { image: 'example/a:1', ready: { tcp: { port: 80 } } });
-    expect(await rejection(s.cluster.patchPea('fixed', { spec: { image: 'example/b:2' } }))).toContain('spec.image cannot change once the Pea exists: delete the Pea and create it again');
-    expect(await rejection(s.cluster.patchPea('fixed', { spec: { ready: { tcp: { port: 81 } } } }))).toContain('spec.ready cannot change');
+    expect(await rejection(s.cluster.patchPea('fixed', { spec: { image: 'example/b:2' } }))).toContain(
+      'spec.image cannot change once the Pea exists: delete the Pea and create it again',
+    );
+    expect(
+      await rejection(s.cluster.patchPea('fixed', { spec: { ready: { tcp: { port: 81 } } } })),
+    ).toContain('spec.ready cannot change');
     // What may change does: cancel, and restartPolicy (what follows an end is not the runtime).
-    expect((await s.cluster.patchPea('fixed', { spec: { restartPolicy: 'Always' } })).spec.restartPolicy).toBe('Always');
+    expect(
+      (await s.cluster.patchPea('fixed', { spec: { restartPolicy: 'Always' } })).spec.restartPolicy,
+    ).toBe('Always');
     expect((await s.cluster.patchPea('fixed', { spec: { cancel: true } })).spec.cancel).toBe(true);
   });
 
   const named = (n: number): string => `long-${'n'.repeat(n)}`.slice(0, n);
 
-  it.each([53, 63, 64, 253])('rejects a name of %i characters, naming metadata.name and the limit', async (n) => {
-    const message = await rejection(s.cluster.createPea(named(n)));
-    expect(message).toContain(`metadata.name must be at most ${MAX_NAME_LENGTH} characters`);
-  });
+  it.each([53, 63, 64, 253])(
+    'rejects a name of %i characters, naming metadata.name and the limit',
+    async (n) => {
+      const message = await rejection(s.cluster.createPea(named(n)));
+      expect(message).toContain(`metadata.name must be at most ${MAX_NAME_LENGTH} characters`);
+    },
+  );
 
   it(`takes a name of exactly ${MAX_NAME_LENGTH} characters end to end: its pod, label and Secret fit`, async () => {
     const name = named(MAX_NAME_LENGTH);
@@ -78,10 +107,15 @@ describe('Pea validation in the API server', () => {
     const ext = s.api.admin.makeApiClient(k8s.ApiextensionsV1Api);
     const JSON_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
     const path = '/spec/versions/0/schema/openAPIV3Schema/x-kubernetes-validations';
-    const crd = peaCrd() as { spec: { versions: Array<{ schema: { openAPIV3Schema: Record<string, unknown> } }> } };
+    const crd = peaCrd() as {
+      spec: { versions: Array<{ schema: { openAPIV3Schema: Record<string, unknown> } }> };
+    };
     const rules = crd.spec.versions[0]?.schema.openAPIV3Schema['x-kubernetes-validations'];
     const old = named(60);
-    await ext.patchCustomResourceDefinition({ name: 'peas.peapods.io', body: [{ op: 'remove', path }] }, JSON_PATCH);
+    await ext.patchCustomResourceDefinition(
+      { name: 'peas.peapods.io', body: [{ op: 'remove', path }] },
+      JSON_PATCH,
+    );
     try {
       await until('the CRD without the rule', () => s.cluster.createPea(old).catch(() => undefined), 60_000);
     } finally {
@@ -104,7 +138,11 @@ describe('Pea validation in the API server', () => {
 
   it('fills the defaults a user leaves out', async () => {
     const pea = await s.cluster.createPea('defaults');
-    expect(pea.spec).toMatchObject({ cancel: false, restartPolicy: 'Never', timeouts: { readySeconds: 300, cancelSeconds: 10, teardownSeconds: 30 } });
+    expect(pea.spec).toMatchObject({
+      cancel: false,
+      restartPolicy: 'Never',
+      timeouts: { readySeconds: 300, cancelSeconds: 10, teardownSeconds: 30 },
+    });
   });
 });
 
@@ -112,11 +150,26 @@ describe('Pea validation in the API server', () => {
 function getJson(path: string, accept = 'application/json'): Promise<Record<string, unknown>> {
   const url = new URL(path, s.api.url);
   return new Promise((resolve, reject) => {
-    request({ hostname: url.hostname, port: url.port, path: url.pathname, rejectUnauthorized: false, headers: { accept, authorization: `Bearer ${s.api.admin.getCurrentUser()?.token}` } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as Record<string, unknown>) : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`))));
-    }).on('error', reject).end();
+    request(
+      {
+        hostname: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        rejectUnauthorized: false,
+        headers: { accept, authorization: `Bearer ${s.api.admin.getCurrentUser()?.token}` },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(JSON.parse(body) as Record<string, unknown>)
+            : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`)),
+        );
+      },
+    )
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -126,19 +179,31 @@ describe('kubectl explain and get', () => {
   // kubectl explain reads the API server's OpenAPI v3 document; this reads the same one.
   it('finds a description for pea.spec.timeouts and each of its fields', async () => {
     const doc = await until('the Pea in the published OpenAPI', async () => {
-      const d = (await getJson('/openapi/v3/apis/peapods.io/v1alpha1')) as { components?: { schemas?: Record<string, Doc> } };
+      const d = (await getJson('/openapi/v3/apis/peapods.io/v1alpha1')) as {
+        components?: { schemas?: Record<string, Doc> };
+      };
       return d.components?.schemas?.['io.peapods.v1alpha1.Pea'];
     });
     const timeouts = doc.properties?.spec?.properties?.timeouts;
     expect(timeouts?.description).toMatch(/timeouts, in seconds/i);
-    for (const field of ['readySeconds', 'cancelSeconds', 'teardownSeconds']) expect(timeouts?.properties?.[field]?.description).toBeTruthy();
+    for (const field of ['readySeconds', 'cancelSeconds', 'teardownSeconds'])
+      expect(timeouts?.properties?.[field]?.description).toBeTruthy();
     expect(timeouts?.properties?.readySeconds?.description).toContain('ReadyTimeout');
   });
 
   // kubectl get asks for a Table and prints its columns: the CRD's printer columns.
   it('lists Peas with their phase, readiness, pod and age', async () => {
     await s.cluster.createPea('listed');
-    const table = (await getJson('/apis/peapods.io/v1alpha1/namespaces/validation/peas', 'application/json;as=Table;v=v1;g=meta.k8s.io')) as { columnDefinitions: Array<{ name: string; priority: number }> };
-    expect(table.columnDefinitions.filter((c) => c.priority === 0).map((c) => c.name)).toEqual(['Name', 'Phase', 'Ready', 'Pod', 'Age']);
+    const table = (await getJson(
+      '/apis/peapods.io/v1alpha1/namespaces/validation/peas',
+      'application/json;as=Table;v=v1;g=meta.k8s.io',
+    )) as { columnDefinitions: Array<{ name: string; priority: number }> };
+    expect(table.columnDefinitions.filter((c) => c.priority === 0).map((c) => c.name)).toEqual([
+      'Name',
+      'Phase',
+      'Ready',
+      'Pod',
+      'Age',
+    ]);
   });
 });

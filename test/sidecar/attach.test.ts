@@ -18,24 +18,61 @@ if (process.getuid?.() !== 0) {
   throw new Error('the attach-mode tests need root for `unshare --pid` (CI runs as root); run them as root');
 }
 
-async function podLike(runtimeFlags: string[], sidecarFlags: string[] = [], runtimeDelaySeconds = 2): Promise<SidecarUnderTest & { pidNamespace: () => string }> {
+async function podLike(
+  runtimeFlags: string[],
+  sidecarFlags: string[] = [],
+  runtimeDelaySeconds = 2,
+): Promise<SidecarUnderTest & { pidNamespace: () => string }> {
   const [grpcPort, httpPort, healthPort] = [await freePort(), await freePort(), await freePort()];
   const dir = tempDir();
   const eventsFile = join(dir, 'events.jsonl');
   const terminationLog = join(dir, 'termination-log');
   const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
-  const sidecar = [process.execPath, CLI, 'sidecar', '--attach-env', 'PEAPODS_RUNTIME=1', '--host', '127.0.0.1', '--grpc-port', String(grpcPort),
-    '--http-port', String(httpPort), '--ready', `grpc://127.0.0.1:${healthPort}`, '--termination-log', terminationLog, ...sidecarFlags].map(q).join(' ');
-  const runtime = [process.execPath, example('faulty'), ...runtimeFlags.map((f) => f.replace('{grpc}', String(grpcPort)))].map(q).join(' ');
+  const sidecar = [
+    process.execPath,
+    CLI,
+    'sidecar',
+    '--attach-env',
+    'PEAPODS_RUNTIME=1',
+    '--host',
+    '127.0.0.1',
+    '--grpc-port',
+    String(grpcPort),
+    '--http-port',
+    String(httpPort),
+    '--ready',
+    `grpc://127.0.0.1:${healthPort}`,
+    '--termination-log',
+    terminationLog,
+    ...sidecarFlags,
+  ]
+    .map(q)
+    .join(' ');
+  const runtime = [
+    process.execPath,
+    example('faulty'),
+    ...runtimeFlags.map((f) => f.replace('{grpc}', String(grpcPort))),
+  ]
+    .map(q)
+    .join(' ');
   // As in a pod: the sidecar (a native sidecar) starts first and the runtime container only
   // once the sidecar takes calls (the pod's postStart gate, `pea-runtime started`), then after a
   // delay, so that the test sees the sidecar without a runtime whatever the machine's speed;
   // the marker only in the runtime's environment; the shell reaps like pause does.
-  const gate = [process.execPath, CLI, 'started', '--grpc-port', String(grpcPort), '--timeout', '60'].map(q).join(' ');
+  const gate = [process.execPath, CLI, 'started', '--grpc-port', String(grpcPort), '--timeout', '60']
+    .map(q)
+    .join(' ');
   const script = `${sidecar} & ${gate} && sleep ${runtimeDelaySeconds}; PEAPODS_RUNTIME=1 ${runtime} & wait`;
-  const proc = start('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', '/bin/sh', '-c', script], { PEA_HEALTH_PORT: String(healthPort), PEA_EVENTS_FILE: eventsFile });
+  const proc = start(
+    'unshare',
+    ['--pid', '--fork', '--kill-child', '--mount-proc', '/bin/sh', '-c', script],
+    { PEA_HEALTH_PORT: String(healthPort), PEA_EVENTS_FILE: eventsFile },
+  );
   const s = attachClients(proc, { grpcPort, httpPort, healthPort, dir, eventsFile, terminationLog });
-  return { ...s, pidNamespace: () => execFileSync('readlink', [`/proc/${proc.child.pid}/ns/pid`]).toString() };
+  return {
+    ...s,
+    pidNamespace: () => execFileSync('readlink', [`/proc/${proc.child.pid}/ns/pid`]).toString(),
+  };
 }
 
 describe('attach mode (--attach-env) in a separate PID namespace', () => {

@@ -14,7 +14,9 @@ const FIRST = token();
 const SECOND = token();
 const WRONG = token();
 const LIFECYCLE = lifecycleServiceDefinition();
-const EXTERNAL = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+const EXTERNAL = Object.values(networkInterfaces())
+  .flat()
+  .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
 let sc: SidecarUnderTest;
 let raw: grpc.Client;
@@ -37,11 +39,22 @@ function md(...values: string[]): grpc.Metadata {
 }
 
 /** A unary Lifecycle call with exactly this metadata; resolves the status code. */
-function unary(method: 'Cancel' | 'Status', metadata: grpc.Metadata): Promise<{ code: grpc.status; details: string }> {
+function unary(
+  method: 'Cancel' | 'Status',
+  metadata: grpc.Metadata,
+): Promise<{ code: grpc.status; details: string }> {
   const d = LIFECYCLE[method] as grpc.MethodDefinition<object, object>;
   return new Promise((resolve) =>
-    raw.makeUnaryRequest(d.path, d.requestSerialize, d.responseDeserialize, { reason: 'auth test' }, metadata, { deadline: Date.now() + 5000 }, (err) =>
-      resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '' })),
+    raw.makeUnaryRequest(
+      d.path,
+      d.requestSerialize,
+      d.responseDeserialize,
+      { reason: 'auth test' },
+      metadata,
+      { deadline: Date.now() + 5000 },
+      (err) =>
+        resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '' }),
+    ),
   );
 }
 
@@ -49,7 +62,14 @@ function unary(method: 'Cancel' | 'Status', metadata: grpc.Metadata): Promise<{ 
 function watch(metadata: grpc.Metadata): Promise<{ code: grpc.status; details: string }> {
   const d = LIFECYCLE.Watch as grpc.MethodDefinition<object, object>;
   return new Promise((resolve) => {
-    const call = raw.makeServerStreamRequest(d.path, d.requestSerialize, d.responseDeserialize, {}, metadata, { deadline: Date.now() + 5000 });
+    const call = raw.makeServerStreamRequest(
+      d.path,
+      d.requestSerialize,
+      d.responseDeserialize,
+      {},
+      metadata,
+      { deadline: Date.now() + 5000 },
+    );
     call.on('data', () => {
       resolve({ code: grpc.status.OK, details: '' });
       call.cancel();
@@ -77,12 +97,19 @@ describe('with --token-file', () => {
     expect((await sc.status()).phase).toBe('PHASE_READY'); // the helper's client, through bearerInterceptor
   });
 
-  it.each(refusals)('refuses Cancel, Status and Watch with %s: UNAUTHENTICATED, saying what to send', async (_what, metadata) => {
-    for (const result of [await unary('Cancel', metadata), await unary('Status', metadata), await watch(metadata)]) {
-      expect(result.code).toBe(grpc.status.UNAUTHENTICATED);
-      expect(result.details).toContain('authorization: Bearer <token>');
-    }
-  });
+  it.each(refusals)(
+    'refuses Cancel, Status and Watch with %s: UNAUTHENTICATED, saying what to send',
+    async (_what, metadata) => {
+      for (const result of [
+        await unary('Cancel', metadata),
+        await unary('Status', metadata),
+        await watch(metadata),
+      ]) {
+        expect(result.code).toBe(grpc.status.UNAUTHENTICATED);
+        expect(result.details).toContain('authorization: Bearer <token>');
+      }
+    },
+  );
 
   it('the runtime kept running and health stayed open and SERVING throughout', async () => {
     expect(await sc.health.check('', 1000)).toBe('SERVING');
@@ -104,7 +131,9 @@ describe('with --token-file', () => {
     expect(refused.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(refused.details).toContain('cannot read its control token');
     expect((await unary('Cancel', new grpc.Metadata())).code).toBe(grpc.status.UNAUTHENTICATED);
-    await until('the log line', () => sc.logLines().some((l) => l.msg === 'control call refused: token file unreadable or empty'));
+    await until('the log line', () =>
+      sc.logLines().some((l) => l.msg === 'control call refused: token file unreadable or empty'),
+    );
     sc.rotateToken(SECOND);
     expect((await unary('Status', bearerMetadata(SECOND))).code).toBe(grpc.status.OK);
     expect(await sc.health.check('', 1000)).toBe('SERVING');
@@ -113,7 +142,11 @@ describe('with --token-file', () => {
   it('logs refusals with why and from where, never a token', async () => {
     const refusedLines = sc.logLines().filter((l) => l.msg === 'control call refused');
     expect(refusedLines.length).toBeGreaterThan(0);
-    expect(refusedLines[0]).toMatchObject({ what: expect.stringContaining('peapods.v1.Lifecycle/'), peer: expect.any(String), problem: expect.any(String) });
+    expect(refusedLines[0]).toMatchObject({
+      what: expect.stringContaining('peapods.v1.Lifecycle/'),
+      peer: expect.any(String),
+      problem: expect.any(String),
+    });
     for (const t of [FIRST, SECOND, WRONG, FIRST.slice(0, -1)]) expect(sc.output()).not.toContain(t);
   });
 
@@ -124,12 +157,19 @@ describe('with --token-file', () => {
   // Needs one non-loopback IPv4 address on the machine (any network interface): the sidecar
   // exempts only loopback callers, and no other address can show that it does.
   it('/status over HTTP needs the token from anywhere else', async () => {
-    if (!EXTERNAL) throw new Error('this test needs a non-loopback IPv4 address on some network interface, and the machine has none');
+    if (!EXTERNAL)
+      throw new Error(
+        'this test needs a non-loopback IPv4 address on some network interface, and the machine has none',
+      );
     const url = `http://${EXTERNAL}:${sc.httpPort}/status`;
     const refused = await fetch(url);
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toBe('Bearer');
-    expect(await refused.json()).toEqual({ error: expect.stringContaining('send "authorization: Bearer <token>" (gRPC metadata; an HTTP header for /status)') });
+    expect(await refused.json()).toEqual({
+      error: expect.stringContaining(
+        'send "authorization: Bearer <token>" (gRPC metadata; an HTTP header for /status)',
+      ),
+    });
     expect((await fetch(url, { headers: { authorization: `Bearer ${WRONG}` } })).status).toBe(401);
     expect((await fetch(url, { headers: { authorization: `Bearer ${SECOND}` } })).status).toBe(200);
   });
@@ -148,7 +188,9 @@ describe('PEA_TOKEN_FILE', () => {
     try {
       await until('SERVING', () => viaEnv.health.isServing('', 500));
       await expect(viaEnv.status()).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
-      expect(viaEnv.logLines().find((l) => l.msg === 'sidecar listening')).toMatchObject({ authenticated: true });
+      expect(viaEnv.logLines().find((l) => l.msg === 'sidecar listening')).toMatchObject({
+        authenticated: true,
+      });
     } finally {
       await viaEnv.close();
     }
@@ -181,8 +223,18 @@ describe('without --token-file', () => {
     try {
       await until('SERVING', () => open.health.isServing('', 500));
       expect((await open.status()).phase).toBe('PHASE_READY');
-      expect(open.logLines().find((l) => l.level === 40 && String(l.msg).includes('control calls (Cancel, Status, Watch) are unauthenticated'))).toBeDefined();
-      expect(open.logLines().find((l) => l.msg === 'sidecar listening')).toMatchObject({ authenticated: false });
+      expect(
+        open
+          .logLines()
+          .find(
+            (l) =>
+              l.level === 40 &&
+              String(l.msg).includes('control calls (Cancel, Status, Watch) are unauthenticated'),
+          ),
+      ).toBeDefined();
+      expect(open.logLines().find((l) => l.msg === 'sidecar listening')).toMatchObject({
+        authenticated: false,
+      });
     } finally {
       await open.close();
     }

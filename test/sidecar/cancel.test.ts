@@ -13,7 +13,15 @@ afterEach(async () => {
 
 async function readySidecar(runtimeFlags: string[] = [], flags: string[] = []): Promise<SidecarUnderTest> {
   sc = await startSidecar({
-    flags: ['--ready', 'grpc://127.0.0.1:{health}', '--cancel-timeout', '2', '--teardown', 'echo sidecar-teardown >> {dir}/events.jsonl', ...flags],
+    flags: [
+      '--ready',
+      'grpc://127.0.0.1:{health}',
+      '--cancel-timeout',
+      '2',
+      '--teardown',
+      'echo sidecar-teardown >> {dir}/events.jsonl',
+      ...flags,
+    ],
     // The runtime asks the sidecar's health when it hears the cancel, so the order is
     // observed from inside the runtime rather than inferred from timestamps.
     runtime: [process.execPath, example('faulty'), '--report-health', '{grpc}', ...runtimeFlags],
@@ -36,7 +44,14 @@ describe('cancel', () => {
     await trigger(s);
     expect(await s.exited).toBe(0);
     const events = readEvents(s.eventsFile);
-    expect(events.map((e) => e.event)).toEqual(['init', 'ready', 'cancel-saw-health', 'cancel', 'teardown', 'sidecar-teardown']);
+    expect(events.map((e) => e.event)).toEqual([
+      'init',
+      'ready',
+      'cancel-saw-health',
+      'cancel',
+      'teardown',
+      'sidecar-teardown',
+    ]);
     expect(events[2]?.status).toBe('NOT_SERVING');
     expect(readFileSync(s.terminationLog, 'utf8')).toMatch(/^Cancelled: cancelled/);
   });
@@ -77,11 +92,16 @@ describe('cancel', () => {
     expect(names).toContain('cancel');
     expect(names).not.toContain('teardown'); // SIGKILL: the runtime's own teardown never ran
     expect(names.filter((n) => n === 'sidecar-teardown')).toHaveLength(1);
-    expect(readFileSync(s.terminationLog, 'utf8')).toMatch(/^CancelTimeout: runtime ignored SIGTERM for 0.5s and was killed; was killed by SIGKILL/);
+    expect(readFileSync(s.terminationLog, 'utf8')).toMatch(
+      /^CancelTimeout: runtime ignored SIGTERM for 0.5s and was killed; was killed by SIGKILL/,
+    );
   });
 
   it('answers preStop within --teardown-timeout even when the runtime has not stopped yet', async () => {
-    const s = await readySidecar(['--ignore-cancel'], ['--cancel-timeout', '30', '--teardown-timeout', '0.5']);
+    const s = await readySidecar(
+      ['--ignore-cancel'],
+      ['--cancel-timeout', '30', '--teardown-timeout', '0.5'],
+    );
     await until('ready', () => s.health.isServing('', 500));
     const res = await s.http('/prestop');
     expect(res.code).toBe(504);

@@ -12,9 +12,11 @@ const token = (): string => randomBytes(24).toString('base64url');
 const HOOK = token();
 const CONTROL = token();
 const WRONG = token();
-const EXTERNAL = Object.values(networkInterfaces()).flat()
+const EXTERNAL = Object.values(networkInterfaces())
+  .flat()
   .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
-const NO_EXTERNAL = 'this test needs a non-loopback IPv4 address on some network interface, and the machine has none';
+const NO_EXTERNAL =
+  'this test needs a non-loopback IPv4 address on some network interface, and the machine has none';
 
 /** A sidecar as the operator starts it: control token file, hook token in the environment, all interfaces. */
 function hooked(): Promise<SidecarUnderTest> {
@@ -42,17 +44,22 @@ describe('/prestop with a hook token', () => {
     killAll();
   });
 
-  it.each(refusals)('refuses %s with 401, from loopback and from the machine\'s address alike', async (_w, headers) => {
-    if (!EXTERNAL) throw new Error(NO_EXTERNAL);
-    for (const host of ['127.0.0.1', EXTERNAL]) {
-      for (const method of ['GET', 'POST']) {
-        const res = await fetch(`http://${host}:${sc.httpPort}/prestop`, { method, headers });
-        expect(res.status).toBe(401);
-        expect(res.headers.get('www-authenticate')).toBe('Bearer');
-        expect(await res.json()).toEqual({ error: expect.stringContaining('"authorization: Bearer <hook token>"') });
+  it.each(refusals)(
+    "refuses %s with 401, from loopback and from the machine's address alike",
+    async (_w, headers) => {
+      if (!EXTERNAL) throw new Error(NO_EXTERNAL);
+      for (const host of ['127.0.0.1', EXTERNAL]) {
+        for (const method of ['GET', 'POST']) {
+          const res = await fetch(`http://${host}:${sc.httpPort}/prestop`, { method, headers });
+          expect(res.status).toBe(401);
+          expect(res.headers.get('www-authenticate')).toBe('Bearer');
+          expect(await res.json()).toEqual({
+            error: expect.stringContaining('"authorization: Bearer <hook token>"'),
+          });
+        }
       }
-    }
-  });
+    },
+  );
 
   it('left the runtime running and ready: nothing was cancelled', async () => {
     expect(await sc.health.check('', 1000)).toBe('SERVING');
@@ -82,7 +89,7 @@ describe('/prestop with a hook token', () => {
 });
 
 describe('the exec-form hook, `pea-runtime prestop`', () => {
-  it('sends PEA_HOOK_TOKEN from its environment (the sidecar container\'s), and the sidecar tears down', async () => {
+  it("sends PEA_HOOK_TOKEN from its environment (the sidecar container's), and the sidecar tears down", async () => {
     const sc = await hooked();
     try {
       await until('SERVING', () => sc.health.isServing('', 500));
@@ -102,7 +109,11 @@ describe('the exec-form hook, `pea-runtime prestop`', () => {
 });
 
 describe('PEA_HOOK_TOKEN itself', () => {
-  const bad = [['a space inside', 'abc def'], ['a newline', `${HOOK}\n`], ['empty', '']];
+  const bad = [
+    ['a space inside', 'abc def'],
+    ['a newline', `${HOOK}\n`],
+    ['empty', ''],
+  ];
   it.each(bad)('refuses %s at start, exit 2, naming the variable', async (_what, value) => {
     const args = [CLI, 'sidecar', '--http-port', '0', '--grpc-port', '0', '--', 'sleep', '5'];
     const sidecar = start(process.execPath, args, { PEA_HOOK_TOKEN: value });

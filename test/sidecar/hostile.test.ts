@@ -8,7 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { HealthClient } from '../../src/shared/health-client.js';
-import { lifecycleClient, type CancelResponse, type RuntimeStatus } from '../../src/shared/lifecycle-proto.js';
+import {
+  lifecycleClient,
+  type CancelResponse,
+  type RuntimeStatus,
+} from '../../src/shared/lifecycle-proto.js';
 import { bearerInterceptor } from '../../src/shared/bearer.js';
 import { Connections, hostileInputs, sendAll, type Outcome } from '../../bench/sidecar-hostile.js';
 import { killAll, readEvents, until } from '../helpers/processes.js';
@@ -20,7 +24,11 @@ const TOKEN = randomBytes(24).toString('base64url');
 let sc: SidecarUnderTest;
 let before: RuntimeStatus;
 beforeAll(async () => {
-  sc = await startSidecar({ runtime: ['sleep', '600'], token: TOKEN, flags: ['--teardown', 'echo sidecar-teardown >> {dir}/events.jsonl'] });
+  sc = await startSidecar({
+    runtime: ['sleep', '600'],
+    token: TOKEN,
+    flags: ['--teardown', 'echo sidecar-teardown >> {dir}/events.jsonl'],
+  });
   await until('SERVING', () => sc.health.isServing('', 500));
   before = await sc.status();
 }, 30_000);
@@ -41,7 +49,9 @@ describe('hostile input at volume', () => {
     let flooding = true;
     const probing = (async () => {
       while (flooding) {
-        healthDuring.push(await probe.check('', 10_000).catch((err: grpc.ServiceError) => `error ${err.code} ${err.details}`));
+        healthDuring.push(
+          await probe.check('', 10_000).catch((err: grpc.ServiceError) => `error ${err.code} ${err.details}`),
+        );
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
@@ -56,11 +66,20 @@ describe('hostile input at volume', () => {
 
     const calls = outcomes.reduce((n, o) => n + o.codes.length, 0);
     const byCode = new Map<string, number>();
-    for (const c of outcomes.flatMap((o) => o.codes)) byCode.set(grpc.status[c], (byCode.get(grpc.status[c]) ?? 0) + 1);
-    process.stdout.write(`hostile inputs: ${calls} calls of ${new Set(outcomes.map((o) => o.input.kind)).size} kinds (seed ${SEED}), answered ${[...byCode].map(([k, n]) => `${k} ${n}`).join(', ')}; health probed ${healthDuring.length} times meanwhile\n`);
+    for (const c of outcomes.flatMap((o) => o.codes))
+      byCode.set(grpc.status[c], (byCode.get(grpc.status[c]) ?? 0) + 1);
+    process.stdout.write(
+      `hostile inputs: ${calls} calls of ${new Set(outcomes.map((o) => o.input.kind)).size} kinds (seed ${SEED}), answered ${[...byCode].map(([k, n]) => `${k} ${n}`).join(', ')}; health probed ${healthDuring.length} times meanwhile\n`,
+    );
     expect(calls).toBeGreaterThanOrEqual(1000);
-    const wrong = outcomes
-      .flatMap((o) => o.codes.filter((c) => !o.input.allowed.includes(c)).map((c) => `${o.input.kind}: ${grpc.status[c]} (want ${o.input.allowed.map((a) => grpc.status[a]).join('|')}) for ${o.input.detail}`));
+    const wrong = outcomes.flatMap((o) =>
+      o.codes
+        .filter((c) => !o.input.allowed.includes(c))
+        .map(
+          (c) =>
+            `${o.input.kind}: ${grpc.status[c]} (want ${o.input.allowed.map((a) => grpc.status[a]).join('|')}) for ${o.input.detail}`,
+        ),
+    );
     expect(wrong.slice(0, 20)).toEqual([]);
     expect(healthDuring.filter((s) => s !== 'SERVING')).toEqual([]);
   }, 240_000);
@@ -74,7 +93,12 @@ describe('hostile input at volume', () => {
     } finally {
       fresh.close();
     }
-    expect(await sc.status()).toMatchObject({ phase: 'PHASE_READY', ready: true, pid: before.pid, cancelTime: null });
+    expect(await sc.status()).toMatchObject({
+      phase: 'PHASE_READY',
+      ready: true,
+      pid: before.pid,
+      cancelTime: null,
+    });
   });
 
   it('logged the refusals as a bounded number of lines, without the token', () => {
@@ -87,11 +111,21 @@ describe('hostile input at volume', () => {
 
   it('a flood of Cancels with the right token cancels once; the sidecar then exits 0 after one teardown', async () => {
     const clients = Array.from({ length: 4 }, () =>
-      lifecycleClient(`127.0.0.1:${sc.grpcPort}`, { 'grpc.use_local_subchannel_pool': 1, interceptors: [bearerInterceptor(() => TOKEN)] }));
+      lifecycleClient(`127.0.0.1:${sc.grpcPort}`, {
+        'grpc.use_local_subchannel_pool': 1,
+        interceptors: [bearerInterceptor(() => TOKEN)],
+      }),
+    );
     const answers = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        new Promise<CancelResponse | grpc.ServiceError>((resolve) =>
-          clients[i % 4]?.cancel({ reason: `flood ${i}` }, { deadline: Date.now() + 10_000 }, (err, res) => resolve(err ?? (res as CancelResponse))))),
+      Array.from(
+        { length: 200 },
+        (_, i) =>
+          new Promise<CancelResponse | grpc.ServiceError>((resolve) =>
+            clients[i % 4]?.cancel({ reason: `flood ${i}` }, { deadline: Date.now() + 10_000 }, (err, res) =>
+              resolve(err ?? (res as CancelResponse)),
+            ),
+          ),
+      ),
     );
     for (const c of clients) c.close();
     // Once the sidecar has exited, late Cancels find it gone: that is the only other answer.

@@ -46,7 +46,10 @@ describe('ready', () => {
 
   it('follows an http check, and flips back to NOT_SERVING when the runtime stops answering', async () => {
     const script = `const fs=require('fs');require('http').createServer((q,r)=>{r.statusCode=fs.existsSync(process.argv[1])?503:200;r.end()}).listen(+process.env.PEA_HEALTH_PORT,'127.0.0.1')`;
-    sc = await startSidecar({ flags: ['--ready', 'http://127.0.0.1:{health}/ready', '--ready-period', '0.05'], runtime: [process.execPath, '-e', script, '{dir}/sick'] });
+    sc = await startSidecar({
+      flags: ['--ready', 'http://127.0.0.1:{health}/ready', '--ready-period', '0.05'],
+      runtime: [process.execPath, '-e', script, '{dir}/sick'],
+    });
     const s = sc;
     await until('SERVING', () => s.health.isServing('', 500));
     writeFileSync(join(s.dir, 'sick'), '');
@@ -57,7 +60,10 @@ describe('ready', () => {
 
   it('follows a tcp check', async () => {
     const script = `setTimeout(()=>require('net').createServer().listen(+process.env.PEA_HEALTH_PORT,'127.0.0.1'),300)`;
-    sc = await startSidecar({ flags: ['--ready', 'tcp://127.0.0.1:{health}', '--ready-period', '0.05'], runtime: [process.execPath, '-e', script] });
+    sc = await startSidecar({
+      flags: ['--ready', 'tcp://127.0.0.1:{health}', '--ready-period', '0.05'],
+      runtime: [process.execPath, '-e', script],
+    });
     const s = sc;
     expect(await s.health.check('', 1000).catch(() => 'unreachable')).not.toBe('SERVING');
     await until('SERVING', () => s.health.isServing('', 500));
@@ -74,15 +80,28 @@ describe('ready', () => {
 
 describe('how the runtime ended', () => {
   it('crash before ready: FailedToStart, teardown still runs, non-zero exit', async () => {
-    sc = await startSidecar({ flags: ['--ready', 'grpc://127.0.0.1:{health}', '--teardown', 'echo sidecar-teardown >> {dir}/events.jsonl'], runtime: faulty('--crash-before-ready') });
+    sc = await startSidecar({
+      flags: [
+        '--ready',
+        'grpc://127.0.0.1:{health}',
+        '--teardown',
+        'echo sidecar-teardown >> {dir}/events.jsonl',
+      ],
+      runtime: faulty('--crash-before-ready'),
+    });
     const s = sc;
     expect(await s.exited).toBe(1);
-    expect(readFileSync(s.terminationLog, 'utf8')).toBe('FailedToStart: runtime exited with code 1 before it was ever ready: see its log');
+    expect(readFileSync(s.terminationLog, 'utf8')).toBe(
+      'FailedToStart: runtime exited with code 1 before it was ever ready: see its log',
+    );
     expect(readEvents(s.eventsFile).map((e) => e.event)).toEqual(['init', 'teardown', 'sidecar-teardown']);
   });
 
   it('crash after ready: RunForeverError, reported differently', async () => {
-    sc = await startSidecar({ flags: ['--ready', 'grpc://127.0.0.1:{health}', '--ready-period', '0.05'], runtime: faulty('--crash-after', '1') });
+    sc = await startSidecar({
+      flags: ['--ready', 'grpc://127.0.0.1:{health}', '--ready-period', '0.05'],
+      runtime: faulty('--crash-after', '1'),
+    });
     const s = sc;
     await until('the sidecar to answer', () => s.status());
     const statuses = watchAll(s);
@@ -91,18 +110,28 @@ describe('how the runtime ended', () => {
     expect(phases).toContain('PHASE_READY');
     expect(phases.at(-1)).toBe('PHASE_EXITED');
     expect((await statuses).at(-1)).toMatchObject({ reason: 'RunForeverError', exitCode: 1, ready: false });
-    expect(readFileSync(s.terminationLog, 'utf8')).toMatch(/^RunForeverError: runtime exited with code 1 after it was ready/);
+    expect(readFileSync(s.terminationLog, 'utf8')).toMatch(
+      /^RunForeverError: runtime exited with code 1 after it was ready/,
+    );
   });
 
   it('a runtime that finishes by itself: Completed, exit 0', async () => {
-    sc = await startSidecar({ flags: ['--ready', 'grpc://127.0.0.1:{health}'], runtime: faulty('--exit-after', '0.5') });
+    sc = await startSidecar({
+      flags: ['--ready', 'grpc://127.0.0.1:{health}'],
+      runtime: faulty('--exit-after', '0.5'),
+    });
     const s = sc;
     expect(await s.exited).toBe(0);
-    expect(readFileSync(s.terminationLog, 'utf8')).toMatch(/^Completed: runtime finished by itself; exited with code 0/);
+    expect(readFileSync(s.terminationLog, 'utf8')).toMatch(
+      /^Completed: runtime finished by itself; exited with code 0/,
+    );
   });
 
   it('init failure: FailedToStart and teardown is skipped (the SDK host)', async () => {
-    sc = await startSidecar({ flags: ['--ready', 'grpc://127.0.0.1:{health}'], runtime: faulty('--init-fails') });
+    sc = await startSidecar({
+      flags: ['--ready', 'grpc://127.0.0.1:{health}'],
+      runtime: faulty('--init-fails'),
+    });
     const s = sc;
     expect(await s.exited).toBe(1);
     expect(readEvents(s.eventsFile).map((e) => e.event)).toEqual(['init']);
@@ -123,6 +152,8 @@ describe('how the runtime ended', () => {
     await until('SERVING', () => s.health.isServing('', 500));
     await s.cancel();
     expect(await s.exited).toBe(1);
-    expect(readFileSync(s.terminationLog, 'utf8')).toMatch(/^TeardownFailed: cancelled \(test\); was killed by SIGTERM; teardown failed: teardown command exited with 1/);
+    expect(readFileSync(s.terminationLog, 'utf8')).toMatch(
+      /^TeardownFailed: cancelled \(test\); was killed by SIGTERM; teardown failed: teardown command exited with 1/,
+    );
   });
 });

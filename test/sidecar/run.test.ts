@@ -11,8 +11,15 @@ describe('pea-runtime run', () => {
     const port = await freePort();
     const dir = tempDir();
     const events = join(dir, 'events.jsonl');
-    const p = start(process.execPath, [CLI, 'run', example('sleeper'), '--health-port', String(port), '--termination-log', join(dir, 'tl')], { PEA_EVENTS_FILE: events });
-    const health = new HealthClient(`127.0.0.1:${port}`, undefined, { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 200 });
+    const p = start(
+      process.execPath,
+      [CLI, 'run', example('sleeper'), '--health-port', String(port), '--termination-log', join(dir, 'tl')],
+      { PEA_EVENTS_FILE: events },
+    );
+    const health = new HealthClient(`127.0.0.1:${port}`, undefined, {
+      'grpc.initial_reconnect_backoff_ms': 50,
+      'grpc.max_reconnect_backoff_ms': 200,
+    });
     await until('SERVING', () => health.isServing('', 500));
     health.close();
     p.child.kill('SIGTERM');
@@ -26,4 +33,3 @@ describe('pea-runtime run', () => {
     expect(p.output()).toContain('has no default export; export your BaseRuntime subclass as default');
   });
 });
-

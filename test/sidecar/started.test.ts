@@ -11,11 +11,22 @@ afterEach(killAll);
 describe('pea-runtime started', () => {
   it('waits for a sidecar that is not there yet, and exits 0 once it takes control calls', async () => {
     const grpcPort = await freePort();
-    const hook = start(process.execPath, [CLI, 'started', '--grpc-port', String(grpcPort), '--timeout', '30']);
+    const hook = start(process.execPath, [
+      CLI,
+      'started',
+      '--grpc-port',
+      String(grpcPort),
+      '--timeout',
+      '30',
+    ]);
     // The hook is already polling when the sidecar starts, as in a pod.
     await new Promise((r) => setTimeout(r, 300));
     expect(hook.child.exitCode).toBeNull();
-    await startSidecar({ grpcPort, flags: ['--ready', 'grpc://127.0.0.1:{health}'], runtime: [process.execPath, example('sleeper')] });
+    await startSidecar({
+      grpcPort,
+      flags: ['--ready', 'grpc://127.0.0.1:{health}'],
+      runtime: [process.execPath, example('sleeper')],
+    });
     expect(await hook.exited).toBe(0);
     const health = new HealthClient(`127.0.0.1:${grpcPort}`);
     expect(await health.check(LIFECYCLE_SERVICE, 1000)).toBe('SERVING');
@@ -24,7 +35,14 @@ describe('pea-runtime started', () => {
 
   it('fails with a message naming the port and where to look when no sidecar comes', async () => {
     const grpcPort = await freePort();
-    const hook = start(process.execPath, [CLI, 'started', '--grpc-port', String(grpcPort), '--timeout', '0.5']);
+    const hook = start(process.execPath, [
+      CLI,
+      'started',
+      '--grpc-port',
+      String(grpcPort),
+      '--timeout',
+      '0.5',
+    ]);
     expect(await hook.exited).toBe(1);
     expect(hook.output()).toContain(`did not serve ${LIFECYCLE_SERVICE} on port ${grpcPort} within 0.5s`);
   });

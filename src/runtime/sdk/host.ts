@@ -39,7 +39,11 @@ export async function hostRuntime(Runtime: RuntimeClass, opts: HostOptions = {})
     await runtime.init();
   } catch (err) {
     await health.close();
-    return end(log, opts, { exitCode: 1, reason: Reason.FailedToStart, message: `init failed: ${errorText(err)}` });
+    return end(log, opts, {
+      exitCode: 1,
+      reason: Reason.FailedToStart,
+      message: `init failed: ${errorText(err)}`,
+    });
   }
 
   const ready = new ReadyEvent();
@@ -63,7 +67,11 @@ export async function hostRuntime(Runtime: RuntimeClass, opts: HostOptions = {})
   let result: HostResult;
   try {
     await runtime.runForever(ready);
-    result = { exitCode: 0, reason: cancelled ? Reason.Cancelled : Reason.Completed, message: 'runForever returned' };
+    result = {
+      exitCode: 0,
+      reason: cancelled ? Reason.Cancelled : Reason.Completed,
+      message: 'runForever returned',
+    };
   } catch (err) {
     const reason = ready.isSet ? Reason.RunForeverError : Reason.FailedToStart;
     result = { exitCode: 1, reason, message: `runForever threw: ${errorText(err)}` };
@@ -73,7 +81,11 @@ export async function hostRuntime(Runtime: RuntimeClass, opts: HostOptions = {})
   try {
     await runtime.teardown();
   } catch (err) {
-    result = { exitCode: 1, reason: result.exitCode ? result.reason : Reason.TeardownFailed, message: `${result.message}; teardown threw: ${errorText(err)}` };
+    result = {
+      exitCode: 1,
+      reason: result.exitCode ? result.reason : Reason.TeardownFailed,
+      message: `${result.message}; teardown threw: ${errorText(err)}`,
+    };
   }
   await health.close();
   return end(log, opts, result);
@@ -87,7 +99,11 @@ export async function serveRuntime(Runtime: RuntimeClass, opts: HostOptions = {}
 
 function end(log: Logger, opts: HostOptions, result: HostResult): HostResult {
   log[result.exitCode ? 'error' : 'info'](result, 'runtime ended');
-  writeTerminationMessage(opts.terminationLog ?? DEFAULT_TERMINATION_LOG, `${result.reason}: ${result.message}`, log);
+  writeTerminationMessage(
+    opts.terminationLog ?? DEFAULT_TERMINATION_LOG,
+    `${result.reason}: ${result.message}`,
+    log,
+  );
   return result;
 }
 
@@ -107,12 +123,22 @@ async function startHealth(port: number, log: Logger): Promise<HealthHandle> {
   health.addToServer(server);
   await new Promise<number>((resolve, reject) =>
     server.bindAsync(`0.0.0.0:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(new Error(`cannot serve health on port ${port}: ${err.message} (set PEA_HEALTH_PORT to a free port)`)) : resolve(p),
+      err
+        ? reject(
+            new Error(
+              `cannot serve health on port ${port}: ${err.message} (set PEA_HEALTH_PORT to a free port)`,
+            ),
+          )
+        : resolve(p),
     ),
   );
   log.debug({ port }, 'health server listening');
   return {
     set: (status) => health.setStatus('', status),
-    close: () => new Promise((resolve) => { server.forceShutdown(); resolve(); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.forceShutdown();
+        resolve();
+      }),
   };
 }

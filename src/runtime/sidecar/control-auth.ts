@@ -21,29 +21,48 @@ export interface ControlAuth {
   check(authorization: ReadonlyArray<string | Buffer>, what: string, peer: string): Refusal | null;
 }
 
-const HOW = 'send "authorization: Bearer <token>" (gRPC metadata; an HTTP header for /status) with the Pea\'s control token';
+const HOW =
+  'send "authorization: Bearer <token>" (gRPC metadata; an HTTP header for /status) with the Pea\'s control token';
 
 /** The check of every Lifecycle call and of /status: the token in --token-file, read on each call. */
 export function controlAuth(tokenFile: string | undefined, log: Logger): ControlAuth {
   if (tokenFile === undefined) {
-    log.warn('no --token-file: control calls (Cancel, Status, Watch) are unauthenticated; anyone who reaches the gRPC port can cancel the runtime');
+    log.warn(
+      'no --token-file: control calls (Cancel, Status, Watch) are unauthenticated; anyone who reaches the gRPC port can cancel the runtime',
+    );
     return { enabled: false, check: () => null };
   }
   const limited = rateLimited(log);
   const first = readTokenFile(tokenFile);
-  if (first === null) log.error({ tokenFile }, 'token file unreadable or empty: control calls are refused until it has a token');
-  else if (/\s/.test(first)) log.error({ tokenFile }, 'the token has whitespace inside, which no "Bearer <token>" can carry: every control call will be refused; use base64 or hex');
+  if (first === null)
+    log.error(
+      { tokenFile },
+      'token file unreadable or empty: control calls are refused until it has a token',
+    );
+  else if (/\s/.test(first))
+    log.error(
+      { tokenFile },
+      'the token has whitespace inside, which no "Bearer <token>" can carry: every control call will be refused; use base64 or hex',
+    );
   return {
     enabled: true,
     check(authorization, what, peer) {
       const expected = readTokenFile(tokenFile);
       if (expected === null) {
         limited.error({ what, peer, tokenFile }, 'control call refused: token file unreadable or empty');
-        return { code: grpc.status.UNAUTHENTICATED, details: `${what}: the sidecar cannot read its control token right now; retry, and check the Pea's token Secret` };
+        return {
+          code: grpc.status.UNAUTHENTICATED,
+          details: `${what}: the sidecar cannot read its control token right now; retry, and check the Pea's token Secret`,
+        };
       }
       const presented = presentedToken(authorization);
       // Log why, never what: neither the expected nor the presented value.
-      const problem = 'problem' in presented ? presented.problem : tokenMatches(expected, presented.token) ? null : 'token does not match';
+      const problem =
+        'problem' in presented
+          ? presented.problem
+          : tokenMatches(expected, presented.token)
+            ? null
+            : 'token does not match';
       if (problem === null) return null;
       limited.warn({ what, peer, problem }, 'control call refused');
       return { code: grpc.status.UNAUTHENTICATED, details: `${what}: ${problem}; ${HOW}` };
@@ -51,7 +70,8 @@ export function controlAuth(tokenFile: string | undefined, log: Logger): Control
   };
 }
 
-const HOOK_HOW = 'send "authorization: Bearer <hook token>": the runtime container\'s preStop hook carries it';
+const HOOK_HOW =
+  'send "authorization: Bearer <hook token>": the runtime container\'s preStop hook carries it';
 
 /**
  * Who may call /prestop. The kubelet's httpGet hook cannot read a Secret, only send the
@@ -62,8 +82,10 @@ const HOOK_HOW = 'send "authorization: Bearer <hook token>": the runtime contain
  */
 export function hookAuth(token: string | undefined, log: Logger): ControlAuth {
   if (token === undefined) {
-    log.warn('no hook token (PEA_HOOK_TOKEN): /prestop is unauthenticated; '
-      + 'anyone who reaches the HTTP port can cancel the runtime');
+    log.warn(
+      'no hook token (PEA_HOOK_TOKEN): /prestop is unauthenticated; ' +
+        'anyone who reaches the HTTP port can cancel the runtime',
+    );
     return { enabled: false, check: () => null };
   }
   const limited = rateLimited(log);
@@ -72,8 +94,12 @@ export function hookAuth(token: string | undefined, log: Logger): ControlAuth {
     check(authorization, what, peer) {
       const presented = presentedToken(authorization);
       // Log why, never what: neither the expected nor the presented value.
-      const problem = 'problem' in presented ? presented.problem
-        : tokenMatches(token, presented.token) ? null : 'token does not match';
+      const problem =
+        'problem' in presented
+          ? presented.problem
+          : tokenMatches(token, presented.token)
+            ? null
+            : 'token does not match';
       if (problem === null) return null;
       limited.warn({ what, peer, problem }, 'hook call refused');
       return { code: grpc.status.UNAUTHENTICATED, details: `${what}: ${problem}; ${HOOK_HOW}` };
@@ -92,7 +118,10 @@ const PER_SECOND = 5;
 type Emit = (obj: object, msg: string) => void;
 
 function rateLimited(log: Logger): { warn: Emit; error: Emit } {
-  const windows = new Map<string, { start: number; logged: number; suppressed: number; flush?: NodeJS.Timeout }>();
+  const windows = new Map<
+    string,
+    { start: number; logged: number; suppressed: number; flush?: NodeJS.Timeout }
+  >();
   const emit = (level: 'warn' | 'error', obj: object, msg: string): void => {
     const now = Date.now();
     let w = windows.get(msg);
@@ -108,11 +137,14 @@ function rateLimited(log: Logger): { warn: Emit; error: Emit } {
     }
     w.suppressed++;
     const window = w;
-    window.flush ??= setTimeout(() => {
-      log[level]({ suppressed: window.suppressed }, `${msg} (more, not logged one by one)`);
-      window.suppressed = 0;
-      window.flush = undefined;
-    }, 1000 - (now - window.start)).unref();
+    window.flush ??= setTimeout(
+      () => {
+        log[level]({ suppressed: window.suppressed }, `${msg} (more, not logged one by one)`);
+        window.suppressed = 0;
+        window.flush = undefined;
+      },
+      1000 - (now - window.start),
+    ).unref();
   };
   return { warn: (obj, msg) => emit('warn', obj, msg), error: (obj, msg) => emit('error', obj, msg) };
 }

@@ -47,7 +47,13 @@ export interface SidecarGrpcServer {
 }
 
 /** Serves grpc.health.v1 and peapods.v1.Lifecycle for `supervisor` on host:port. */
-export async function startGrpcServer(supervisor: Supervisor, host: string, port: number, auth: ControlAuth, log: Logger): Promise<SidecarGrpcServer> {
+export async function startGrpcServer(
+  supervisor: Supervisor,
+  host: string,
+  port: number,
+  auth: ControlAuth,
+  log: Logger,
+): Promise<SidecarGrpcServer> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_concurrent_streams': 100,
@@ -70,7 +76,10 @@ export async function startGrpcServer(supervisor: Supervisor, host: string, port
   // code and failure message (which may quote the runtime's own errors) to whoever asks,
   // and a Watch stream holds memory in the sidecar for as long as the caller keeps it.
   server.addService(lifecycleServiceDefinition(), {
-    Cancel: (call: grpc.ServerUnaryCall<CancelRequest, CancelResponse>, cb: grpc.sendUnaryData<CancelResponse>) => {
+    Cancel: (
+      call: grpc.ServerUnaryCall<CancelRequest, CancelResponse>,
+      cb: grpc.sendUnaryData<CancelResponse>,
+    ) => {
       const refusal = refused(call, 'Cancel');
       if (refusal) return cb(refusal);
       const reason = typeof call.request.reason === 'string' ? call.request.reason.slice(0, 256) : '';
@@ -96,7 +105,9 @@ export async function startGrpcServer(supervisor: Supervisor, host: string, port
   });
 
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(portError(err, port)) : resolve(p))),
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(portError(err, port)) : resolve(p),
+    ),
   );
   health.setStatus(LIFECYCLE_SERVICE, 'SERVING');
   onChange(supervisor.status);
@@ -125,5 +136,7 @@ export async function startGrpcServer(supervisor: Supervisor, host: string, port
 }
 
 function portError(err: Error, port: number): Error {
-  return new Error(`cannot listen for gRPC on port ${port}: ${err.message} (is another process using it? choose another with --grpc-port)`);
+  return new Error(
+    `cannot listen for gRPC on port ${port}: ${err.message} (is another process using it? choose another with --grpc-port)`,
+  );
 }

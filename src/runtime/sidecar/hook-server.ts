@@ -34,7 +34,12 @@ export interface HookAuth {
 
 /** Listens on host:port for /prestop, /healthz, /readyz and /status. */
 export async function startHookServer(
-  supervisor: Supervisor, host: string, port: number, teardownTimeoutMs: number, auth: HookAuth, log: Logger,
+  supervisor: Supervisor,
+  host: string,
+  port: number,
+  teardownTimeoutMs: number,
+  auth: HookAuth,
+  log: Logger,
 ): Promise<HookServer> {
   const server = createServer((req, res) => void route(req, res, supervisor, teardownTimeoutMs, auth, log));
   server.headersTimeout = 5000;
@@ -54,15 +59,23 @@ export async function startHookServer(
 }
 
 async function route(
-  req: IncomingMessage, res: ServerResponse, supervisor: Supervisor,
-  teardownTimeoutMs: number, auth: HookAuth, log: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  supervisor: Supervisor,
+  teardownTimeoutMs: number,
+  auth: HookAuth,
+  log: Logger,
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'POST') return reply(res, 405, { error: 'use GET or POST' });
   const peer = `${req.socket.remoteAddress}`;
   switch (path) {
     case '/prestop': {
-      const refusal = auth.hook.check(req.headersDistinct.authorization ?? [], `${req.method} /prestop`, peer);
+      const refusal = auth.hook.check(
+        req.headersDistinct.authorization ?? [],
+        `${req.method} /prestop`,
+        peer,
+      );
       if (refusal) return unauthorized(res, refusal.details);
       return reply(res, ...(await preStop(supervisor, teardownTimeoutMs, log)));
     }
@@ -86,7 +99,11 @@ async function route(
  * cancel → wait for the runtime to exit → teardown, answered within the teardown budget.
  * A second preStop (hooks are delivered at least once) joins the first one's wait.
  */
-async function preStop(supervisor: Supervisor, teardownTimeoutMs: number, log: Logger): Promise<[number, object]> {
+async function preStop(
+  supervisor: Supervisor,
+  teardownTimeoutMs: number,
+  log: Logger,
+): Promise<[number, object]> {
   const started = Date.now();
   const { alreadyCancelled } = supervisor.cancel(PRESTOP_TRIGGER);
   log.info({ alreadyCancelled }, 'preStop hook');
@@ -95,14 +112,20 @@ async function preStop(supervisor: Supervisor, teardownTimeoutMs: number, log: L
   const final = await Promise.race([supervisor.done, timedOut]);
   clearTimeout(timer);
   if (!final) {
-    log.warn({ teardownTimeoutSeconds: teardownTimeoutMs / 1000 }, 'preStop budget ran out before teardown finished: raise the teardown timeout');
+    log.warn(
+      { teardownTimeoutSeconds: teardownTimeoutMs / 1000 },
+      'preStop budget ran out before teardown finished: raise the teardown timeout',
+    );
     return [504, { done: false, waitedMs: Date.now() - started, status: supervisor.status }];
   }
   return [200, { done: true, waitedMs: Date.now() - started, status: final }];
 }
 
 function isLoopback(address: string | undefined): boolean {
-  return address !== undefined && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'));
+  return (
+    address !== undefined &&
+    (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'))
+  );
 }
 
 function unauthorized(res: ServerResponse, details: string): void {
@@ -118,7 +141,9 @@ function reply(res: ServerResponse, code: number, body: object): void {
 function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (err) =>
-      reject(new Error(`cannot listen for HTTP on port ${port}: ${err.message} (choose another with --http-port)`)),
+      reject(
+        new Error(`cannot listen for HTTP on port ${port}: ${err.message} (choose another with --http-port)`),
+      ),
     );
     server.listen(port, host, () => resolve());
   });

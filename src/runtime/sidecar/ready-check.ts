@@ -30,9 +30,11 @@ export function parseReadySpec(text: string): ReadySpec {
     throw new Error(`"${text}" is not a URL: ${USAGE}`);
   }
   const kind = url.protocol.replace(/:$/, '');
-  if (kind !== 'tcp' && kind !== 'http' && kind !== 'grpc') throw new Error(`unknown scheme "${kind}": ${USAGE}`);
+  if (kind !== 'tcp' && kind !== 'http' && kind !== 'grpc')
+    throw new Error(`unknown scheme "${kind}": ${USAGE}`);
   const port = Number(url.port);
-  if (!url.port || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`"${text}" needs a port 1-65535: ${USAGE}`);
+  if (!url.port || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`"${text}" needs a port 1-65535: ${USAGE}`);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (kind === 'tcp') return { kind, host, port };
   if (kind === 'http') return { kind, host, port, path: `${url.pathname}${url.search}` || '/' };
@@ -81,7 +83,10 @@ function tcpCheck(host: string, port: number, timeoutMs: number): Promise<boolea
 }
 
 /** Like the kubelet's httpGet probe: any 2xx or 3xx is ready. */
-async function httpCheck(spec: { host: string; port: number; path: string }, timeoutMs: number): Promise<boolean> {
+async function httpCheck(
+  spec: { host: string; port: number; path: string },
+  timeoutMs: number,
+): Promise<boolean> {
   const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
   try {
     const res = await fetch(`http://${host}:${spec.port}${spec.path}`, {

@@ -27,14 +27,29 @@ export class RuntimeNotFoundError extends Error {}
  * Starts `command` as a child. It gets its own process group so that a terminal's Ctrl-C
  * reaches only the sidecar, which then cancels the runtime in the documented order.
  */
-export function spawnRuntime(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RuntimeProcess> {
+export function spawnRuntime(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RuntimeProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: 'inherit', detached: true, env });
-    const exited = new Promise<RuntimeExit>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+    const exited = new Promise<RuntimeExit>((res) =>
+      child.once('exit', (code, signal) => res({ code, signal })),
+    );
     child.once('error', (err: NodeJS.ErrnoException) => {
       if (child.pid !== undefined) return; // errors after a successful spawn surface as 'exit'
-      const what = err.code === 'ENOENT' ? 'was not found' : err.code === 'EACCES' ? 'is not executable' : `could not start (${err.message})`;
-      reject(new RuntimeNotFoundError(`runtime command "${command}" ${what}: check the command and the image's PATH`));
+      const what =
+        err.code === 'ENOENT'
+          ? 'was not found'
+          : err.code === 'EACCES'
+            ? 'is not executable'
+            : `could not start (${err.message})`;
+      reject(
+        new RuntimeNotFoundError(
+          `runtime command "${command}" ${what}: check the command and the image's PATH`,
+        ),
+      );
     });
     child.once('spawn', () =>
       resolve({
@@ -127,9 +142,13 @@ function watchForeign(pid: number, startTime: string, pollMs: number): RuntimePr
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

@@ -44,7 +44,9 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
     readyPeriodMs: opts.readyPeriodMs,
     cancelTimeoutMs: opts.cancelTimeoutMs,
     teardownTimeoutMs: opts.teardownTimeoutMs,
-    teardown: opts.teardownCommand ? (budget) => runTeardownCommand(opts.teardownCommand as string[], budget) : noTeardown,
+    teardown: opts.teardownCommand
+      ? (budget) => runTeardownCommand(opts.teardownCommand as string[], budget)
+      : noTeardown,
     exitCodeKnown: !attach,
     log,
   });
@@ -55,11 +57,17 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
   try {
     const grpc = await startGrpcServer(supervisor, opts.host, opts.grpcPort, auth, log);
     const who = { control: auth, hook };
-    const http = await startHookServer(supervisor, opts.host, opts.httpPort, opts.teardownTimeoutMs, who, log)
-      .catch(async (err) => {
-        await grpc.close();
-        throw err;
-      });
+    const http = await startHookServer(
+      supervisor,
+      opts.host,
+      opts.httpPort,
+      opts.teardownTimeoutMs,
+      who,
+      log,
+    ).catch(async (err) => {
+      await grpc.close();
+      throw err;
+    });
     servers = [grpc, http];
     opts.onListening?.({ grpc: grpc.port, http: http.port });
   } catch (err) {
@@ -67,11 +75,17 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
     writeTerminationMessage(opts.terminationLog, String(err), log);
     return 1;
   }
-  log.info({
-    mode: attach ? `attach ${opts.attachEnv}` : 'child', ready: formatReadySpec(opts.ready),
-    authenticated: auth.enabled, hookAuthenticated: hook.enabled,
-    grpcPort: servers[0]?.port, httpPort: servers[1]?.port,
-  }, 'sidecar listening');
+  log.info(
+    {
+      mode: attach ? `attach ${opts.attachEnv}` : 'child',
+      ready: formatReadySpec(opts.ready),
+      authenticated: auth.enabled,
+      hookAuthenticated: hook.enabled,
+      grpcPort: servers[0]?.port,
+      httpPort: servers[1]?.port,
+    },
+    'sidecar listening',
+  );
 
   // In attach mode the sidecar outlives the runtime (Kubernetes stops a native sidecar
   // after the main containers), so after the end it keeps answering Status until SIGTERM.

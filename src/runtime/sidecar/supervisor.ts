@@ -51,7 +51,14 @@ export interface CancelResult {
 
 /** The runtime's lifecycle: start, ready, cancel, exit and teardown, each once; emits 'change' on each step. */
 export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
-  private state: SupervisorStatus = { phase: 'PHASE_STARTING', ready: false, signal: '', reason: '', message: '', pid: 0 };
+  private state: SupervisorStatus = {
+    phase: 'PHASE_STARTING',
+    ready: false,
+    signal: '',
+    reason: '',
+    message: '',
+    pid: 0,
+  };
   private runtime: RuntimeProcess | null = null;
   private readonly launchAbort = new AbortController();
   private killTimer: NodeJS.Timeout | undefined;
@@ -79,10 +86,15 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
     try {
       this.runtime = await this.opts.launch(this.launchAbort.signal);
     } catch (err) {
-      const message = err instanceof RuntimeNotFoundError ? err.message : `runtime could not start: ${String(err)}`;
+      const message =
+        err instanceof RuntimeNotFoundError ? err.message : `runtime could not start: ${String(err)}`;
       return this.finish({ code: 127, signal: null }, { reason: Reason.FailedToStart, message });
     }
-    if (!this.runtime) return this.finish({ code: null, signal: null }, { reason: Reason.Cancelled, message: this.cancelMessage() });
+    if (!this.runtime)
+      return this.finish(
+        { code: null, signal: null },
+        { reason: Reason.Cancelled, message: this.cancelMessage() },
+      );
     this.update({ pid: this.runtime.pid }, 'runtime running');
     if (this.cancelled) this.runtime.signal('SIGTERM'); // cancelled while we were attaching
     this.pollReady();
@@ -98,7 +110,9 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
     }
     this.cancelReason = reason;
     // NOT_SERVING goes out before the runtime hears anything, so traffic drains first.
-    this.update({ phase: 'PHASE_CANCELLING', ready: false, cancelTime: Date.now() }, 'cancelling', { reason });
+    this.update({ phase: 'PHASE_CANCELLING', ready: false, cancelTime: Date.now() }, 'cancelling', {
+      reason,
+    });
     clearTimeout(this.readyTimer);
     this.launchAbort.abort();
     if (this.runtime) this.runtime.signal('SIGTERM');
@@ -108,8 +122,10 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
 
   private kill(): void {
     if (!this.runtime || this.state.exitTime !== undefined) return;
-    this.opts.log.warn({ pid: this.runtime.pid, cancelTimeoutSeconds: this.opts.cancelTimeoutMs / 1000 },
-      'runtime still running after the cancel timeout: sending SIGKILL (raise --cancel-timeout if it needs longer to stop)');
+    this.opts.log.warn(
+      { pid: this.runtime.pid, cancelTimeoutSeconds: this.opts.cancelTimeoutMs / 1000 },
+      'runtime still running after the cancel timeout: sending SIGKILL (raise --cancel-timeout if it needs longer to stop)',
+    );
     this.killedByUs = this.runtime.signal('SIGKILL');
   }
 
@@ -128,7 +144,10 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
     if (ready && this.state.readyTime === undefined) {
       this.update({ phase: 'PHASE_READY', ready, readyTime: Date.now() }, 'ready');
     } else {
-      this.update({ ready }, ready ? 'ready again' : 'not ready: the runtime stopped answering its ready check');
+      this.update(
+        { ready },
+        ready ? 'ready again' : 'not ready: the runtime stopped answering its ready check',
+      );
     }
   }
 
@@ -137,13 +156,19 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
     const how = describeExit(exit, this.opts.exitCodeKnown);
     if (this.cancelled) {
       if (this.killedByUs) {
-        return { reason: Reason.CancelTimeout, message: `runtime ignored SIGTERM for ${this.opts.cancelTimeoutMs / 1000}s and was killed; ${how}` };
+        return {
+          reason: Reason.CancelTimeout,
+          message: `runtime ignored SIGTERM for ${this.opts.cancelTimeoutMs / 1000}s and was killed; ${how}`,
+        };
       }
       return { reason: Reason.Cancelled, message: `${this.cancelMessage()}; ${how}` };
     }
     if (exit.code === 0) return { reason: Reason.Completed, message: `runtime finished by itself; ${how}` };
     if (this.state.readyTime === undefined) {
-      return { reason: Reason.FailedToStart, message: `runtime ${how} before it was ever ready: see its log` };
+      return {
+        reason: Reason.FailedToStart,
+        message: `runtime ${how} before it was ever ready: see its log`,
+      };
     }
     return { reason: Reason.RunForeverError, message: `runtime ${how} after it was ready: see its log` };
   }
@@ -156,24 +181,49 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
     clearTimeout(this.killTimer);
     clearTimeout(this.readyTimer);
     this.opts.readyCheck.close();
-    const exitFields = { exitTime: Date.now(), ...(exit.code === null ? {} : { exitCode: exit.code }), signal: exit.signal ?? '' };
-    this.update({ phase: 'PHASE_TEARING_DOWN', ready: false, ...exitFields, ...outcome }, 'runtime exited; tearing down');
+    const exitFields = {
+      exitTime: Date.now(),
+      ...(exit.code === null ? {} : { exitCode: exit.code }),
+      signal: exit.signal ?? '',
+    };
+    this.update(
+      { phase: 'PHASE_TEARING_DOWN', ready: false, ...exitFields, ...outcome },
+      'runtime exited; tearing down',
+    );
     const budget = (this.state.cancelTime ?? Date.now()) + this.opts.teardownTimeoutMs - Date.now();
     const teardown = await this.opts.teardown(Math.max(budget, 1000));
-    const failed = !teardown.ok && (outcome.reason === Reason.Cancelled || outcome.reason === Reason.Completed);
-    const final = failed ? { reason: Reason.TeardownFailed, message: `${outcome.message}; teardown failed: ${teardown.message}` } : {};
-    this.update({ phase: 'PHASE_EXITED', teardownTime: Date.now(), ...final }, 'exited', { teardown: teardown.message });
+    const failed =
+      !teardown.ok && (outcome.reason === Reason.Cancelled || outcome.reason === Reason.Completed);
+    const final = failed
+      ? { reason: Reason.TeardownFailed, message: `${outcome.message}; teardown failed: ${teardown.message}` }
+      : {};
+    this.update({ phase: 'PHASE_EXITED', teardownTime: Date.now(), ...final }, 'exited', {
+      teardown: teardown.message,
+    });
     this.resolveDone(this.status);
   }
 
   private update(patch: Partial<SupervisorStatus>, event: string, extra: Record<string, unknown> = {}): void {
     this.state = { ...this.state, ...patch };
     const s = this.state;
-    const since = (t?: number): number | undefined => (t === undefined || s.startedTime === undefined ? undefined : t - s.startedTime);
-    this.opts.log.info({
-      phase: s.phase, ready: s.ready, pid: s.pid || undefined, reason: s.reason || undefined, exitCode: s.exitCode, signal: s.signal || undefined,
-      readyMs: since(s.readyTime), cancelMs: since(s.cancelTime), exitMs: since(s.exitTime), teardownMs: since(s.teardownTime), ...extra,
-    }, event);
+    const since = (t?: number): number | undefined =>
+      t === undefined || s.startedTime === undefined ? undefined : t - s.startedTime;
+    this.opts.log.info(
+      {
+        phase: s.phase,
+        ready: s.ready,
+        pid: s.pid || undefined,
+        reason: s.reason || undefined,
+        exitCode: s.exitCode,
+        signal: s.signal || undefined,
+        readyMs: since(s.readyTime),
+        cancelMs: since(s.cancelTime),
+        exitMs: since(s.exitTime),
+        teardownMs: since(s.teardownTime),
+        ...extra,
+      },
+      event,
+    );
     this.emit('change', this.status);
   }
 }

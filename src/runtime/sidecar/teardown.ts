@@ -16,7 +16,9 @@ export function parseTeardownCommand(text: string): string[] {
   if (text.trim().startsWith('[')) {
     const parsed: unknown = JSON.parse(text);
     if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((p) => typeof p === 'string')) {
-      throw new Error('a JSON teardown command must be a non-empty array of strings, e.g. ["sync", "-f", "/data"]');
+      throw new Error(
+        'a JSON teardown command must be a non-empty array of strings, e.g. ["sync", "-f", "/data"]',
+      );
     }
     return parsed;
   }
@@ -37,7 +39,11 @@ export function runTeardownCommand(argv: string[], budgetMs: number): Promise<Te
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve({ ok: true, message: 'teardown command finished' });
-      else if (signal === 'SIGKILL') resolve({ ok: false, message: `teardown command ran out of its ${Math.round(budgetMs / 1000)}s budget and was killed: raise --teardown-timeout` });
+      else if (signal === 'SIGKILL')
+        resolve({
+          ok: false,
+          message: `teardown command ran out of its ${Math.round(budgetMs / 1000)}s budget and was killed: raise --teardown-timeout`,
+        });
       else resolve({ ok: false, message: `teardown command exited with ${code ?? signal}` });
     });
   });

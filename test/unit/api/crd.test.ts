@@ -22,9 +22,12 @@ describe('the Pea CRD', () => {
   });
 
   it('describes every field, so `kubectl explain` helps', () => {
-    const schema = (peaCrd() as { spec: { versions: Array<{ schema: { openAPIV3Schema: Node } }> } }).spec.versions[0]!.schema.openAPIV3Schema;
+    const schema = (peaCrd() as { spec: { versions: Array<{ schema: { openAPIV3Schema: Node } }> } }).spec
+      .versions[0]!.schema.openAPIV3Schema;
     const root = schema.properties!;
-    const undocumented = [...fields(root.spec!, 'spec'), ...fields(root.status!, 'status')].filter(([, n]) => !n.description).map(([p]) => p);
+    const undocumented = [...fields(root.spec!, 'spec'), ...fields(root.status!, 'status')]
+      .filter(([, n]) => !n.description)
+      .map(([p]) => p);
     expect(undocumented).toEqual([]);
   });
 
@@ -38,7 +41,11 @@ describe('the Pea CRD', () => {
   it('every sample in deploy/samples parses as a Pea of this API', () => {
     for (const name of ['sleeper', 'slow-start']) {
       const pea = loadYaml(readFileSync(join(ROOT, 'deploy/samples', `${name}.yaml`), 'utf8'));
-      expect(pea).toMatchObject({ apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', spec: { image: expect.any(String) } });
+      expect(pea).toMatchObject({
+        apiVersion: 'peapods.io/v1alpha1',
+        kind: 'Pea',
+        spec: { image: expect.any(String) },
+      });
     }
   });
 });

@@ -7,8 +7,15 @@ import { customResourceDefinition, openApiSchema, stringEnum, type Json } from '
 
 const declare = (schema: Parameters<typeof customResourceDefinition>[0]['schema']): Json => {
   const crd = customResourceDefinition({
-    group: 'example.io', version: 'v1', kind: 'Bean', plural: 'beans', singular: 'bean',
-    shortNames: [], categories: [], printerColumns: [], schema,
+    group: 'example.io',
+    version: 'v1',
+    kind: 'Bean',
+    plural: 'beans',
+    singular: 'bean',
+    shortNames: [],
+    categories: [],
+    printerColumns: [],
+    schema,
   }) as { spec: { versions: Array<{ schema: { openAPIV3Schema: Json } }> } };
   return crd.spec.versions[0]!.schema.openAPIV3Schema;
 };
@@ -16,26 +23,54 @@ const declare = (schema: Parameters<typeof customResourceDefinition>[0]['schema'
 describe('openapi.ts', () => {
   it('carries rules on the whole object, and requires only what users write', () => {
     const rule = { rule: 'self.metadata.name.size() <= 52', message: 'metadata.name: at most 52 characters' };
-    const root = declare(Type.Object({
-      apiVersion: Type.String(), kind: Type.String(), metadata: Type.Unsafe<object>({ type: 'object' }),
-      spec: Type.Object({ size: Type.Integer({ description: 'How big.' }) }, { description: 'What to grow.' }),
-    }, { description: 'A bean.', 'x-kubernetes-validations': [rule] }));
+    const root = declare(
+      Type.Object(
+        {
+          apiVersion: Type.String(),
+          kind: Type.String(),
+          metadata: Type.Unsafe<object>({ type: 'object' }),
+          spec: Type.Object(
+            { size: Type.Integer({ description: 'How big.' }) },
+            { description: 'What to grow.' },
+          ),
+        },
+        { description: 'A bean.', 'x-kubernetes-validations': [rule] },
+      ),
+    );
     expect(root).toEqual({
-      type: 'object', description: 'A bean.', required: ['spec'],
+      type: 'object',
+      description: 'A bean.',
+      required: ['spec'],
       properties: {
-        apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' },
-        spec: { type: 'object', description: 'What to grow.', required: ['size'],
-          properties: { size: { type: 'integer', description: 'How big.' } } },
+        apiVersion: { type: 'string' },
+        kind: { type: 'string' },
+        metadata: { type: 'object' },
+        spec: {
+          type: 'object',
+          description: 'What to grow.',
+          required: ['size'],
+          properties: { size: { type: 'integer', description: 'How big.' } },
+        },
       },
       'x-kubernetes-validations': [rule],
     });
   });
 
   it('writes plain JSON: type first, the Kubernetes extensions last, no TypeBox markers', () => {
-    const schema = openApiSchema(Type.Array(Type.String(), {
-      'x-kubernetes-list-type': 'set', description: 'Tags.', maxItems: 3,
-    }));
-    expect(Object.keys(schema)).toEqual(['type', 'description', 'maxItems', 'items', 'x-kubernetes-list-type']);
+    const schema = openApiSchema(
+      Type.Array(Type.String(), {
+        'x-kubernetes-list-type': 'set',
+        description: 'Tags.',
+        maxItems: 3,
+      }),
+    );
+    expect(Object.keys(schema)).toEqual([
+      'type',
+      'description',
+      'maxItems',
+      'items',
+      'x-kubernetes-list-type',
+    ]);
     expect(Object.getOwnPropertySymbols(schema)).toEqual([]);
     expect(Object.getOwnPropertySymbols(schema.items as object)).toEqual([]);
   });

@@ -9,8 +9,16 @@ const at = (s: number): Date => new Date(T0.getTime() + s * 1000);
 
 function pea(spec: Partial<Pea['spec']> = {}, status?: PeaStatus, meta: Partial<Pea['metadata']> = {}): Pea {
   return {
-    apiVersion: 'peapods.io/v1alpha1', kind: 'Pea',
-    metadata: { name: 'p', namespace: 'ns', uid: 'u', generation: 1, finalizers: ['peapods.io/cancel'], ...meta },
+    apiVersion: 'peapods.io/v1alpha1',
+    kind: 'Pea',
+    metadata: {
+      name: 'p',
+      namespace: 'ns',
+      uid: 'u',
+      generation: 1,
+      finalizers: ['peapods.io/cancel'],
+      ...meta,
+    },
     spec: { image: 'img', timeouts: { readySeconds: 60, cancelSeconds: 10, teardownSeconds: 30 }, ...spec },
     ...(status ? { status } : {}),
   };
@@ -29,14 +37,24 @@ function pod(opts: { ready?: boolean; exit?: number; ip?: string; tearingDown?: 
       ...(ended ? { phase: opts.exit === 0 ? 'Succeeded' : 'Failed' } : {}),
       podIP: opts.ip ?? '10.0.0.5',
       conditions: [{ type: 'Ready', status: opts.ready ? 'True' : 'False' }],
-      containerStatuses: [{ name: 'runtime', image: 'img', imageID: '', ready: Boolean(opts.ready), restartCount: 0,
-        state: opts.exit === undefined ? { running: {} } : { terminated: { exitCode: opts.exit, message: '' } } }],
+      containerStatuses: [
+        {
+          name: 'runtime',
+          image: 'img',
+          imageID: '',
+          ready: Boolean(opts.ready),
+          restartCount: 0,
+          state:
+            opts.exit === undefined ? { running: {} } : { terminated: { exitCode: opts.exit, message: '' } },
+        },
+      ],
     },
   };
 }
 
 /** The actions but the token Secret, which every pass of a live Pea asks for (tested on its own below). */
-const writes = (d: ReturnType<typeof decide>): Action[] => d.actions.filter((a) => a.kind !== 'createTokenSecret');
+const writes = (d: ReturnType<typeof decide>): Action[] =>
+  d.actions.filter((a) => a.kind !== 'createTokenSecret');
 const kinds = (d: ReturnType<typeof decide>): string[] => writes(d).map((a) => a.kind);
 
 describe('decide', () => {
@@ -49,14 +67,20 @@ describe('decide', () => {
 
   const started = { startTime: T0.toISOString(), phase: 'Starting' as const };
   const backingOff = {
-    phase: 'Pending' as const, restartCount: 1,
-    lastTermination: { reason: 'RunForeverError', message: 'boom', finishTime: T0.toISOString(), backoffSeconds: 10 },
+    phase: 'Pending' as const,
+    restartCount: 1,
+    lastTermination: {
+      reason: 'RunForeverError',
+      message: 'boom',
+      finishTime: T0.toISOString(),
+      backoffSeconds: 10,
+    },
   };
   it.each([
     ['the pod to create', pea({}, undefined, { finalizers: [] }), undefined, true],
     ['a starting pod', pea({}, started), pod(), true],
     ['a cancelling pod', pea({ cancel: true }, { ...started, phase: 'Ready' }), pod({ ready: true }), true],
-    ['no pod, in a restart\'s back-off', pea({ restartPolicy: 'Always' }, backingOff), undefined, false],
+    ["no pod, in a restart's back-off", pea({ restartPolicy: 'Always' }, backingOff), undefined, false],
     ['a pod whose Pea ended now', pea({}, started), pod({ exit: 0 }), false],
     ['a pod of an ended Pea', pea({}, { phase: 'Succeeded', reason: 'Completed' }), pod({ exit: 0 }), false],
   ])('the token Secret, with %s', (_n, p, po, wanted) => {
@@ -71,9 +95,33 @@ describe('decide', () => {
   });
 
   it.each([
-    ['starting, within the ready timeout', { startTime: T0.toISOString(), phase: 'Starting' as const }, pod(), at(10), 'Starting', [], 50_000],
-    ['ready', { startTime: T0.toISOString(), phase: 'Starting' as const }, pod({ ready: true }), at(10), 'Ready', [], undefined],
-    ['not ready in time', { startTime: T0.toISOString(), phase: 'Starting' as const }, pod(), at(61), 'Failed', ['deletePod'], undefined],
+    [
+      'starting, within the ready timeout',
+      { startTime: T0.toISOString(), phase: 'Starting' as const },
+      pod(),
+      at(10),
+      'Starting',
+      [],
+      50_000,
+    ],
+    [
+      'ready',
+      { startTime: T0.toISOString(), phase: 'Starting' as const },
+      pod({ ready: true }),
+      at(10),
+      'Ready',
+      [],
+      undefined,
+    ],
+    [
+      'not ready in time',
+      { startTime: T0.toISOString(), phase: 'Starting' as const },
+      pod(),
+      at(61),
+      'Failed',
+      ['deletePod'],
+      undefined,
+    ],
   ])('%s', (_n, status, p, now, phase, actions, requeue) => {
     const d = decide(pea({}, status), p, now);
     expect(d.status.phase).toBe(phase);
@@ -82,7 +130,11 @@ describe('decide', () => {
   });
 
   it('waits forever with readySeconds 0', () => {
-    const d = decide(pea({ timeouts: { readySeconds: 0 } }, { startTime: T0.toISOString(), phase: 'Starting' }), pod(), at(100_000));
+    const d = decide(
+      pea({ timeouts: { readySeconds: 0 } }, { startTime: T0.toISOString(), phase: 'Starting' }),
+      pod(),
+      at(100_000),
+    );
     expect(d.status.phase).toBe('Starting');
     expect(d.requeueAfterMs).toBeUndefined();
   });
@@ -92,7 +144,11 @@ describe('decide', () => {
     [2, undefined, 'Failed', 'FailedToStart'],
     [2, T0.toISOString(), 'Failed', 'RunForeverError'],
   ])('exit %i (readyTime %s) → %s %s', (exit, readyTime, phase, reason) => {
-    const d = decide(pea({}, { startTime: T0.toISOString(), phase: 'Starting', ...(readyTime ? { readyTime } : {}) }), pod({ exit }), at(5));
+    const d = decide(
+      pea({}, { startTime: T0.toISOString(), phase: 'Starting', ...(readyTime ? { readyTime } : {}) }),
+      pod({ exit }),
+      at(5),
+    );
     expect(d.status).toMatchObject({ phase, reason, exitCode: exit });
   });
 
@@ -109,88 +165,183 @@ describe('decide', () => {
   });
 
   it('cancel timeout: the pod is deleted at the deadline, and the Pea ends only once the pod says how the runtime ended', () => {
-    const cancelling = { startTime: T0.toISOString(), phase: 'Cancelling' as const, readyTime: T0.toISOString(), podName: 'p-pea', cancelTime: at(1).toISOString() };
+    const cancelling = {
+      startTime: T0.toISOString(),
+      phase: 'Cancelling' as const,
+      readyTime: T0.toISOString(),
+      podName: 'p-pea',
+      cancelTime: at(1).toISOString(),
+    };
     // deadline: cancelTime + cancelSeconds (10) + min(teardownSeconds, 5) = 16 s
     // First the deletion is recorded (reason CancelTimeout while still Cancelling), then made.
     const recorded = decide(pea({ cancel: true }, cancelling), pod({ ready: true }), at(17));
     expect(kinds(recorded)).toEqual([]);
-    expect(recorded.status).toMatchObject({ phase: 'Cancelling', reason: 'CancelTimeout', message: expect.stringContaining('its pod is being deleted') });
+    expect(recorded.status).toMatchObject({
+      phase: 'Cancelling',
+      reason: 'CancelTimeout',
+      message: expect.stringContaining('its pod is being deleted'),
+    });
     const late = decide(pea({ cancel: true }, recorded.status), pod({ ready: true }), at(17));
     expect(kinds(late)).toEqual(['deletePod']);
     expect(late.status).toEqual(recorded.status);
-    const terminating = { ...pod({ ready: true }), metadata: { ...pod().metadata, deletionTimestamp: at(17) } };
+    const terminating = {
+      ...pod({ ready: true }),
+      metadata: { ...pod().metadata, deletionTimestamp: at(17) },
+    };
     expect(kinds(decide(pea({ cancel: true }, late.status), terminating, at(18)))).toEqual([]); // no second delete
     const killed = decide(pea({ cancel: true }, late.status), pod({ exit: 137 }), at(20));
     expect(killed.status).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout', exitCode: 137 });
     // A node that never confirms the deletion: the Pea ends anyway, saying so.
     const stuck = decide(pea({ cancel: true }, late.status), terminating, at(16 + 30 + 30));
-    expect(stuck.status).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout', message: expect.stringContaining('was still not gone') });
+    expect(stuck.status).toMatchObject({
+      phase: 'Failed',
+      reason: 'CancelTimeout',
+      message: expect.stringContaining('was still not gone'),
+    });
   });
 
   it('a pod gone after the operator deleted it for the cancel timeout is a CancelTimeout, whenever that is seen (the 2 wrong ends of issue 14)', () => {
     // The old operator deleted the pod at the deadline and was killed before its status
     // write, so the next one read "cancelled; the pod is gone". Now the deletion is recorded
     // first: the next operator finds the record, and the pod gone.
-    const cancelling = { startTime: T0.toISOString(), phase: 'Cancelling' as const, readyTime: T0.toISOString(), podName: 'p-pea', cancelTime: at(1).toISOString() };
+    const cancelling = {
+      startTime: T0.toISOString(),
+      phase: 'Cancelling' as const,
+      readyTime: T0.toISOString(),
+      podName: 'p-pea',
+      cancelTime: at(1).toISOString(),
+    };
     const recorded = decide(pea({ cancel: true }, cancelling), pod({ ready: true }), at(17)).status;
-    expect(decide(pea({ cancel: true }, recorded), undefined, at(18)).status).toMatchObject({ phase: 'Failed', reason: 'CancelTimeout' });
+    expect(decide(pea({ cancel: true }, recorded), undefined, at(18)).status).toMatchObject({
+      phase: 'Failed',
+      reason: 'CancelTimeout',
+    });
     // A pod the operator did not delete for the timeout (the Pea's own cancel deleted it, or
     // the cancel's fallback did) ran its preStop cancel: Cancelled, however late that is seen.
-    expect(decide(pea({ cancel: true }, cancelling), undefined, at(5)).status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
-    expect(decide(pea({ cancel: true }, cancelling), undefined, at(40)).status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
+    expect(decide(pea({ cancel: true }, cancelling), undefined, at(5)).status).toMatchObject({
+      phase: 'Succeeded',
+      reason: 'Cancelled',
+    });
+    expect(decide(pea({ cancel: true }, cancelling), undefined, at(40)).status).toMatchObject({
+      phase: 'Succeeded',
+      reason: 'Cancelled',
+    });
   });
 
   it('a runtime that exited while its sidecar still tears down is not an end yet', () => {
-    const running = { startTime: T0.toISOString(), phase: 'Ready' as const, readyTime: T0.toISOString(), podName: 'p-pea' };
+    const running = {
+      startTime: T0.toISOString(),
+      phase: 'Ready' as const,
+      readyTime: T0.toISOString(),
+      podName: 'p-pea',
+    };
     const d = decide(pea({}, running), pod({ exit: 0, tearingDown: true }), at(5));
     expect(d.status.phase).toBe('Ready');
     expect(d.requeueAfterMs).toBeGreaterThan(0);
-    expect(decide(pea({}, running), pod({ exit: 0 }), at(6)).status).toMatchObject({ phase: 'Succeeded', reason: 'Completed' });
+    expect(decide(pea({}, running), pod({ exit: 0 }), at(6)).status).toMatchObject({
+      phase: 'Succeeded',
+      reason: 'Completed',
+    });
   });
 
   it('a deleted Pea that has finished loses its finalizer', () => {
-    const d = decide(pea({}, { phase: 'Succeeded', reason: 'Cancelled' }, { deletionTimestamp: T0 }), undefined, T0);
+    const d = decide(
+      pea({}, { phase: 'Succeeded', reason: 'Cancelled' }, { deletionTimestamp: T0 }),
+      undefined,
+      T0,
+    );
     expect(kinds(d)).toEqual(['removeFinalizer']);
   });
 
   it('a pod deleted by someone else is reported, not recreated', () => {
-    const d = decide(pea({}, { phase: 'Ready', podName: 'p-pea', startTime: T0.toISOString() }), undefined, at(3));
+    const d = decide(
+      pea({}, { phase: 'Ready', podName: 'p-pea', startTime: T0.toISOString() }),
+      undefined,
+      at(3),
+    );
     expect(kinds(d)).toEqual([]);
     expect(d.status).toMatchObject({ phase: 'Failed', reason: 'PodDeleted' });
   });
 
   it('a Ready Pea whose pod stops being ready keeps its phase, and its Ready condition says why, once', () => {
-    const was = { phase: 'Ready' as const, podName: 'p-pea', startTime: T0.toISOString(), readyTime: at(1).toISOString() };
+    const was = {
+      phase: 'Ready' as const,
+      podName: 'p-pea',
+      startTime: T0.toISOString(),
+      readyTime: at(1).toISOString(),
+    };
     const ready = decide(pea({}, was), pod({ ready: true }), at(2));
     expect(ready.status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
     const restarted = pod();
-    restarted.status!.initContainerStatuses = [{ name: 'pea-runtime', image: 'i', imageID: '', ready: false, restartCount: 1, lastState: { terminated: { exitCode: 137, reason: 'Error' } } }];
+    restarted.status!.initContainerStatuses = [
+      {
+        name: 'pea-runtime',
+        image: 'i',
+        imageID: '',
+        ready: false,
+        restartCount: 1,
+        lastState: { terminated: { exitCode: 137, reason: 'Error' } },
+      },
+    ];
     const d = decide(pea({}, ready.status), restarted, at(3));
     expect(d.status.phase).toBe('Ready');
-    expect(d.status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'NotReady', message: expect.stringContaining('runtime sidecar restarted (1 restarts, last exit 137 Error)') });
+    expect(d.status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'NotReady',
+      message: expect.stringContaining('runtime sidecar restarted (1 restarts, last exit 137 Error)'),
+    });
     expect(d.events.map((e) => e.reason)).toEqual(['NotReady']);
     // Still not ready: no second Event; ready again: True.
     expect(decide(pea({}, d.status), restarted, at(4)).events).toEqual([]);
-    expect(decide(pea({}, d.status), pod({ ready: true }), at(5)).status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    expect(
+      decide(pea({}, d.status), pod({ ready: true }), at(5)).status.conditions?.find(
+        (c) => c.type === 'Ready',
+      )?.status,
+    ).toBe('True');
     const plain = decide(pea({}, ready.status), pod(), at(3));
-    expect(plain.status.conditions?.find((c) => c.type === 'Ready')?.message).toContain('the runtime stopped passing its ready check');
+    expect(plain.status.conditions?.find((c) => c.type === 'Ready')?.message).toContain(
+      'the runtime stopped passing its ready check',
+    );
   });
 
   it('a pod deleted by someone else whose runtime exited 0 through the preStop cancel is PodDeleted, not Completed', () => {
     const terminating = { ...pod({ exit: 0 }), metadata: { ...pod().metadata, deletionTimestamp: at(2) } };
-    const d = decide(pea({}, { phase: 'Ready', podName: 'p-pea', startTime: T0.toISOString(), readyTime: at(1).toISOString() }), terminating, at(3));
+    const d = decide(
+      pea(
+        {},
+        { phase: 'Ready', podName: 'p-pea', startTime: T0.toISOString(), readyTime: at(1).toISOString() },
+      ),
+      terminating,
+      at(3),
+    );
     expect(d.status).toMatchObject({ phase: 'Failed', reason: 'PodDeleted', exitCode: 0 });
     expect(d.status.message).toContain('preStop');
   });
 
   it('a pod the Pea cancelled is Cancelled even while it is being deleted', () => {
     const terminating = { ...pod({ exit: 0 }), metadata: { ...pod().metadata, deletionTimestamp: at(2) } };
-    const d = decide(pea({ cancel: true }, { phase: 'Cancelling', podName: 'p-pea', startTime: T0.toISOString(), cancelTime: at(1).toISOString() }), terminating, at(3));
+    const d = decide(
+      pea(
+        { cancel: true },
+        {
+          phase: 'Cancelling',
+          podName: 'p-pea',
+          startTime: T0.toISOString(),
+          cancelTime: at(1).toISOString(),
+        },
+      ),
+      terminating,
+      at(3),
+    );
     expect(d.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
   });
 
   it('a pod deleted by someone else, restartPolicy Never (the default), says how to run it again', () => {
-    const d = decide(pea({ restartPolicy: 'Never' }, { phase: 'Ready', podName: 'p-pea', startTime: T0.toISOString() }), undefined, at(3));
+    const d = decide(
+      pea({ restartPolicy: 'Never' }, { phase: 'Ready', podName: 'p-pea', startTime: T0.toISOString() }),
+      undefined,
+      at(3),
+    );
     expect(d.status.message).toContain('spec.restartPolicy is Never');
     expect(d.status.restartCount).toBeUndefined();
   });
@@ -210,8 +361,18 @@ describe('decide', () => {
   });
 
   describe('restartPolicy Always', () => {
-    const running = { phase: 'Ready' as const, podName: 'p-pea', podIP: '10.0.0.5', startTime: T0.toISOString(), readyTime: T0.toISOString() };
-    const always = (status?: PeaStatus, meta: Partial<Pea['metadata']> = {}, spec: Partial<Pea['spec']> = {}): Pea => pea({ restartPolicy: 'Always', ...spec }, status, meta);
+    const running = {
+      phase: 'Ready' as const,
+      podName: 'p-pea',
+      podIP: '10.0.0.5',
+      startTime: T0.toISOString(),
+      readyTime: T0.toISOString(),
+    };
+    const always = (
+      status?: PeaStatus,
+      meta: Partial<Pea['metadata']> = {},
+      spec: Partial<Pea['spec']> = {},
+    ): Pea => pea({ restartPolicy: 'Always', ...spec }, status, meta);
 
     it.each([
       ['the pod deleted by someone else', undefined, 'PodDeleted', undefined],
@@ -221,20 +382,54 @@ describe('decide', () => {
       const d = decide(always(running), p, at(30));
       expect(kinds(d)).toEqual([]);
       expect(d.requeueAfterMs).toBe(10_000);
-      expect(d.status).toMatchObject({ phase: 'Pending', restartCount: 1, lastTermination: { podName: 'p-pea', reason, finishTime: at(30).toISOString(), startTime: T0.toISOString(), backoffSeconds: 10 } });
+      expect(d.status).toMatchObject({
+        phase: 'Pending',
+        restartCount: 1,
+        lastTermination: {
+          podName: 'p-pea',
+          reason,
+          finishTime: at(30).toISOString(),
+          startTime: T0.toISOString(),
+          backoffSeconds: 10,
+        },
+      });
       expect(d.status.lastTermination?.exitCode).toBe(exitCode);
       // The current run's fields start afresh with the next pod.
-      for (const k of ['podName', 'podIP', 'startTime', 'readyTime', 'finishTime', 'exitCode', 'reason'] as const) expect(d.status[k]).toBeUndefined();
-      expect(d.events).toEqual([expect.objectContaining({ reason: 'Restarting', message: expect.stringContaining('restart 1 in 10s') })]);
-      expect(d.status.conditions).toEqual(expect.arrayContaining([
-        expect.objectContaining({ type: 'Ready', status: 'False', reason: 'Restarting' }),
-        expect.objectContaining({ type: 'Finished', status: 'False' }),
-      ]));
+      for (const k of [
+        'podName',
+        'podIP',
+        'startTime',
+        'readyTime',
+        'finishTime',
+        'exitCode',
+        'reason',
+      ] as const)
+        expect(d.status[k]).toBeUndefined();
+      expect(d.events).toEqual([
+        expect.objectContaining({
+          reason: 'Restarting',
+          message: expect.stringContaining('restart 1 in 10s'),
+        }),
+      ]);
+      expect(d.status.conditions).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ type: 'Ready', status: 'False', reason: 'Restarting' }),
+          expect.objectContaining({ type: 'Finished', status: 'False' }),
+        ]),
+      );
     });
 
     const backingOff = (n: number, backoffSeconds: number, extra: object = {}): PeaStatus => ({
-      phase: 'Pending', restartCount: n,
-      lastTermination: { podName: n > 1 ? `p-pea-${n - 1}` : 'p-pea', reason: 'RunForeverError', message: 'boom', exitCode: 3, finishTime: T0.toISOString(), backoffSeconds },
+      phase: 'Pending',
+      restartCount: n,
+      lastTermination: {
+        podName: n > 1 ? `p-pea-${n - 1}` : 'p-pea',
+        reason: 'RunForeverError',
+        message: 'boom',
+        exitCode: 3,
+        finishTime: T0.toISOString(),
+        backoffSeconds,
+      },
       ...extra,
     });
 
@@ -250,15 +445,31 @@ describe('decide', () => {
     it('the next pod is seen: Starting, with the restart count kept', () => {
       const next = { ...pod(), metadata: { name: 'p-pea-1', creationTimestamp: at(11) } };
       const d = decide(always(backingOff(1, 10)), next, at(12));
-      expect(d.status).toMatchObject({ phase: 'Starting', podName: 'p-pea-1', startTime: at(11).toISOString(), restartCount: 1 });
+      expect(d.status).toMatchObject({
+        phase: 'Starting',
+        podName: 'p-pea-1',
+        startTime: at(11).toISOString(),
+        restartCount: 1,
+      });
       expect(d.events).toEqual([expect.objectContaining({ reason: 'Starting' })]);
     });
 
     it('a second crash doubles the back-off and deletes the pod before the last one', () => {
-      const second = { phase: 'Ready' as const, podName: 'p-pea-1', startTime: at(11).toISOString(), readyTime: at(12).toISOString(), restartCount: 1, lastTermination: backingOff(1, 10).lastTermination };
+      const second = {
+        phase: 'Ready' as const,
+        podName: 'p-pea-1',
+        startTime: at(11).toISOString(),
+        readyTime: at(12).toISOString(),
+        restartCount: 1,
+        lastTermination: backingOff(1, 10).lastTermination,
+      };
       const d = decide(always(second), { ...pod({ exit: 2 }), metadata: { name: 'p-pea-1' } }, at(20));
       expect(writes(d)).toEqual([{ kind: 'deletePod', name: 'p-pea' }]);
-      expect(d.status).toMatchObject({ phase: 'Pending', restartCount: 2, lastTermination: { podName: 'p-pea-1', backoffSeconds: 20 } });
+      expect(d.status).toMatchObject({
+        phase: 'Pending',
+        restartCount: 2,
+        lastTermination: { podName: 'p-pea-1', backoffSeconds: 20 },
+      });
       expect(d.requeueAfterMs).toBe(20_000);
     });
 
@@ -268,7 +479,12 @@ describe('decide', () => {
     ])('a cancel by %s during the back-off wins: Cancelled, no pod', (_n, meta, spec) => {
       const d = decide(always(backingOff(1, 10), meta, spec), undefined, at(10));
       expect(kinds(d).filter((k) => k !== 'removeFinalizer')).toEqual([]);
-      expect(d.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled', message: 'cancelled while waiting to restart', restartCount: 1 });
+      expect(d.status).toMatchObject({
+        phase: 'Succeeded',
+        reason: 'Cancelled',
+        message: 'cancelled while waiting to restart',
+        restartCount: 1,
+      });
     });
 
     it('a cancel wins over a restart: a cancelled runtime that exits is Cancelled', () => {
@@ -290,7 +506,12 @@ describe('decide', () => {
     it('restartPolicy changed to Never during the back-off: the Pea ends as the last run did', () => {
       const d = decide(pea({ restartPolicy: 'Never' }, backingOff(2, 20)), undefined, at(5));
       expect(kinds(d)).toEqual([]);
-      expect(d.status).toMatchObject({ phase: 'Failed', reason: 'RunForeverError', exitCode: 3, message: expect.stringContaining('spec.restartPolicy changed to Never') });
+      expect(d.status).toMatchObject({
+        phase: 'Failed',
+        reason: 'RunForeverError',
+        exitCode: 3,
+        message: expect.stringContaining('spec.restartPolicy changed to Never'),
+      });
     });
 
     it('a ready timeout is not restarted: the operator ended the run, not the runtime', () => {
@@ -300,8 +521,15 @@ describe('decide', () => {
     });
 
     it('a garbled lastTermination is dropped and reported, never followed', () => {
-      const d = decide(always({ ...backingOff(1, 10), lastTermination: { finishTime: 'soon' } as never }), undefined, at(1));
-      expect(d.events[0]).toMatchObject({ reason: 'MalformedStatus', message: expect.stringContaining('status.lastTermination') });
+      const d = decide(
+        always({ ...backingOff(1, 10), lastTermination: { finishTime: 'soon' } as never }),
+        undefined,
+        at(1),
+      );
+      expect(d.events[0]).toMatchObject({
+        reason: 'MalformedStatus',
+        message: expect.stringContaining('status.lastTermination'),
+      });
       expect(kinds(d)).toEqual(['createPod']);
     });
   });
@@ -326,8 +554,14 @@ describe('decide', () => {
 
   describe('while Starting, the Ready condition names what the pod waits on', () => {
     const starting = { phase: 'Starting' as const, podName: 'p-pea', startTime: T0.toISOString() };
-    const container = (name: string, state: V1ContainerState): V1ContainerStatus =>
-      ({ name, image: 'i', imageID: '', ready: false, restartCount: 0, state });
+    const container = (name: string, state: V1ContainerState): V1ContainerStatus => ({
+      name,
+      image: 'i',
+      imageID: '',
+      ready: false,
+      restartCount: 0,
+      state,
+    });
     const waitingPod = (o: { scheduled?: object; runtime?: V1ContainerState }): V1Pod => ({
       metadata: { name: 'p-pea', creationTimestamp: T0 },
       status: {
@@ -337,9 +571,12 @@ describe('decide', () => {
         containerStatuses: [container('runtime', o.runtime ?? { running: {} })],
       },
     });
-    const kubelet = (reason: string, message?: string) => waitingPod({ runtime: { waiting: { reason, message } } });
+    const kubelet = (reason: string, message?: string) =>
+      waitingPod({ runtime: { waiting: { reason, message } } });
     const noRoom = '0/1 nodes are available: 1 Insufficient cpu.';
-    const unschedulable = waitingPod({ scheduled: { status: 'False', reason: 'Unschedulable', message: noRoom } });
+    const unschedulable = waitingPod({
+      scheduled: { status: 'False', reason: 'Unschedulable', message: noRoom },
+    });
     const pulling = (reason: string): V1Pod => kubelet(reason, 'lookup registry.invalid: no such host');
     const missingSecret = kubelet('CreateContainerConfigError', 'secret "k" not found');
     const ready = (d: ReturnType<typeof decide>) => d.status.conditions?.find((c) => c.type === 'Ready');
@@ -347,18 +584,39 @@ describe('decide', () => {
 
     it.each([
       ['unschedulable', unschedulable, 'Unschedulable', 'Insufficient cpu', ['Unschedulable']],
-      ['an image that cannot be pulled', pulling('ErrImagePull'), 'ErrImagePull', 'imagePullSecrets', ['ErrImagePull']],
-      ['a missing Secret', missingSecret, 'CreateContainerConfigError', 'the Secret', ['CreateContainerConfigError']],
-      ['creating the runtime container: no problem', kubelet('ContainerCreating'), 'ContainerCreating', 'creating', []],
+      [
+        'an image that cannot be pulled',
+        pulling('ErrImagePull'),
+        'ErrImagePull',
+        'imagePullSecrets',
+        ['ErrImagePull'],
+      ],
+      [
+        'a missing Secret',
+        missingSecret,
+        'CreateContainerConfigError',
+        'the Secret',
+        ['CreateContainerConfigError'],
+      ],
+      [
+        'creating the runtime container: no problem',
+        kubelet('ContainerCreating'),
+        'ContainerCreating',
+        'creating',
+        [],
+      ],
       ['the runtime runs, not ready yet: not a problem', pod(), 'RuntimeNotReady', 'Check on port 50061', []],
-    ])('%s: the wait on the Ready condition, a Warning Event for a problem', (_n, p, reason, words, warned) => {
-      const d = decide(pea({ ready: { grpc: { port: 50061 } } }, starting), p, at(10));
-      expect(d.status.phase).toBe('Starting');
-      expect(ready(d)).toMatchObject({ status: 'False', reason, message: expect.stringContaining(words) });
-      expect(warnings(d)).toEqual(warned);
-      expect(kinds(d)).toEqual([]);
-      expect(d.requeueAfterMs).toBe(50_000);
-    });
+    ])(
+      '%s: the wait on the Ready condition, a Warning Event for a problem',
+      (_n, p, reason, words, warned) => {
+        const d = decide(pea({ ready: { grpc: { port: 50061 } } }, starting), p, at(10));
+        expect(d.status.phase).toBe('Starting');
+        expect(ready(d)).toMatchObject({ status: 'False', reason, message: expect.stringContaining(words) });
+        expect(warnings(d)).toEqual(warned);
+        expect(kinds(d)).toEqual([]);
+        expect(d.requeueAfterMs).toBe(50_000);
+      },
+    );
 
     it('warns once per problem: not on every pass, nor when the kubelet turns ErrImagePull to ImagePullBackOff', () => {
       const first = decide(pea({}, starting), pulling('ErrImagePull'), at(1));
@@ -376,13 +634,20 @@ describe('decide', () => {
     it('the first status of a new pod already names its wait: Starting (Normal) and the problem (Warning)', () => {
       const d = decide(pea(), unschedulable, at(1));
       expect(d.status.phase).toBe('Starting');
-      expect(d.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'Unschedulable'], ['Normal', 'Starting']]);
+      expect(d.events.map((e) => [e.type, e.reason])).toEqual([
+        ['Warning', 'Unschedulable'],
+        ['Normal', 'Starting'],
+      ]);
     });
 
     it('a wait that cannot heal (an image reference that cannot parse) fails the Pea at once, deleting the pod', () => {
       const bad = kubelet('InvalidImageName', 'invalid reference format: repository name must be lowercase');
       const d = decide(pea({}, starting), bad, at(2));
-      expect(d.status).toMatchObject({ phase: 'Failed', reason: 'InvalidImageName', finishTime: at(2).toISOString() });
+      expect(d.status).toMatchObject({
+        phase: 'Failed',
+        reason: 'InvalidImageName',
+        finishTime: at(2).toISOString(),
+      });
       expect(d.status.message).toContain('must be lowercase');
       expect(d.actions).toEqual([{ kind: 'deletePod', name: 'p-pea' }]);
       expect(d.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'InvalidImageName']]);
@@ -392,8 +657,18 @@ describe('decide', () => {
 
     it.each([
       ['stuck on a pull: fails with it', pulling('ImagePullBackOff'), 'ImagePullBackOff', 'imagePullSecrets'],
-      ['unschedulable: fails with it', unschedulable, 'Unschedulable', 'lower the requests in spec.resources'],
-      ['the runtime ran but never passed its check: ReadyTimeout', pod(), 'ReadyTimeout', 'raise spec.timeouts'],
+      [
+        'unschedulable: fails with it',
+        unschedulable,
+        'Unschedulable',
+        'lower the requests in spec.resources',
+      ],
+      [
+        'the runtime ran but never passed its check: ReadyTimeout',
+        pod(),
+        'ReadyTimeout',
+        'raise spec.timeouts',
+      ],
     ])('at readySeconds, %s', (_n, p, reason, words) => {
       const d = decide(pea({}, starting), p, at(60));
       expect(d.status).toMatchObject({ phase: 'Failed', reason, message: expect.stringContaining(words) });
@@ -412,9 +687,17 @@ describe('decide', () => {
   });
 
   it('keeps lastTransitionTime while a condition holds, and sets observedGeneration', () => {
-    const first = decide(pea({}, { phase: 'Starting', startTime: T0.toISOString() }), pod({ ready: true }), at(1));
+    const first = decide(
+      pea({}, { phase: 'Starting', startTime: T0.toISOString() }),
+      pod({ ready: true }),
+      at(1),
+    );
     const second = decide(pea({}, first.status), pod({ ready: true }), at(9));
     const ready = second.status.conditions?.find((c) => c.type === 'Ready');
-    expect(ready).toMatchObject({ status: 'True', lastTransitionTime: at(1).toISOString(), observedGeneration: 1 });
+    expect(ready).toMatchObject({
+      status: 'True',
+      lastTransitionTime: at(1).toISOString(),
+      observedGeneration: 1,
+    });
   });
 });

@@ -2,7 +2,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { ApiException } from '@kubernetes/client-node';
 import {
-  apiMessage, describe as describeErr, ignoreAlreadyExists, ignoreNotFound, isConflict, isNotFound, statusCode,
+  apiMessage,
+  describe as describeErr,
+  ignoreAlreadyExists,
+  ignoreNotFound,
+  isConflict,
+  isNotFound,
+  statusCode,
   TerminalError,
 } from '../../../src/operator/errors.js';
 import { refusedForSpec } from '../../../src/operator/writes.js';
@@ -41,8 +47,12 @@ describe('error helpers', () => {
     const pea = { metadata: { name: 'p', namespace: 'ns' } } as Pea;
     const label = api(422, { message: 'metadata.labels: Invalid value: must be no more than 63 characters' });
     expect(refusedForSpec(pea, label)).toBeInstanceOf(TerminalError);
-    expect(refusedForSpec(pea, label)?.message).toMatch(/^could not create pod p-pea: metadata.labels: .*fix the Pea/);
-    const podSecurity = api(403, { message: 'pods "p-pea" is forbidden: violates PodSecurity "restricted:latest"' });
+    expect(refusedForSpec(pea, label)?.message).toMatch(
+      /^could not create pod p-pea: metadata.labels: .*fix the Pea/,
+    );
+    const podSecurity = api(403, {
+      message: 'pods "p-pea" is forbidden: violates PodSecurity "restricted:latest"',
+    });
     expect(refusedForSpec(pea, podSecurity)).toBeInstanceOf(TerminalError);
     // RBAC or quota may pass later: retried.
     expect(refusedForSpec(pea, api(403, { message: 'exceeded quota' }))).toBeUndefined();

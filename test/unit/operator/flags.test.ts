@@ -7,7 +7,9 @@ function parse(argv: string[], env: Record<string, string> = {}): OperatorFlags 
   const saved = { ...process.env };
   Object.assign(process.env, env);
   try {
-    const cmd = program().exitOverride().configureOutput({ writeErr: () => undefined });
+    const cmd = program()
+      .exitOverride()
+      .configureOutput({ writeErr: () => undefined });
     cmd.parse(argv, { from: 'user' });
     return cmd.opts<OperatorFlags>();
   } finally {
@@ -18,27 +20,42 @@ function parse(argv: string[], env: Record<string, string> = {}): OperatorFlags 
 
 describe('peapods-operator flags', () => {
   it('has an environment-variable twin for every flag', () => {
-    const missing = program().options.filter((o) => !o.envVar).map((o) => o.long);
+    const missing = program()
+      .options.filter((o) => !o.envVar)
+      .map((o) => o.long);
     expect(missing).toEqual([]);
   });
 
   it('defaults to the conventional ports, no leader election and every namespace', () => {
     const f = parse([]);
-    expect(f).toMatchObject({ namespace: '', leaderElect: false, maxConcurrentReconciles: 4, metricsBindAddress: { port: 8080 }, healthProbeBindAddress: { port: 8081 }, sidecarGrpcPort: 50051 });
+    expect(f).toMatchObject({
+      namespace: '',
+      leaderElect: false,
+      maxConcurrentReconciles: 4,
+      metricsBindAddress: { port: 8080 },
+      healthProbeBindAddress: { port: 8081 },
+      sidecarGrpcPort: 50051,
+    });
   });
 
   it.each([
     [['--max-concurrent-reconciles', '8'], {}, { maxConcurrentReconciles: 8 }],
     [[], { MAX_CONCURRENT_RECONCILES: '8' }, { maxConcurrentReconciles: 8 }],
     [[], { LEADER_ELECT: 'true', WATCH_NAMESPACE: 'peas' }, { leaderElect: true, namespace: 'peas' }],
-    [['--metrics-bind-address', '127.0.0.1:9090'], {}, { metricsBindAddress: { host: '127.0.0.1', port: 9090 } }],
+    [
+      ['--metrics-bind-address', '127.0.0.1:9090'],
+      {},
+      { metricsBindAddress: { host: '127.0.0.1', port: 9090 } },
+    ],
     [[], { HEALTH_PROBE_BIND_ADDRESS: ':9091' }, { healthProbeBindAddress: { host: '0.0.0.0', port: 9091 } }],
   ])('reads %j with environment %j', (argv, env, want) => {
     expect(parse(argv, env)).toMatchObject(want);
   });
 
   it('lets a flag win over its environment twin', () => {
-    expect(parse(['--max-concurrent-reconciles', '2'], { MAX_CONCURRENT_RECONCILES: '8' }).maxConcurrentReconciles).toBe(2);
+    expect(
+      parse(['--max-concurrent-reconciles', '2'], { MAX_CONCURRENT_RECONCILES: '8' }).maxConcurrentReconciles,
+    ).toBe(2);
   });
 
   it.each([

@@ -7,7 +7,10 @@ import { LIST_PAGE_SIZE, pagedList, type ListPage } from '../../../src/operator/
 
 type Obj = KubernetesObject & { spec?: unknown };
 
-function pages(...sizes: number[]): { list: (p: ListPage) => Promise<KubernetesListObject<Obj>>; asked: ListPage[] } {
+function pages(...sizes: number[]): {
+  list: (p: ListPage) => Promise<KubernetesListObject<Obj>>;
+  asked: ListPage[];
+} {
   const asked: ListPage[] = [];
   let n = 0;
   return {
@@ -15,10 +18,18 @@ function pages(...sizes: number[]): { list: (p: ListPage) => Promise<KubernetesL
     list: async (p) => {
       asked.push(p);
       const i = asked.length - 1;
-      const items = Array.from({ length: sizes[i] ?? 0 }, () => ({ metadata: { name: `o${n++}`, managedFields: [{}] }, spec: { big: true } }));
+      const items = Array.from({ length: sizes[i] ?? 0 }, () => ({
+        metadata: { name: `o${n++}`, managedFields: [{}] },
+        spec: { big: true },
+      }));
       // Custom objects arrive as plain JSON (`continue`); typed lists as models (`_continue`).
       const key = i % 2 === 0 ? '_continue' : 'continue';
-      return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '42', ...(i < sizes.length - 1 ? { [key]: `page${i + 1}` } : {}) }, items };
+      return {
+        apiVersion: 'v1',
+        kind: 'List',
+        metadata: { resourceVersion: '42', ...(i < sizes.length - 1 ? { [key]: `page${i + 1}` } : {}) },
+        items,
+      };
     },
   };
 }
@@ -29,7 +40,11 @@ describe('pagedList', () => {
     const all = await pagedList(src.list)();
     expect(all.items).toHaveLength(2 * LIST_PAGE_SIZE + 3);
     expect(all.metadata?.resourceVersion).toBe('42');
-    expect(src.asked).toEqual([{ limit: LIST_PAGE_SIZE }, { limit: LIST_PAGE_SIZE, _continue: 'page1' }, { limit: LIST_PAGE_SIZE, _continue: 'page2' }]);
+    expect(src.asked).toEqual([
+      { limit: LIST_PAGE_SIZE },
+      { limit: LIST_PAGE_SIZE, _continue: 'page1' },
+      { limit: LIST_PAGE_SIZE, _continue: 'page2' },
+    ]);
   });
 
   it('trims every object as its page arrives', async () => {
@@ -37,7 +52,11 @@ describe('pagedList', () => {
       delete o.metadata?.managedFields;
       delete o.spec;
     })();
-    expect(all.items).toEqual([{ metadata: { name: 'o0' } }, { metadata: { name: 'o1' } }, { metadata: { name: 'o2' } }]);
+    expect(all.items).toEqual([
+      { metadata: { name: 'o0' } },
+      { metadata: { name: 'o1' } },
+      { metadata: { name: 'o2' } },
+    ]);
   });
 
   it('asks once for a list that fits one page', async () => {

@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../src/shared/logger.js';
 import {
-  checkTemplate, FIELD_MANAGER, loadPolicyTemplate, NetworkPolicies, policyFor, type PolicyTemplate,
+  checkTemplate,
+  FIELD_MANAGER,
+  loadPolicyTemplate,
+  NetworkPolicies,
+  policyFor,
+  type PolicyTemplate,
 } from '../../../src/operator/network-policy.js';
 
 const template: PolicyTemplate = {
@@ -13,7 +18,8 @@ const template: PolicyTemplate = {
   kind: 'NetworkPolicy',
   metadata: { name: 'peapods-operator-pea-sidecar', labels: { 'app.kubernetes.io/managed-by': 'peapods' } },
   spec: {
-    podSelector: { matchLabels: { a: 'b' } }, policyTypes: ['Ingress'],
+    podSelector: { matchLabels: { a: 'b' } },
+    policyTypes: ['Ingress'],
     ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }],
   },
 };
@@ -27,12 +33,22 @@ describe('the policy template (--network-policy-file)', () => {
 
   it.each([
     ['not JSON', 'NetworkPolicy', /it must hold one NetworkPolicy as JSON/],
-    ['another kind', JSON.stringify({ ...template, kind: 'ConfigMap' }), /not networking.k8s.io\/v1 NetworkPolicy/],
+    [
+      'another kind',
+      JSON.stringify({ ...template, kind: 'ConfigMap' }),
+      /not networking.k8s.io\/v1 NetworkPolicy/,
+    ],
     ['no name', JSON.stringify({ ...template, metadata: {} }), /metadata.name is missing/],
-    ['a namespace of its own', JSON.stringify({ ...template, metadata: { name: 'x', namespace: 'y' } }),
-      /metadata.namespace is set/],
-    ['no podSelector', JSON.stringify({ ...template, spec: { policyTypes: ['Ingress'] } }),
-      /spec.podSelector is missing/],
+    [
+      'a namespace of its own',
+      JSON.stringify({ ...template, metadata: { name: 'x', namespace: 'y' } }),
+      /metadata.namespace is set/,
+    ],
+    [
+      'no podSelector',
+      JSON.stringify({ ...template, spec: { policyTypes: ['Ingress'] } }),
+      /spec.podSelector is missing/,
+    ],
   ])('is refused when it is %s, naming the flag and the file', (_what, content, why) => {
     const file = join(mkdtempSync(join(tmpdir(), 'netpol-')), 'policy.json');
     writeFileSync(file, content);
@@ -55,7 +71,8 @@ function fakeApi(failures = 0): { api: k8s.NetworkingV1Api; calls: Array<Record<
   const api = {
     patchNamespacedNetworkPolicy: async (req: Record<string, unknown>) => {
       calls.push(req);
-      if (calls.length <= failures) throw Object.assign(new Error('networkpolicies is forbidden'), { code: 403 });
+      if (calls.length <= failures)
+        throw Object.assign(new Error('networkpolicies is forbidden'), { code: 403 });
       return req.body;
     },
   } as unknown as k8s.NetworkingV1Api;

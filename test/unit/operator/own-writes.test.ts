@@ -5,8 +5,20 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Pea } from '../../../src/api/v1alpha1/types.js';
 import { OWN_WRITES_TTL_MS, OwnWrites } from '../../../src/operator/own-writes.js';
 
-const pea = (uid: string): Pea => ({ apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', metadata: { name: 'p', namespace: 'ns', uid }, spec: { image: 'i' } });
-const pod = (ownerUid: string): V1Pod => ({ metadata: { name: 'p-pea', ownerReferences: [{ apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', name: 'p', uid: ownerUid }], managedFields: [{}] }, spec: { containers: [] } });
+const pea = (uid: string): Pea => ({
+  apiVersion: 'peapods.io/v1alpha1',
+  kind: 'Pea',
+  metadata: { name: 'p', namespace: 'ns', uid },
+  spec: { image: 'i' },
+});
+const pod = (ownerUid: string): V1Pod => ({
+  metadata: {
+    name: 'p-pea',
+    ownerReferences: [{ apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', name: 'p', uid: ownerUid }],
+    managedFields: [{}],
+  },
+  spec: { containers: [] },
+});
 
 function clock(): { now: () => number; advance: (ms: number) => void } {
   let t = 1_000_000;
@@ -42,7 +54,9 @@ describe('OwnWrites', () => {
   it('stands in for a created pod the cache has not shown, trimmed, until the cache has it', () => {
     const w = new OwnWrites();
     w.created('ns/p', pod('u1'));
-    expect(w.pod('ns/p', pea('u1'), undefined)).toEqual({ metadata: { name: 'p-pea', ownerReferences: [expect.objectContaining({ uid: 'u1' })] } });
+    expect(w.pod('ns/p', pea('u1'), undefined)).toEqual({
+      metadata: { name: 'p-pea', ownerReferences: [expect.objectContaining({ uid: 'u1' })] },
+    });
     const cached = pod('u1');
     expect(w.pod('ns/p', pea('u1'), cached)).toBe(cached);
     expect(w.pod('ns/p', pea('u1'), undefined)).toBeUndefined(); // forgotten once the cache had it
@@ -57,7 +71,13 @@ describe('OwnWrites', () => {
 
   it.each([
     ['a Pea re-created under the same name', (w: OwnWrites) => w.pod('ns/p', pea('u2'), undefined)],
-    ['an expired entry (the pod was deleted before the cache saw it)', (w: OwnWrites, c: ReturnType<typeof clock>) => (c.advance(OWN_WRITES_TTL_MS), w.pod('ns/p', pea('u1'), undefined))],
+    [
+      'an expired entry (the pod was deleted before the cache saw it)',
+      (w: OwnWrites, c: ReturnType<typeof clock>) => (
+        c.advance(OWN_WRITES_TTL_MS),
+        w.pod('ns/p', pea('u1'), undefined)
+      ),
+    ],
   ])('does not stand in for %s', (_what, look) => {
     const c = clock();
     const w = new OwnWrites(c.now);

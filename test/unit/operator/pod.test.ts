@@ -32,14 +32,25 @@ describe('buildPod', () => {
     const s = sidecarOf(buildPod(pea(), HOOK));
     expect(s.restartPolicy).toBe('Always');
     expect(s.startupProbe).toBeUndefined();
-    expect(s.lifecycle?.postStart?.exec?.command).toEqual(['node', '/app/dist/src/runtime/main.js', 'started', '--grpc-port', '50051', '--timeout', '60']);
+    expect(s.lifecycle?.postStart?.exec?.command).toEqual([
+      'node',
+      '/app/dist/src/runtime/main.js',
+      'started',
+      '--grpc-port',
+      '50051',
+      '--timeout',
+      '60',
+    ]);
     expect(s.readinessProbe).toMatchObject({ grpc: { port: 50051 }, periodSeconds: 1 });
     expect(s.image).toBe(DEFAULT_POD_OPTIONS.sidecarImage);
   });
 
   it.each([
     [{}, { '--cancel-timeout': '10', '--teardown-timeout': '30', grace: 30 }],
-    [{ timeouts: { cancelSeconds: 3, teardownSeconds: 7 } }, { '--cancel-timeout': '3', '--teardown-timeout': '7', grace: 7 }],
+    [
+      { timeouts: { cancelSeconds: 3, teardownSeconds: 7 } },
+      { '--cancel-timeout': '3', '--teardown-timeout': '7', grace: 7 },
+    ],
   ])('timeouts %j become sidecar flags and the grace period', (spec, want) => {
     const p = buildPod(pea(spec), HOOK);
     expect(flag(sidecarOf(p), '--cancel-timeout')).toBe(want['--cancel-timeout']);
@@ -52,9 +63,14 @@ describe('buildPod', () => {
     expect(p.spec!.shareProcessNamespace).toBe(true);
     expect(p.spec!.restartPolicy).toBe('Never');
     expect(flag(sidecarOf(p), '--attach-env')).toBe('PEAPODS_RUNTIME=1');
-    expect(runtimeOf(p).env).toEqual([{ name: 'A', value: '1' }, { name: 'PEAPODS_RUNTIME', value: '1' }]);
+    expect(runtimeOf(p).env).toEqual([
+      { name: 'A', value: '1' },
+      { name: 'PEAPODS_RUNTIME', value: '1' },
+    ]);
     expect(runtimeOf(p).lifecycle?.preStop?.httpGet).toEqual({
-      path: '/prestop', port: 50052, httpHeaders: [{ name: 'Authorization', value: `Bearer ${HOOK}` }],
+      path: '/prestop',
+      port: 50052,
+      httpHeaders: [{ name: 'Authorization', value: `Bearer ${HOOK}` }],
     });
   });
 
@@ -69,8 +85,21 @@ describe('buildPod', () => {
   it('is owned by the Pea and selectable by its name', () => {
     const p = buildPod(pea({ pod: { labels: { team: 'ml', 'peapods.io/pea': 'spoofed' } } }), HOOK);
     expect(p.metadata!.name).toBe('model-pea');
-    expect(p.metadata!.labels).toEqual({ team: 'ml', 'peapods.io/pea': 'model', 'app.kubernetes.io/managed-by': 'peapods' });
-    expect(p.metadata!.ownerReferences).toEqual([{ apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', name: 'model', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
+    expect(p.metadata!.labels).toEqual({
+      team: 'ml',
+      'peapods.io/pea': 'model',
+      'app.kubernetes.io/managed-by': 'peapods',
+    });
+    expect(p.metadata!.ownerReferences).toEqual([
+      {
+        apiVersion: 'peapods.io/v1alpha1',
+        kind: 'Pea',
+        name: 'model',
+        uid: 'uid-1',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
   });
 
   it.each([
@@ -80,19 +109,30 @@ describe('buildPod', () => {
     ['a'.repeat(63), 0, `${'a'.repeat(63)}`],
     ['a'.repeat(63), 3, `${'a'.repeat(61)}-3`],
     ['b'.repeat(58) + '-x', 7, `${'b'.repeat(58)}-x-7`],
-  ])('names the pod of Pea %s after restart %s: %s (new name per run, at most 63 characters)', (name, restartCount, want) => {
-    const p = pea();
-    p.metadata.name = name;
-    if (restartCount !== undefined) p.status = { restartCount };
-    expect(podName(p)).toBe(want);
-    expect(buildPod(p, HOOK).metadata!.name).toBe(want);
-  });
+  ])(
+    'names the pod of Pea %s after restart %s: %s (new name per run, at most 63 characters)',
+    (name, restartCount, want) => {
+      const p = pea();
+      p.metadata.name = name;
+      if (restartCount !== undefined) p.status = { restartCount };
+      expect(podName(p)).toBe(want);
+      expect(buildPod(p, HOOK).metadata!.name).toBe(want);
+    },
+  );
 
   it('is secure by default: non-root, one shared UID, no escalation, no capabilities, RuntimeDefault seccomp', () => {
     const p = buildPod(pea(), HOOK);
-    expect(p.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(p.spec!.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     for (const c of [sidecarOf(p), runtimeOf(p)]) {
-      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true });
+      expect(c.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        runAsNonRoot: true,
+      });
       expect(c.terminationMessagePolicy).toBe('FallbackToLogsOnError');
     }
     expect(sidecarOf(p).securityContext?.readOnlyRootFilesystem).toBe(true);
@@ -100,20 +140,49 @@ describe('buildPod', () => {
   });
 
   it('passes the runtime container and pod settings through', () => {
-    const p = buildPod(pea({
-      command: ['serve'], args: ['--model', 'x'], ports: [{ containerPort: 8000 }], resources: { limits: { cpu: '2' } },
-      pod: { nodeSelector: { gpu: 'yes' }, tolerations: [{ key: 'gpu', operator: 'Exists' }], serviceAccountName: 'model-sa', volumes: [{ name: 'data', emptyDir: {} }] },
+    const p = buildPod(
+      pea({
+        command: ['serve'],
+        args: ['--model', 'x'],
+        ports: [{ containerPort: 8000 }],
+        resources: { limits: { cpu: '2' } },
+        pod: {
+          nodeSelector: { gpu: 'yes' },
+          tolerations: [{ key: 'gpu', operator: 'Exists' }],
+          serviceAccountName: 'model-sa',
+          volumes: [{ name: 'data', emptyDir: {} }],
+        },
+        volumeMounts: [{ name: 'data', mountPath: '/data' }],
+      }),
+      HOOK,
+    );
+    expect(runtimeOf(p)).toMatchObject({
+      image: 'example/model:1',
+      command: ['serve'],
+      args: ['--model', 'x'],
+      ports: [{ containerPort: 8000 }],
+      resources: { limits: { cpu: '2' } },
       volumeMounts: [{ name: 'data', mountPath: '/data' }],
-    }), HOOK);
-    expect(runtimeOf(p)).toMatchObject({ image: 'example/model:1', command: ['serve'], args: ['--model', 'x'], ports: [{ containerPort: 8000 }], resources: { limits: { cpu: '2' } }, volumeMounts: [{ name: 'data', mountPath: '/data' }] });
-    expect(p.spec).toMatchObject({ nodeSelector: { gpu: 'yes' }, tolerations: [{ key: 'gpu', operator: 'Exists' }], serviceAccountName: 'model-sa' });
+    });
+    expect(p.spec).toMatchObject({
+      nodeSelector: { gpu: 'yes' },
+      tolerations: [{ key: 'gpu', operator: 'Exists' }],
+      serviceAccountName: 'model-sa',
+    });
     expect(p.spec!.volumes!.map((v) => v.name)).toEqual(['pea-runtime-tmp', 'pea-runtime-token', 'data']);
   });
 
   it("mounts the Pea's control token into the sidecar only, and points --token-file at it", () => {
     const p = buildPod(pea({ volumeMounts: [{ name: 'data', mountPath: '/data' }] }), HOOK);
-    expect(p.spec!.volumes).toContainEqual({ name: 'pea-runtime-token', secret: { secretName: 'model-pea-token' } });
-    expect(sidecarOf(p).volumeMounts).toContainEqual({ name: 'pea-runtime-token', mountPath: '/var/run/peapods', readOnly: true });
+    expect(p.spec!.volumes).toContainEqual({
+      name: 'pea-runtime-token',
+      secret: { secretName: 'model-pea-token' },
+    });
+    expect(sidecarOf(p).volumeMounts).toContainEqual({
+      name: 'pea-runtime-token',
+      mountPath: '/var/run/peapods',
+      readOnly: true,
+    });
     expect(flag(sidecarOf(p), '--token-file')).toBe('/var/run/peapods/token');
     expect(runtimeOf(p).volumeMounts?.map((m) => m.name)).toEqual(['data']);
   });

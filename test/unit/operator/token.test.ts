@@ -6,20 +6,31 @@ import type { Pea } from '../../../src/api/v1alpha1/types.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { buildTokenSecret, hookToken, loadTokenKey, peaToken } from '../../../src/operator/token.js';
 
-const pea = (uid: string): Pea => ({ apiVersion: 'peapods.io/v1alpha1', kind: 'Pea', metadata: { name: 'model', namespace: 'ml', uid }, spec: { image: 'x' } });
+const pea = (uid: string): Pea => ({
+  apiVersion: 'peapods.io/v1alpha1',
+  kind: 'Pea',
+  metadata: { name: 'model', namespace: 'ml', uid },
+  spec: { image: 'x' },
+});
 const key = Buffer.from('0123456789abcdef0123456789abcdef');
 
 describe('the control token', () => {
   it('is derived from the key and the Pea UID: the same for a restarted operator, different per Pea and per key', () => {
     expect(peaToken(key, pea('u1'))).toBe(peaToken(Buffer.from(key), pea('u1')));
     expect(peaToken(key, pea('u1'))).not.toBe(peaToken(key, pea('u2')));
-    expect(peaToken(key, pea('u1'))).not.toBe(peaToken(Buffer.from('another key, 32 bytes long......'), pea('u1')));
+    expect(peaToken(key, pea('u1'))).not.toBe(
+      peaToken(Buffer.from('another key, 32 bytes long......'), pea('u1')),
+    );
     expect(peaToken(key, pea('u1'))).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
   it('goes into a Secret owned by the Pea, so it is deleted with it', () => {
     const s = buildTokenSecret(pea('u1'), key);
-    expect(s.metadata).toMatchObject({ name: 'model-pea-token', namespace: 'ml', ownerReferences: [{ kind: 'Pea', uid: 'u1', controller: true }] });
+    expect(s.metadata).toMatchObject({
+      name: 'model-pea-token',
+      namespace: 'ml',
+      ownerReferences: [{ kind: 'Pea', uid: 'u1', controller: true }],
+    });
     expect(s.stringData).toEqual({ token: peaToken(key, pea('u1')) });
   });
 
@@ -37,7 +48,9 @@ describe('the control token', () => {
     writeFileSync(join(dir, 'short'), 'tiny');
     writeFileSync(join(dir, 'good'), key);
     const log = createLogger('test', 'silent');
-    await expect(loadTokenKey(join(dir, 'short'), undefined, log)).rejects.toThrow(/at least 16 random bytes/);
+    await expect(loadTokenKey(join(dir, 'short'), undefined, log)).rejects.toThrow(
+      /at least 16 random bytes/,
+    );
     expect(await loadTokenKey(join(dir, 'good'), undefined, log)).toEqual(key);
     expect(await loadTokenKey(undefined, undefined, log)).toHaveLength(32);
   });

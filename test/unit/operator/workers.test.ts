@@ -51,7 +51,15 @@ describe('Workers', () => {
   });
 
   it('a TerminalError is not retried', async () => {
-    const { at, results, retries } = await run([async () => { throw new TerminalError('refused'); }], 2, 150);
+    const { at, results, retries } = await run(
+      [
+        async () => {
+          throw new TerminalError('refused');
+        },
+      ],
+      2,
+      150,
+    );
     expect(at).toHaveLength(1);
     expect(results).toEqual(['error']);
     expect(retries).toBe(0);

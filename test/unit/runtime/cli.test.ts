@@ -7,8 +7,10 @@ import { buildPod, DEFAULT_POD_OPTIONS } from '../../../src/operator/pod.js';
 import { buildProgram } from '../../../src/runtime/cli.js';
 
 const pea: Pea = {
-  apiVersion: 'peapods.io/v1alpha1', kind: 'Pea',
-  metadata: { name: 'p', namespace: 'ns', uid: 'u' }, spec: { image: 'img' },
+  apiVersion: 'peapods.io/v1alpha1',
+  kind: 'Pea',
+  metadata: { name: 'p', namespace: 'ns', uid: 'u' },
+  spec: { image: 'img' },
 };
 
 /** The default of `flag` on subcommand `name`. */
@@ -22,7 +24,11 @@ const after = (args: readonly string[], flag: string): string | undefined => arg
 
 describe('pea-runtime program', () => {
   it('has every subcommand, and importing it ran none', () => {
-    expect(buildProgram().commands.map((c) => c.name()).sort()).toEqual(['prestop', 'run', 'sidecar', 'started']);
+    expect(
+      buildProgram()
+        .commands.map((c) => c.name())
+        .sort(),
+    ).toEqual(['prestop', 'run', 'sidecar', 'started']);
   });
 
   it("defaults the sidecar's timeouts and ports to the Pea's and the operator's", () => {
@@ -35,7 +41,8 @@ describe('pea-runtime program', () => {
   });
 
   it("waits in `started` as long by default as the pod's postStart hook asks", () => {
-    const hook = buildPod(pea, 'hook-token').spec?.initContainers?.[0]?.lifecycle?.postStart?.exec?.command ?? [];
+    const hook =
+      buildPod(pea, 'hook-token').spec?.initContainers?.[0]?.lifecycle?.postStart?.exec?.command ?? [];
     expect(hook).toContain('started');
     expect(defaultOf(buildProgram(), 'started', '--timeout')).toBe(Number(after(hook, '--timeout')));
   });

@@ -7,7 +7,10 @@ import { hostRuntime } from '../../../src/runtime/sdk/host.js';
 
 type Step = 'init' | 'ready' | 'cancel' | 'teardown';
 
-function runtimeClass(calls: Step[], behaviour: { initThrows?: boolean; runThrows?: 'before' | 'after'; teardownThrows?: boolean }) {
+function runtimeClass(
+  calls: Step[],
+  behaviour: { initThrows?: boolean; runThrows?: 'before' | 'after'; teardownThrows?: boolean },
+) {
   return class Recorder extends BaseRuntime {
     private stop!: () => void;
     override async init(): Promise<void> {
@@ -40,11 +43,36 @@ const opts = { healthPort: 0, terminationLog: '/dev/null', log };
 
 describe('hostRuntime', () => {
   it.each([
-    ['cancelled by SIGTERM', {}, { exitCode: 0, reason: 'Cancelled' }, ['init', 'ready', 'cancel', 'teardown']],
-    ['init throws: teardown skipped', { initThrows: true }, { exitCode: 1, reason: 'FailedToStart' }, ['init']],
-    ['runForever throws before ready', { runThrows: 'before' as const }, { exitCode: 1, reason: 'FailedToStart' }, ['init', 'teardown']],
-    ['runForever throws after ready', { runThrows: 'after' as const }, { exitCode: 1, reason: 'RunForeverError' }, ['init', 'ready', 'teardown']],
-    ['teardown throws', { teardownThrows: true }, { exitCode: 1, reason: 'TeardownFailed' }, ['init', 'ready', 'cancel', 'teardown']],
+    [
+      'cancelled by SIGTERM',
+      {},
+      { exitCode: 0, reason: 'Cancelled' },
+      ['init', 'ready', 'cancel', 'teardown'],
+    ],
+    [
+      'init throws: teardown skipped',
+      { initThrows: true },
+      { exitCode: 1, reason: 'FailedToStart' },
+      ['init'],
+    ],
+    [
+      'runForever throws before ready',
+      { runThrows: 'before' as const },
+      { exitCode: 1, reason: 'FailedToStart' },
+      ['init', 'teardown'],
+    ],
+    [
+      'runForever throws after ready',
+      { runThrows: 'after' as const },
+      { exitCode: 1, reason: 'RunForeverError' },
+      ['init', 'ready', 'teardown'],
+    ],
+    [
+      'teardown throws',
+      { teardownThrows: true },
+      { exitCode: 1, reason: 'TeardownFailed' },
+      ['init', 'ready', 'cancel', 'teardown'],
+    ],
   ])('%s', async (_name, behaviour, result, steps) => {
     const calls: Step[] = [];
     expect(await hostRuntime(runtimeClass(calls, behaviour), opts)).toMatchObject(result);

@@ -7,7 +7,10 @@ describe('parseReadySpec', () => {
   it.each([
     ['none', { kind: 'none' }],
     ['tcp://127.0.0.1:8080', { kind: 'tcp', host: '127.0.0.1', port: 8080 }],
-    ['http://localhost:8080/healthz?full=1', { kind: 'http', host: 'localhost', port: 8080, path: '/healthz?full=1' }],
+    [
+      'http://localhost:8080/healthz?full=1',
+      { kind: 'http', host: 'localhost', port: 8080, path: '/healthz?full=1' },
+    ],
     ['http://localhost:8080', { kind: 'http', host: 'localhost', port: 8080, path: '/' }],
     ['grpc://127.0.0.1:9000', { kind: 'grpc', host: '127.0.0.1', port: 9000, service: '' }],
     ['grpc://[::1]:9000/my.pkg.Model', { kind: 'grpc', host: '::1', port: 9000, service: 'my.pkg.Model' }],
@@ -26,7 +29,8 @@ describe('parseReadySpec', () => {
   });
 
   it('round-trips through formatReadySpec', () => {
-    for (const t of ['none', 'tcp://h:1', 'http://h:2/p', 'grpc://h:3/svc']) expect(formatReadySpec(parseReadySpec(t))).toBe(t);
+    for (const t of ['none', 'tcp://h:1', 'http://h:2/p', 'grpc://h:3/svc'])
+      expect(formatReadySpec(parseReadySpec(t))).toBe(t);
   });
 });
 
@@ -36,11 +40,20 @@ describe('parseTeardownCommand', () => {
     ['echo done > /data/flag', ['/bin/sh', '-c', 'echo done > /data/flag']],
   ])('%s', (text, argv) => expect(parseTeardownCommand(text)).toEqual(argv));
 
-  it.each(['[]', '[1]', '["a", 2]', '   '])('refuses %j', (text) => expect(() => parseTeardownCommand(text)).toThrow());
+  it.each(['[]', '[1]', '["a", 2]', '   '])('refuses %j', (text) =>
+    expect(() => parseTeardownCommand(text)).toThrow(),
+  );
 });
 
 describe('sidecarExitCode', () => {
-  const base: SupervisorStatus = { phase: 'PHASE_EXITED', ready: false, signal: '', reason: '', message: '', pid: 1 };
+  const base: SupervisorStatus = {
+    phase: 'PHASE_EXITED',
+    ready: false,
+    signal: '',
+    reason: '',
+    message: '',
+    pid: 1,
+  };
   it.each([
     [{ reason: 'Cancelled', signal: 'SIGTERM' }, 0],
     [{ reason: 'Completed', exitCode: 0 }, 0],

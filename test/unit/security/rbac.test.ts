@@ -62,14 +62,15 @@ const IMPLIED: Array<{ source: RegExp; grant: Grant; why: string }> = [
   {
     source: /blockOwnerDeletion: true/,
     grant: [PEAS, 'peas/finalizers', 'update'],
-    why: 'OwnerReferencesPermissionEnforcement: setting blockOwnerDeletion on a pod needs update on its owner\'s finalizers',
+    why: "OwnerReferencesPermissionEnforcement: setting blockOwnerDeletion on a pod needs update on its owner's finalizers",
   },
   {
     // The only server-side apply in src/operator is the Pea NetworkPolicy's.
     source: /PatchStrategy\.ServerSideApply/,
     grant: ['networking.k8s.io', 'networkpolicies', 'create'],
-    why: 'server-side apply of an object that does not exist yet creates it, '
-      + 'and the API server authorizes that as create',
+    why:
+      'server-side apply of an object that does not exist yet creates it, ' +
+      'and the API server authorizes that as create',
   },
 ];
 
@@ -80,24 +81,43 @@ const key = (g: Grant): string => `${g[0] || 'core'}/${g[1]}:${g[2]}`;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** The code without comments, so a method named in a comment is not taken for a call. */
-const stripComments = (text: string): string => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1');
+const stripComments = (text: string): string =>
+  text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1');
 
-const files = sourceFiles(join(ROOT, 'src/operator')).map((f) => ({ file: relative(ROOT, f), code: stripComments(readFileSync(f, 'utf8')) }));
+const files = sourceFiles(join(ROOT, 'src/operator')).map((f) => ({
+  file: relative(ROOT, f),
+  code: stripComments(readFileSync(f, 'utf8')),
+}));
 const code = files.map((f) => f.code).join('\n');
 
 /** client-node's API classes and their request methods, from the library itself. */
 const apiClasses = new Map<string, Set<string>>(
   Object.entries(k8s)
-    .filter(([name, v]) => /^[A-Z]\w*Api$/.test(name) && typeof v === 'function' && name !== 'KubernetesObjectApi' && !name.startsWith('Object') && !name.startsWith('Observable'))
-    .map(([name, v]) => [name, new Set(Object.getOwnPropertyNames((v as { prototype: object }).prototype).filter((m) => m !== 'constructor'))]),
+    .filter(
+      ([name, v]) =>
+        /^[A-Z]\w*Api$/.test(name) &&
+        typeof v === 'function' &&
+        name !== 'KubernetesObjectApi' &&
+        !name.startsWith('Object') &&
+        !name.startsWith('Observable'),
+    )
+    .map(([name, v]) => [
+      name,
+      new Set(
+        Object.getOwnPropertyNames((v as { prototype: object }).prototype).filter((m) => m !== 'constructor'),
+      ),
+    ]),
 );
 
 /** The API classes src/operator instantiates: `makeApiClient(k8s.CoreV1Api)`. */
-const madeClasses = [...new Set([...code.matchAll(/makeApiClient\(\s*k8s\.(\w+)\s*\)/g)].map((m) => m[1] as string))];
+const madeClasses = [
+  ...new Set([...code.matchAll(/makeApiClient\(\s*k8s\.(\w+)\s*\)/g)].map((m) => m[1] as string)),
+];
 
 function used(): { grants: Map<string, string[]>; unknown: string[] } {
   const grants = new Map<string, string[]>();
@@ -108,7 +128,10 @@ function used(): { grants: Map<string, string[]>; unknown: string[] } {
       const method = m[1] as string;
       const owners = madeClasses.filter((c) => apiClasses.get(c)?.has(method));
       if (owners.length === 0) continue;
-      if (owners.length > 1) unknown.push(`${file}: ${method} exists on ${owners.join(' and ')}; the table cannot tell which one is called`);
+      if (owners.length > 1)
+        unknown.push(
+          `${file}: ${method} exists on ${owners.join(' and ')}; the table cannot tell which one is called`,
+        );
       const row = `${owners[0]}.${method}`;
       const grant = CALLS[row];
       if (grant) add(grant, `${file}: ${method}`);
@@ -124,25 +147,44 @@ function used(): { grants: Map<string, string[]>; unknown: string[] } {
   return { grants, unknown };
 }
 
-interface Rule { apiGroups?: string[]; resources?: string[]; verbs?: string[]; resourceNames?: string[]; nonResourceURLs?: string[] }
-interface RbacDoc { kind: string; metadata: { name: string; namespace?: string }; rules?: Rule[] }
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+interface RbacDoc {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  rules?: Rule[];
+}
 
-const manifest = parseAllDocuments(readFileSync(join(ROOT, 'deploy/peapods-operator.yaml'), 'utf8')).map((d) => d.toJS() as RbacDoc).filter(Boolean);
+const manifest = parseAllDocuments(readFileSync(join(ROOT, 'deploy/peapods-operator.yaml'), 'utf8'))
+  .map((d) => d.toJS() as RbacDoc)
+  .filter(Boolean);
 const roles = manifest.filter((d) => d.kind === 'ClusterRole' || d.kind === 'Role');
 
 function granted(kinds = ['ClusterRole', 'Role']): Map<string, string> {
   const out = new Map<string, string>();
   for (const role of roles.filter((r) => kinds.includes(r.kind))) {
     for (const rule of role.rules ?? []) {
-      for (const g of rule.apiGroups ?? []) for (const r of rule.resources ?? []) for (const v of rule.verbs ?? []) out.set(key([g, r, v]), `${role.kind} ${role.metadata.name}`);
+      for (const g of rule.apiGroups ?? [])
+        for (const r of rule.resources ?? [])
+          for (const v of rule.verbs ?? []) out.set(key([g, r, v]), `${role.kind} ${role.metadata.name}`);
     }
   }
   return out;
 }
 
-describe('the operator\'s RBAC (deploy/peapods-operator.yaml) against src/operator', () => {
+describe("the operator's RBAC (deploy/peapods-operator.yaml) against src/operator", () => {
   it('reads what the operator does from its source: every client call and path is in the tables', () => {
-    expect(madeClasses.sort()).toEqual(['CoordinationV1Api', 'CoreV1Api', 'CustomObjectsApi', 'NetworkingV1Api']);
+    expect(madeClasses.sort()).toEqual([
+      'CoordinationV1Api',
+      'CoreV1Api',
+      'CustomObjectsApi',
+      'NetworkingV1Api',
+    ]);
     // A generic client would hide the resource behind its arguments: the tables could not see it.
     expect(code).not.toMatch(/KubernetesObjectApi|\bnew k8s\.Watch\b/);
     expect(used().unknown).toEqual([]);
@@ -157,13 +199,26 @@ describe('the operator\'s RBAC (deploy/peapods-operator.yaml) against src/operat
   it('has no wildcard and no non-resource URLs, and names the one Secret it may read', () => {
     for (const role of roles) {
       for (const rule of role.rules ?? []) {
-        expect([...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...(rule.verbs ?? [])]).not.toContain('*');
+        expect([...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...(rule.verbs ?? [])]).not.toContain(
+          '*',
+        );
         expect(rule.nonResourceURLs).toBeUndefined();
-        if (rule.resourceNames) expect({ kind: role.kind, rule }).toEqual({ kind: 'Role', rule: { apiGroups: [''], resources: ['secrets'], resourceNames: ['peapods-operator-token-key'], verbs: ['get'] } });
+        if (rule.resourceNames)
+          expect({ kind: role.kind, rule }).toEqual({
+            kind: 'Role',
+            rule: {
+              apiGroups: [''],
+              resources: ['secrets'],
+              resourceNames: ['peapods-operator-token-key'],
+              verbs: ['get'],
+            },
+          });
       }
     }
     // Reading Secrets is granted through that rule only.
-    const secretGets = roles.flatMap((r) => (r.rules ?? []).filter((x) => x.resources?.includes('secrets') && x.verbs?.includes('get')));
+    const secretGets = roles.flatMap((r) =>
+      (r.rules ?? []).filter((x) => x.resources?.includes('secrets') && x.verbs?.includes('get')),
+    );
     expect(secretGets.every((x) => x.resourceNames?.length === 1)).toBe(true);
   });
 
@@ -175,13 +230,16 @@ describe('the operator\'s RBAC (deploy/peapods-operator.yaml) against src/operat
 
   it('grants everything the code uses', () => {
     const have = granted();
-    const missing = [...used().grants].filter(([k]) => !have.has(k)).map(([k, why]) => `${k} needed by ${why.join('; ')}`);
+    const missing = [...used().grants]
+      .filter(([k]) => !have.has(k))
+      .map(([k, why]) => `${k} needed by ${why.join('; ')}`);
     expect(missing).toEqual([]);
   });
 
-  it('grants leader election in the operator\'s namespace only', () => {
+  it("grants leader election in the operator's namespace only", () => {
     const cluster = [...granted(['ClusterRole']).keys()];
-    for (const r of NAMESPACED_ONLY) expect(cluster.filter((k) => k.split(':')[0]?.endsWith(`/${r}`))).toEqual([]);
+    for (const r of NAMESPACED_ONLY)
+      expect(cluster.filter((k) => k.split(':')[0]?.endsWith(`/${r}`))).toEqual([]);
     const role = roles.find((r) => r.kind === 'Role');
     expect(role?.metadata.namespace).toBe('peapods-system');
   });

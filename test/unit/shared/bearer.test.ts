@@ -9,7 +9,12 @@ import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { controlAuth } from '../../../src/runtime/sidecar/control-auth.js';
 import {
-  AUTHORIZATION, bearerInterceptor, bearerMetadata, presentedToken, readTokenFile, tokenMatches,
+  AUTHORIZATION,
+  bearerInterceptor,
+  bearerMetadata,
+  presentedToken,
+  readTokenFile,
+  tokenMatches,
 } from '../../../src/shared/bearer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'peapods-token-'));
