@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { CRD_FILE } from '../../src/api/v1alpha1/crd.js';
+import { CRD_FILE, PEASET_CRD_FILE } from '../../src/api/v1alpha1/crd.js';
 import { PooledKubeConfig } from '../../src/shared/kubeconfig.js';
 import { ROOT, freePort } from '../helpers/processes.js';
 
@@ -232,16 +232,20 @@ export async function startApiServer(): Promise<ApiServer> {
 }
 
 async function installCrd(admin: k8s.KubeConfig): Promise<void> {
+  await Promise.all([CRD_FILE, PEASET_CRD_FILE].map((file) => installOneCrd(admin, file)));
+}
+
+async function installOneCrd(admin: k8s.KubeConfig, file: string): Promise<void> {
   // Sent as is, like `kubectl apply`: client-node's typed models would drop keys whose wire
   // names differ from their property names (x-kubernetes-validations, default).
-  const crd = parseYaml(readFileSync(join(ROOT, CRD_FILE), 'utf8')) as k8s.V1CustomResourceDefinition;
+  const crd = parseYaml(readFileSync(join(ROOT, file), 'utf8')) as k8s.V1CustomResourceDefinition;
   await postRaw(admin, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
   const api = admin.makeApiClient(k8s.ApiextensionsV1Api);
   const deadline = Date.now() + 30000;
   for (;;) {
     const got = await api.readCustomResourceDefinition({ name: crd.metadata!.name! });
     if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
-    if (Date.now() > deadline) throw new Error('the Pea CRD was not Established within 30s');
+    if (Date.now() > deadline) throw new Error(`the CRD in ${file} was not Established within 30s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
