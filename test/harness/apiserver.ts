@@ -27,6 +27,8 @@ export interface ApiServer {
   operator: k8s.KubeConfig;
   /** A kubeconfig file for the operator's identity, for running it as a process. */
   operatorKubeconfigFile: string;
+  /** A kubeconfig file for the admin, for kubectl and kube-controller-manager. */
+  adminKubeconfigFile: string;
   /**
    * Stops kube-apiserver and starts it again on the same port and etcd, as an upgrade or a
    * crash would: every open watch breaks and requests are refused until it is back.
@@ -224,7 +226,9 @@ export async function startApiServer(): Promise<ApiServer> {
     const operator = kubeConfig(url, operatorUser, operatorToken);
     const operatorKubeconfigFile = join(dir, 'operator.kubeconfig');
     writeFileSync(operatorKubeconfigFile, operator.exportConfig());
-    return { url, admin, operator, operatorKubeconfigFile, restart, stop };
+    const adminKubeconfigFile = join(dir, 'admin.kubeconfig');
+    writeFileSync(adminKubeconfigFile, admin.exportConfig());
+    return { url, admin, operator, operatorKubeconfigFile, adminKubeconfigFile, restart, stop };
   } catch (err) {
     await stop();
     throw err;
