@@ -10,13 +10,14 @@ import * as k8s from '@kubernetes/client-node';
 import { PEASET_PLURAL, type PeaSet, type PeaSetSpec } from '../../src/api/v1alpha1/peaset.js';
 import { GROUP, PLURAL, VERSION, type Pea } from '../../src/api/v1alpha1/types.js';
 import { startControllerManager } from '../harness/controller-manager.js';
+import { memberKubelet } from '../harness/member-kubelet.js';
 import { operatorSuite } from '../harness/suites.js';
 import { freePort, ROOT, until } from '../helpers/processes.js';
 
 const NS = 'peasets';
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const s = operatorSuite(NS, {
-  // The fake kubelet gives pods addresses in 10.244/16 (EndpointSlices refuse loopback) where
+  // The test's kubelet gives pods addresses in 10.244/16 (EndpointSlices refuse loopback) where
   // nothing answers: Cancel fails, and the pod is deleted after cancelSeconds, which (no
   // kubelet, no node) removes it from the API at once.
   args: async () => ['--sidecar-grpc-port', String(await freePort())],
@@ -29,81 +30,17 @@ let stopKubelet: () => Promise<void>;
 
 const NODE = 'fake-node';
 
-/** The scheduler's and kubelet's part for every member pod: Running and Ready, each at an address of its own (10.244/16). */
-function fakeKubelet(): () => Promise<void> {
-  let running = true;
-  let next = 2;
-  const ips = new Map<string, string>();
-  const loop = (async () => {
-    while (running) {
-      try {
-        const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: 'peapods.io/peaset' });
-        for (const pod of pods.items) {
-          const name = pod.metadata!.name!;
-          // Deleted: the kubelet stops the containers and removes the pod.
-          if (pod.metadata?.deletionTimestamp) {
-            await core.deleteNamespacedPod({ name, namespace: NS, gracePeriodSeconds: 0 });
-            continue;
-          }
-          // The scheduler's part: the EndpointSlice controller skips pods on no known node.
-          if (!pod.spec?.nodeName) {
-            await core.createNamespacedPodBinding({
-              name,
-              namespace: NS,
-              body: { metadata: { name }, target: { kind: 'Node', name: NODE } },
-            });
-            continue;
-          }
-          if (pod.status?.phase === 'Running') continue;
-          const ip = ips.get(name) ?? `10.244.${Math.floor(next / 250)}.${(next++ % 250) + 2}`;
-          ips.set(name, ip);
-          const now = new Date();
-          await core.patchNamespacedPodStatus(
-            {
-              name,
-              namespace: NS,
-              body: {
-                status: {
-                  phase: 'Running',
-                  podIP: ip,
-                  podIPs: [{ ip }],
-                  startTime: now,
-                  conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
-                  containerStatuses: [
-                    {
-                      name: 'runtime',
-                      image: 'example/runtime:1',
-                      imageID: '',
-                      ready: true,
-                      restartCount: 0,
-                      state: { running: { startedAt: now } },
-                    },
-                  ],
-                },
-              },
-            },
-            MERGE,
-          );
-        }
-      } catch {
-        // a pod deleted meanwhile, or the API server busy: the next round sees
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return async () => {
-    running = false;
-    await loop;
-  };
-}
-
 beforeAll(async () => {
   custom = s.api.admin.makeApiClient(k8s.CustomObjectsApi);
   core = s.api.admin.makeApiClient(k8s.CoreV1Api);
   discovery = s.api.admin.makeApiClient(k8s.DiscoveryV1Api);
   await core.createNode({ body: { metadata: { name: NODE } } });
   await startControllerManager(s.api, ['endpointslice', 'horizontalpodautoscaling']);
-  stopKubelet = fakeKubelet();
+  stopKubelet = memberKubelet(core, {
+    namespace: NS,
+    node: NODE,
+    ip: (n) => `10.244.${Math.floor(n / 250)}.${(n % 250) + 2}`,
+  });
 }, 120_000);
 afterAll(async () => stopKubelet?.());
 

@@ -1,0 +1,71 @@
+// The scheduler's and kubelet's part for PeaSet members' pods, where no kubelet runs: each new
+// pod is bound to `node` (when given: the EndpointSlice controller skips pods on no known
+// node), then reported Running and Ready at an address of its own; a deleted pod is removed,
+// as the kubelet does once its containers stopped. Polls until stopped.
+import * as k8s from '@kubernetes/client-node';
+
+const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+/** Where the member pods run: `ip(n)` gives the n-th pod its address. */
+export interface MemberKubeletOptions {
+  namespace: string;
+  node?: string;
+  ip: (n: number) => string;
+}
+
+/** Starts playing the kubelet for every pod labelled peapods.io/peaset; resolves the stop function. */
+export function memberKubelet(core: k8s.CoreV1Api, o: MemberKubeletOptions): () => Promise<void> {
+  let running = true;
+  let next = 0;
+  const ips = new Map<string, string>();
+  const step = async (pod: k8s.V1Pod): Promise<void> => {
+    const name = pod.metadata!.name!;
+    const namespace = o.namespace;
+    if (pod.metadata?.deletionTimestamp) {
+      await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
+    } else if (o.node && !pod.spec?.nodeName) {
+      const target = { kind: 'Node', name: o.node };
+      await core.createNamespacedPodBinding({ name, namespace, body: { metadata: { name }, target } });
+    } else if (pod.status?.phase !== 'Running') {
+      const ip = ips.get(name) ?? o.ip(next++);
+      ips.set(name, ip);
+      const now = new Date();
+      const status: k8s.V1PodStatus = {
+        phase: 'Running',
+        podIP: ip,
+        podIPs: [{ ip }],
+        startTime: now,
+        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
+        containerStatuses: [
+          {
+            name: 'runtime',
+            image: 'example/runtime:1',
+            imageID: '',
+            ready: true,
+            restartCount: 0,
+            state: { running: { startedAt: now } },
+          },
+        ],
+      };
+      await core.patchNamespacedPodStatus({ name, namespace, body: { status } }, MERGE);
+    }
+  };
+  const loop = (async () => {
+    while (running) {
+      try {
+        const pods = await core.listNamespacedPod({
+          namespace: o.namespace,
+          labelSelector: 'peapods.io/peaset',
+        });
+        await Promise.all(pods.items.map((p) => step(p).catch(() => undefined)));
+      } catch {
+        // the API server busy or restarting: the next round sees
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+  };
+}
