@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import * as k8s from '@kubernetes/client-node';
 import { PooledKubeConfig } from '../shared/kubeconfig.js';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { CancelClient } from './cancel.js';
 import { Controller } from './controller.js';
 import { EventRecorder } from './events.js';
 import { LeaderElector } from './leader.js';
@@ -199,12 +200,19 @@ async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
   // Read before anything starts, so a bad file stops the operator with its reason.
   const policyTemplate =
     f.networkPolicyFile === undefined ? undefined : loadPolicyTemplate(f.networkPolicyFile);
+  const tokenKey = await loadTokenKey(
+    f.tokenKeyFile,
+    { core: kc.makeApiClient(k8s.CoreV1Api), namespace: f.leaderElectionNamespace, name: f.tokenKeySecret },
+    log,
+  );
+  const cancelRpcTimeoutMs = 2000;
   const sets = new PeaSetController({
     kc,
     namespace: f.namespace,
     maxConcurrentReconciles: f.maxConcurrentReconciles,
     resyncMs: f.resyncSeconds * 1000,
     events: new EventRecorder(kc.makeApiClient(k8s.CoreV1Api)),
+    cancel: { client: new CancelClient(cancelRpcTimeoutMs), tokenKey, grpcPort: f.sidecarGrpcPort },
     log,
   });
   const c = new Controller({
@@ -213,13 +221,9 @@ async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
     namespace: f.namespace,
     maxConcurrentReconciles: f.maxConcurrentReconciles,
     resyncMs: f.resyncSeconds * 1000,
-    cancelRpcTimeoutMs: 2000,
+    cancelRpcTimeoutMs,
     log,
-    tokenKey: await loadTokenKey(
-      f.tokenKeyFile,
-      { core: kc.makeApiClient(k8s.CoreV1Api), namespace: f.leaderElectionNamespace, name: f.tokenKeySecret },
-      log,
-    ),
+    tokenKey,
     pod: {
       sidecarImage: f.sidecarImage,
       grpcPort: f.sidecarGrpcPort,

@@ -13,7 +13,7 @@ import { LABEL_MANAGED, MANAGER } from '../pod.js';
 import { WorkQueue } from '../queue.js';
 import { Workers } from '../workers.js';
 import { LABEL_PEASET } from './members.js';
-import { PeaSetReconciler } from './reconcile.js';
+import { PeaSetReconciler, type PeaSetReconcilerOptions } from './reconcile.js';
 import { PeaSetWrites } from './writes.js';
 
 type PeaSetList = k8s.KubernetesListObject<PeaSet & k8s.KubernetesObject>;
@@ -26,6 +26,8 @@ export interface PeaSetControllerOptions {
   maxConcurrentReconciles: number;
   resyncMs: number;
   events: EventRecorder;
+  /** How a drained pod's runtime is cancelled (see PeaSetReconcilerOptions). */
+  cancel: PeaSetReconcilerOptions['cancel'];
   log: Logger;
 }
 
@@ -123,7 +125,7 @@ export class PeaSetController {
       },
       new PeaSetWrites(this.o.kc),
       this.o.events,
-      { resyncMs: this.o.resyncMs, log: this.o.log },
+      { resyncMs: this.o.resyncMs, cancel: this.o.cancel, log: this.o.log },
     );
     this.workers = new Workers(this.queue, reconciler.reconcile, this.o.log);
     this.workers.metrics = metrics;

@@ -16,6 +16,7 @@ import { PeaSetReason } from '../../shared/reasons.js';
 import { DRAIN_FINALIZER, type PeaEvent } from '../decide.js';
 import {
   ANNOTATION_DRAINED,
+  ENDPOINTS_WAIT_SECONDS,
   LABEL_PEASET,
   LABEL_REVISION,
   memberEnded,
@@ -31,6 +32,11 @@ export interface MemberView {
   inService: boolean;
   /** An EndpointSlice of the PeaSet's Service lists its pod as ready or serving. */
   listed: boolean;
+  /**
+   * Its pod is being deleted while the member is not (an eviction, `kubectl delete pod`): the
+   * pod's preStop holds, NOT_SERVING, while the same drain runs on the pod; then Cancel.
+   */
+  podStopping?: { since: Date; drained?: Date };
 }
 
 /** A write towards the PeaSet's spec; the reconciler makes them in this order. */
@@ -47,6 +53,10 @@ export type PeaSetAction =
   | { kind: 'markDrained'; name: string }
   /** Drain steps 3-4: drainSeconds are over; the Pea controller cancels and tears it down. */
   | { kind: 'releaseMember'; name: string }
+  /** The same for a member's pod that is being deleted: the mark goes on the pod... */
+  | { kind: 'markPodDrained'; name: string }
+  /** ...and the Cancel RPC to it ends the preStop hold. */
+  | { kind: 'cancelPod'; name: string }
   | { kind: 'removeFinalizer' };
 
 /** What decidePeaSet() wants. */
@@ -57,8 +67,6 @@ export interface PeaSetDecision {
   requeueAfterMs?: number;
 }
 
-/** How long a draining member waits for the EndpointSlices to drop it before it is stopped anyway. */
-export const ENDPOINTS_WAIT_SECONDS = 30;
 /** How long a member whose runtime ended for good stays, for `kubectl describe`, before it is replaced. */
 export const ENDED_MEMBER_SECONDS = 10;
 
@@ -101,7 +109,8 @@ export function decidePeaSet(set: PeaSet, views: MemberView[], now: Date): PeaSe
     d.requeueAfterMs = d.requeueAfterMs === undefined ? ms : Math.min(d.requeueAfterMs, ms);
   };
   for (const m of members) if (m.availableAt !== undefined) wake(m.availableAt);
-  for (const m of members.filter((x) => x.deleting)) drain(set, m, t, d, wake);
+  for (const m of members.filter((x) => x.deleting)) drainMember(set, m, t, d, wake);
+  for (const m of members.filter((x) => !x.deleting && x.podStopping)) drainPod(set, m, t, d, wake);
   const stops = chooseStops(members, n, bounds(set), t, wake);
   for (const m of stops) {
     d.actions.push({ kind: 'deleteMember', name: m.name });
@@ -119,7 +128,8 @@ function view(v: MemberView, revision: string, minReadyMs: number, t: number): M
   const ordinal = ordinalOf(v.pea);
   if (ordinal === undefined) return []; // not a member the PeaSet made: left alone
   const deleting = Boolean(v.pea.metadata.deletionTimestamp);
-  const since = deleting ? undefined : readySince(v.pea);
+  // A member whose pod is going serves no more, whatever its Ready condition still says.
+  const since = deleting || v.podStopping ? undefined : readySince(v.pea);
   const available = since !== undefined && t - since.getTime() >= minReadyMs;
   return [
     {
@@ -135,20 +145,56 @@ function view(v: MemberView, revision: string, minReadyMs: number, t: number): M
   ];
 }
 
-/** Drain steps for a member being stopped: leave the Service, wait for the EndpointSlices, wait drainSeconds. */
-function drain(set: PeaSet, m: Member, t: number, d: PeaSetDecision, wake: (at: number) => void): void {
+/** The drain of a member being stopped (deleted): its steps, then the release to the Pea controller. */
+function drainMember(set: PeaSet, m: Member, t: number, d: PeaSetDecision, wake: (at: number) => void): void {
   if (!(m.pea.metadata.finalizers ?? []).includes(DRAIN_FINALIZER)) return; // released already
-  const started = new Date(m.pea.metadata.deletionTimestamp as unknown as string).getTime();
   // A member with nothing running has nothing to drain.
   const running = !memberEnded(m.pea) && Boolean(m.pea.status?.podName);
   if (!running) return void d.actions.push({ kind: 'releaseMember', name: m.name });
-  if (m.inService) d.actions.push({ kind: 'leaveService', name: m.name });
+  const started = new Date(m.pea.metadata.deletionTimestamp as unknown as string).getTime();
   const drained = Date.parse(m.pea.metadata.annotations?.[ANNOTATION_DRAINED] ?? '');
+  drain(set, m, { started, drained, mark: 'markDrained', done: 'releaseMember' }, t, d, wake);
+}
+
+/** The drain of a member's pod that is being deleted while the member is not (an eviction). */
+function drainPod(set: PeaSet, m: Member, t: number, d: PeaSetDecision, wake: (at: number) => void): void {
+  const p = m.podStopping as NonNullable<Member['podStopping']>;
+  const drained = p.drained ? p.drained.getTime() : NaN;
+  drain(
+    set,
+    m,
+    { started: p.since.getTime(), drained, mark: 'markPodDrained', done: 'cancelPod' },
+    t,
+    d,
+    wake,
+  );
+}
+
+/** Where a drain stands and what its steps write. */
+interface DrainState {
+  started: number;
+  /** NaN until marked. */
+  drained: number;
+  mark: 'markDrained' | 'markPodDrained';
+  done: 'releaseMember' | 'cancelPod';
+}
+
+/** Drain steps: leave the Service, wait for the EndpointSlices (bounded), mark, wait drainSeconds, done. */
+function drain(
+  set: PeaSet,
+  m: Member,
+  s: DrainState,
+  t: number,
+  d: PeaSetDecision,
+  wake: (at: number) => void,
+): void {
+  if (m.inService) d.actions.push({ kind: 'leaveService', name: m.name });
+  const drained = s.drained;
   if (Number.isNaN(drained)) {
-    const deadline = started + ENDPOINTS_WAIT_SECONDS * 1000;
-    if (!m.inService && !m.listed) d.actions.push({ kind: 'markDrained', name: m.name });
+    const deadline = s.started + ENDPOINTS_WAIT_SECONDS * 1000;
+    if (!m.inService && !m.listed) d.actions.push({ kind: s.mark, name: m.name });
     else if (t >= deadline) {
-      d.actions.push({ kind: 'markDrained', name: m.name });
+      d.actions.push({ kind: s.mark, name: m.name });
       const message =
         `member ${m.name} was still listed by an EndpointSlice of Service ${set.metadata.name} after ` +
         `${ENDPOINTS_WAIT_SECONDS}s; stopping it anyway (is the EndpointSlice controller running?)`;
@@ -158,7 +204,7 @@ function drain(set: PeaSet, m: Member, t: number, d: PeaSetDecision, wake: (at: 
     return;
   }
   const due = drained + (set.spec.drainSeconds ?? PEASET_DEFAULTS.drainSeconds) * 1000;
-  if (t >= due) d.actions.push({ kind: 'releaseMember', name: m.name });
+  if (t >= due) d.actions.push({ kind: s.done, name: m.name });
   else wake(due);
 }
 
@@ -270,8 +316,9 @@ function status(
   const { unavailable } = bounds(set);
   const done =
     members.length === n && live.length === n && live.every((m) => m.updated && m.available && m.ordinal < n);
+  // Writes that change the members count; the drain's steps repeat while the caches catch up.
   const moved =
-    d.actions.some((a) => a.kind !== 'applyService' && a.kind !== 'applyDisruptionBudget') ||
+    d.actions.some((a) => ['createMember', 'deleteMember', 'releaseMember'].includes(a.kind)) ||
     old.observedGeneration !== s.observedGeneration ||
     (['replicas', 'readyReplicas', 'availableReplicas', 'updatedReplicas'] as const).some(
       (k) => old[k] !== s[k],

@@ -3,9 +3,9 @@
 import { createHash } from 'node:crypto';
 import type { V1EnvVar } from '@kubernetes/client-node';
 import { API_VERSION, ConditionType, KIND, type Pea } from '../../api/v1alpha1/types.js';
-import { PEASET_KIND, type PeaSet } from '../../api/v1alpha1/peaset.js';
+import { PEASET_DEFAULTS, PEASET_KIND, type PeaSet } from '../../api/v1alpha1/peaset.js';
 import { DRAIN_FINALIZER } from '../decide.js';
-import { LABEL_MANAGED, MANAGER } from '../pod.js';
+import { ANNOTATION_PRESTOP_HOLD, LABEL_MANAGED, MANAGER } from '../pod.js';
 
 /** On member Peas and their pods: the PeaSet's name. status.selector selects pods by it. */
 export const LABEL_PEASET = 'peapods.io/peaset';
@@ -18,7 +18,12 @@ export const LABEL_REVISION = 'peapods.io/revision';
  * so the EndpointSlice controller drops the pod from the Service before it stops.
  */
 export const LABEL_SERVING = 'peapods.io/serving';
-/** On a member Pea: when the Service's EndpointSlices stopped listing it (or the wait for that ran out). */
+/** How long a draining member waits for the EndpointSlices to drop it before it is stopped anyway. */
+export const ENDPOINTS_WAIT_SECONDS = 30;
+/** Beyond the drain itself, what a member pod's preStop hold leaves for the operator's Cancel to arrive. */
+const HOLD_MARGIN_SECONDS = 5;
+
+/** On a member Pea (or its pod, when only the pod stops): when the Service's EndpointSlices stopped listing it (or the wait for that ran out). */
 export const ANNOTATION_DRAINED = 'peapods.io/drained';
 
 /** What each member's runtime finds in its environment. */
@@ -71,7 +76,15 @@ export function buildMember(set: PeaSet, ordinal: number, revision: string): Pea
         [LABEL_REVISION]: revision,
         [LABEL_MANAGED]: MANAGER,
       },
-      ...(meta.annotations ? { annotations: meta.annotations } : {}),
+      // Its pod's preStop holds for the operator's drain: an eviction drains too.
+      annotations: {
+        ...meta.annotations,
+        [ANNOTATION_PRESTOP_HOLD]: String(
+          ENDPOINTS_WAIT_SECONDS +
+            (set.spec.drainSeconds ?? PEASET_DEFAULTS.drainSeconds) +
+            HOLD_MARGIN_SECONDS,
+        ),
+      },
       // The PeaSet's hold: a deleted member keeps running until it is drained.
       finalizers: [DRAIN_FINALIZER],
       ownerReferences: [

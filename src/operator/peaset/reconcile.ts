@@ -11,7 +11,9 @@ import { OwnWrites } from '../own-writes.js';
 import type { Reconcile } from '../reconcile.js';
 import { decidePeaSet, type MemberView, type PeaSetAction } from './decide.js';
 import { Expectations } from './expectations.js';
-import { buildMember, LABEL_SERVING, revisionOf } from './members.js';
+import { grpcAddress, type CancelClient } from '../cancel.js';
+import { peaToken } from '../token.js';
+import { ANNOTATION_DRAINED, buildMember, LABEL_SERVING, revisionOf } from './members.js';
 import type { PeaSetWrites } from './writes.js';
 
 /** What a PeaSet reconcile reads: the informers' caches. */
@@ -25,6 +27,8 @@ export interface PeaSetCaches {
 /** How often the Service and PodDisruptionBudget are applied again although the PeaSet did not change. */
 export interface PeaSetReconcilerOptions {
   resyncMs: number;
+  /** How a drained pod's runtime is cancelled: the Pea controller's client, key and port. */
+  cancel: { client: CancelClient; tokenKey: Buffer; grpcPort: number };
   log: Logger;
 }
 
@@ -32,6 +36,8 @@ export interface PeaSetReconcilerOptions {
 export class PeaSetReconciler {
   private readonly ownWrites = new OwnWrites();
   private readonly expectations = new Expectations();
+  /** UIDs of pods whose preStop hold was ended by a Cancel (bounded: pods go). */
+  private readonly cancelledPods = new Set<string>();
   /** `key/what` → the uid:generation applied, and when: applied again on a change or after resyncMs. */
   private readonly applied = new Map<string, { version: string; at: number }>();
 
@@ -99,6 +105,9 @@ export class PeaSetReconciler {
         }
         if (a.kind === 'leaveService') return this.writes.leaveService(ns, m.status?.podName as string);
         if (a.kind === 'markDrained') return this.writes.markDrained(m, new Date());
+        if (a.kind === 'markPodDrained')
+          return this.writes.markPodDrained(ns, m.status?.podName as string, new Date());
+        if (a.kind === 'cancelPod') return this.cancelPod(m, log);
         log.info({ member: a.name }, 'member drained: cancelling it');
         return this.writes.releaseMember(m);
       }),
@@ -137,7 +146,32 @@ export class PeaSetReconciler {
           return ready || (e.conditions?.serving ?? ready);
         }),
       );
-    return { pea, inService, listed };
+    // Its pod is going while the member stays: an eviction or a `kubectl delete pod`.
+    const stopping = pod?.metadata?.deletionTimestamp && !pea.metadata.deletionTimestamp;
+    const drained = pod?.metadata?.annotations?.[ANNOTATION_DRAINED];
+    const podStopping = stopping
+      ? {
+          since: new Date(pod.metadata!.deletionTimestamp!),
+          ...(drained ? { drained: new Date(drained) } : {}),
+        }
+      : undefined;
+    return { pea, inService, listed, ...(podStopping ? { podStopping } : {}) };
+  }
+
+  /** Ends the preStop hold of a member's pod that is being deleted: Cancel, once per pod. */
+  private async cancelPod(member: Pea, log: Logger): Promise<void> {
+    const pod = this.caches.pod(member.metadata.namespace as string, member.status?.podName ?? '');
+    const uid = pod?.metadata?.uid;
+    const ip = pod?.status?.podIP;
+    if (!uid || !ip || this.cancelledPods.has(uid)) return;
+    this.cancelledPods.add(uid);
+    const token = peaToken(this.o.cancel.tokenKey, member);
+    const address = grpcAddress(ip, this.o.cancel.grpcPort);
+    log.info(
+      { member: member.metadata.name, pod: pod.metadata?.name },
+      'pod drained: cancelling its runtime',
+    );
+    await this.o.cancel.client.cancel(address, token, 'pod deleted, drained', log);
   }
 
   /** Applies the Service or the budget once per PeaSet generation, and again after resyncMs. */

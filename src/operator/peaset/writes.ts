@@ -134,6 +134,20 @@ export class PeaSetWrites {
     );
   }
 
+  /** Marks a deleted member pod's drain as past the EndpointSlice wait. */
+  async markPodDrained(namespace: string, pod: string, now: Date): Promise<void> {
+    await ignoreNotFound(
+      this.core.patchNamespacedPod(
+        {
+          namespace,
+          name: pod,
+          body: { metadata: { annotations: { [ANNOTATION_DRAINED]: now.toISOString() } } },
+        },
+        MERGE,
+      ),
+    );
+  }
+
   /** Server-side applies the PeaSet's Service (named like it, owned by it). */
   async applyService(set: PeaSet): Promise<void> {
     const svc = set.spec.service;

@@ -5,11 +5,16 @@ import type { Pea } from '../../../src/api/v1alpha1/types.js';
 import {
   bounds,
   decidePeaSet,
-  ENDPOINTS_WAIT_SECONDS,
   type MemberView,
   type PeaSetDecision,
 } from '../../../src/operator/peaset/decide.js';
-import { buildMember, ENV, LABEL_SERVING, revisionOf } from '../../../src/operator/peaset/members.js';
+import {
+  buildMember,
+  ENDPOINTS_WAIT_SECONDS,
+  ENV,
+  LABEL_SERVING,
+  revisionOf,
+} from '../../../src/operator/peaset/members.js';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number): Date => new Date(T0.getTime() + s * 1000);
@@ -82,6 +87,8 @@ const writes = (d: PeaSetDecision): string[] =>
     if (a.kind === 'leaveService') return [`leave ${a.name.split('-')[1]}`];
     if (a.kind === 'markDrained') return [`drained ${a.name.split('-')[1]}`];
     if (a.kind === 'releaseMember') return [`release ${a.name.split('-')[1]}`];
+    if (a.kind === 'markPodDrained') return [`pod drained ${a.name.split('-')[1]}`];
+    if (a.kind === 'cancelPod') return [`cancel ${a.name.split('-')[1]}`];
     return [];
   });
 const condition = (d: PeaSetDecision, type: string) => d.status.conditions?.find((c) => c.type === type);
@@ -177,6 +184,33 @@ describe('decidePeaSet: the drain of a member being stopped', () => {
     expect(writes(d)).toEqual(['-2', '-1', '-0']);
     expect(d.actions.map((a) => a.kind)).not.toContain('applyService');
     expect(decidePeaSet(deleted, [], at(70)).actions).toEqual([{ kind: 'removeFinalizer' }]);
+  });
+});
+
+describe("decidePeaSet: the drain of a member's pod being deleted (an eviction)", () => {
+  const set = peaSet();
+  const evicted = (o: { inService?: boolean; listed?: boolean; drainedAt?: number }): MemberView[] => {
+    const m = member(set, 2, { readyAt: 0, inService: o.inService ?? true, listed: o.listed ?? false });
+    m.podStopping = { since: at(100), ...(o.drainedAt !== undefined ? { drained: at(o.drainedAt) } : {}) };
+    return [...ready(set, 0, 1), m];
+  };
+  it.each<[string, Parameters<typeof evicted>[0], number, string[]]>([
+    ['leaves the Service', { inService: true, listed: true }, 100, ['leave 2']],
+    ['waits while listed', { inService: false, listed: true }, 101, []],
+    ['marks the pod once no EndpointSlice lists it', { inService: false }, 101, ['pod drained 2']],
+    ['waits drainSeconds', { inService: false, drainedAt: 101 }, 105, []],
+    ['then cancels the pod (its preStop hold ends)', { inService: false, drainedAt: 101 }, 106, ['cancel 2']],
+  ])('%s', (_name, o, time, expected) => {
+    expect(writes(decidePeaSet(set, evicted(o), at(time)))).toEqual(expected);
+  });
+
+  it('counts the member as not Ready meanwhile, so no other member stops for an update', () => {
+    const s = peaSet({ template: { spec: { image: 'img:2' } } });
+    const members = [...old(s, 0, 1), ...evicted({ inService: false, listed: true }).slice(2)];
+    members[2]!.pea.metadata.labels!['peapods.io/revision'] = 'old';
+    const d = decidePeaSet(s, members, at(101));
+    expect(d.status.readyReplicas).toBe(2);
+    expect(writes(d).filter((w) => w.startsWith('-'))).toEqual(['-2']);
   });
 });
 
