@@ -245,7 +245,7 @@ export type PeaSetConditionEntry = Static<typeof PeaSetConditionSchema>;
 const PeaSetStatusSchema = Type.Object(
   {
     observedGeneration: Type.Optional(int64('The .metadata.generation the status was computed from.')),
-    replicas: Type.Optional(count('Members that exist, draining ones included.')),
+    replicas: Type.Optional(count('Members that exist and are not being stopped (draining).')),
     readyReplicas: Type.Optional(count('Members that are Ready and not draining.')),
     availableReplicas: Type.Optional(count('Members Ready for at least minReadySeconds and not draining.')),
     updatedReplicas: Type.Optional(count('Members created from the current template.')),
