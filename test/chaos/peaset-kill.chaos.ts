@@ -127,7 +127,9 @@ function watchMembers(kc: k8s.KubeConfig, members: Members): () => Promise<void>
 }
 
 describe('a PeaSet whose operator is killed with SIGKILL while it scales and rolls', () => {
-  it('keeps its bounds: members ≤ replicas + maxSurge, Ready ≥ replicas − maxUnavailable, no ordinal twice, none lost', async () => {
+  const title =
+    'keeps its bounds: members ≤ replicas + maxSurge, Ready ≥ replicas − maxUnavailable, no ordinal twice';
+  it(`${title}, none lost`, async () => {
     const seed = chaosSeed();
     report(`\n[chaos: PeaSet, operator SIGKILL] seed ${seed} (CHAOS_SEED=${seed} replays it)`);
     const kills = new Rng(seed);
@@ -211,7 +213,8 @@ describe('a PeaSet whose operator is killed with SIGKILL while it scales and rol
     );
     for (const r of results)
       report(
-        `  ${r.what}: most members ${r.sawMost} (bound ${r.most}), fewest Ready ${r.sawFewestReady} (bound ${r.fewestReady})`,
+        `  ${r.what}: most members ${r.sawMost} (bound ${r.most}), ` +
+          `fewest Ready ${r.sawFewestReady} (bound ${r.fewestReady})`,
       );
     expect(killCount).toBeGreaterThan(0);
     for (const r of results) {

@@ -212,7 +212,8 @@ afterAll(async () => {
 }, 120_000);
 
 describe('a PeaSet under steady traffic', () => {
-  it('fails 0 requests while it scales 5 → 2, rolls 5 members and has a pod evicted; a default Deployment beside', async () => {
+  const title = 'fails 0 requests while it scales 5 → 2, rolls 5 members and has a pod evicted';
+  it(`${title}; a default Deployment beside`, async () => {
     // The PeaSet.
     await apply(peaSet('1'));
     await waitFor('PeaSet slow available', peaSetSettled(REPLICAS), ROLL_MS);
@@ -260,8 +261,10 @@ describe('a PeaSet under steady traffic', () => {
 
     process.stdout.write(
       `\n[e2e: PeaSet drain] scale 5→2, scale 2→5, roll 5, evict 1 under traffic (200 ms/request, 4 clients):\n` +
-        `  PeaSet (Surge, drainSeconds 5): ${peapods.ok} ok, ${peapods.failed} failed ${JSON.stringify(peapods.causes)}\n` +
-        `  Deployment (defaults):          ${baseline.ok} ok, ${baseline.failed} failed ${JSON.stringify(baseline.causes)}\n`,
+        `  PeaSet (Surge, drainSeconds 5): ${peapods.ok} ok, ${peapods.failed} failed ` +
+        `${JSON.stringify(peapods.causes)}\n` +
+        `  Deployment (defaults):          ${baseline.ok} ok, ${baseline.failed} failed ` +
+        `${JSON.stringify(baseline.causes)}\n`,
     );
     expect(peapods.ok).toBeGreaterThan(100);
     expect(baseline.ok).toBeGreaterThan(100);

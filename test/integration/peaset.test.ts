@@ -250,7 +250,7 @@ describe('a PeaSet', () => {
     expect(names(await members('drain'))).toEqual(['drain-0', 'drain-1']);
   });
 
-  it('rolls a template change by Surge: never more than replicas + maxSurge, never fewer Ready than replicas', async () => {
+  it('rolls a template change by Surge: at most replicas + maxSurge, never fewer Ready than replicas', async () => {
     await createPeaSet('surge', { updateStrategy: { type: 'Surge', maxSurge: 1, maxUnavailable: 0 } });
     const before = await peaSetUntil('surge', '3 available', settled(3));
     const seen = await sampled('surge', async () => {

@@ -133,7 +133,8 @@ const UpdateStrategySchema = Type.Object(
           "has(self.type) && self.type == 'Replace' ? (!has(self.maxUnavailable) || self.maxUnavailable > 0) " +
           ': ((has(self.maxSurge) ? self.maxSurge : 1) + (has(self.maxUnavailable) ? self.maxUnavailable : 0) > 0)',
         message:
-          'spec.updateStrategy.maxUnavailable: with maxSurge 0 it must be at least 1, or no member could ever be updated',
+          'spec.updateStrategy.maxUnavailable: with maxSurge 0 it must be at least 1, ' +
+          'or no member could ever be updated',
       },
     ],
   },

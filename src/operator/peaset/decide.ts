@@ -12,7 +12,7 @@ import {
   type PeaSetStatus,
 } from '../../api/v1alpha1/peaset.js';
 import type { Pea } from '../../api/v1alpha1/types.js';
-import { PeaSetReason } from '../../shared/reasons.js';
+import { PeaSetReason } from '../../shared/words.js';
 import { DRAIN_FINALIZER, type PeaEvent } from '../decide.js';
 import {
   ANNOTATION_DRAINED,

@@ -23,7 +23,10 @@ export const ENDPOINTS_WAIT_SECONDS = 30;
 /** Beyond the drain itself, what a member pod's preStop hold leaves for the operator's Cancel to arrive. */
 const HOLD_MARGIN_SECONDS = 5;
 
-/** On a member Pea (or its pod, when only the pod stops): when the Service's EndpointSlices stopped listing it (or the wait for that ran out). */
+/**
+ * On a member Pea (or its pod, when only the pod stops): when the Service's EndpointSlices
+ * stopped listing it (or the wait for that ran out).
+ */
 export const ANNOTATION_DRAINED = 'peapods.io/drained';
 
 /** What each member's runtime finds in its environment. */

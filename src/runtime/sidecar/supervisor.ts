@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
 import type { Logger } from '../../shared/logger.js';
 import type { Phase } from '../../shared/lifecycle-proto.js';
-import { Reason } from '../../shared/reasons.js';
+import { Reason } from '../../shared/words.js';
 import type { ReadyCheck } from './ready-check.js';
 import { RuntimeNotFoundError, type RuntimeExit, type RuntimeProcess } from './runtime-process.js';
 import type { TeardownResult } from './teardown.js';
@@ -138,7 +138,8 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
     if (!this.runtime || this.state.exitTime !== undefined) return;
     this.opts.log.warn(
       { pid: this.runtime.pid, cancelTimeoutSeconds: this.opts.cancelTimeoutMs / 1000 },
-      'runtime still running after the cancel timeout: sending SIGKILL (raise --cancel-timeout if it needs longer to stop)',
+      'runtime still running after the cancel timeout: sending SIGKILL ' +
+        '(raise --cancel-timeout if it needs longer to stop)',
     );
     this.killedByUs = this.runtime.signal('SIGKILL');
   }
