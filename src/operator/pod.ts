@@ -95,14 +95,14 @@ export function trimPod(pod: V1Pod): void {
 }
 
 /**
- * The owner reference that ties a pod or Secret to its Pea: deleted with it, and, as its
- * controller, found from it. blockOwnerDeletion keeps a foreground deletion of the Pea
- * waiting for it.
+ * The owner reference that ties a pod or Secret to its Pea (or a member, Service or budget to
+ * its PeaSet, with `kind`): deleted with it, and, as its controller, found from it.
+ * blockOwnerDeletion keeps a foreground deletion of the owner waiting for it.
  */
-export function ownedBy(pea: Pea): V1OwnerReference {
+export function ownedBy(pea: Pick<Pea, 'metadata'>, kind: string = KIND): V1OwnerReference {
   return {
     apiVersion: API_VERSION,
-    kind: KIND,
+    kind,
     name: pea.metadata.name as string,
     uid: pea.metadata.uid as string,
     controller: true,

@@ -5,7 +5,7 @@ import type { V1EnvVar } from '@kubernetes/client-node';
 import { API_VERSION, ConditionType, KIND, type Pea } from '../../api/v1alpha1/types.js';
 import { PEASET_DEFAULTS, PEASET_KIND, type PeaSet } from '../../api/v1alpha1/peaset.js';
 import { DRAIN_FINALIZER } from '../decide.js';
-import { ANNOTATION_PRESTOP_HOLD, LABEL_MANAGED, MANAGER } from '../pod.js';
+import { ANNOTATION_PRESTOP_HOLD, LABEL_MANAGED, MANAGER, ownedBy } from '../pod.js';
 
 /** On member Peas and their pods: the PeaSet's name. status.selector selects pods by it. */
 export const LABEL_PEASET = 'peapods.io/peaset';
@@ -90,16 +90,7 @@ export function buildMember(set: PeaSet, ordinal: number, revision: string): Pea
       },
       // The PeaSet's hold: a deleted member keeps running until it is drained.
       finalizers: [DRAIN_FINALIZER],
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: PEASET_KIND,
-          name,
-          uid: set.metadata.uid as string,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [ownedBy(set, PEASET_KIND)],
     },
     spec: {
       ...spec,

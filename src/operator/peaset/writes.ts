@@ -9,11 +9,11 @@ import {
   type PeaSet,
   type PeaSetStatus,
 } from '../../api/v1alpha1/peaset.js';
-import { API_VERSION, GROUP, PLURAL, VERSION, type Pea } from '../../api/v1alpha1/types.js';
+import { GROUP, PLURAL, VERSION, type Pea } from '../../api/v1alpha1/types.js';
 import { DRAIN_FINALIZER } from '../decide.js';
 import { ignoreAlreadyExists, ignoreNotFound } from '../errors.js';
 import { FIELD_MANAGER } from '../network-policy.js';
-import { LABEL_MANAGED, MANAGER } from '../pod.js';
+import { LABEL_MANAGED, MANAGER, ownedBy } from '../pod.js';
 import { canonical } from '../writes.js';
 import { ANNOTATION_DRAINED, LABEL_SERVING, podSelector, serviceSelector } from './members.js';
 
@@ -36,36 +36,18 @@ export class PeaSetWrites {
   async setFinalizer(set: PeaSet, present: boolean): Promise<PeaSet | undefined> {
     const others = (set.metadata.finalizers ?? []).filter((f) => f !== DRAIN_FINALIZER);
     const finalizers = present ? [...others, DRAIN_FINALIZER] : others;
+    const body = { metadata: { finalizers, resourceVersion: set.metadata.resourceVersion } };
     return (await ignoreNotFound(
-      this.custom.patchNamespacedCustomObject(
-        {
-          group: GROUP,
-          version: VERSION,
-          plural: PEASET_PLURAL,
-          namespace: set.metadata.namespace as string,
-          name: set.metadata.name as string,
-          body: { metadata: { finalizers, resourceVersion: set.metadata.resourceVersion } },
-        },
-        MERGE,
-      ),
+      this.custom.patchNamespacedCustomObject({ plural: PEASET_PLURAL, ...at(set), body }, MERGE),
     )) as PeaSet | undefined;
   }
 
   /** Writes the status if it changed; the PeaSet as returned, or undefined when nothing was written. */
   async patchStatus(set: PeaSet, status: PeaSetStatus): Promise<PeaSet | undefined> {
     if (canonical(set.status ?? {}) === canonical(status)) return undefined;
+    const body = { metadata: { resourceVersion: set.metadata.resourceVersion }, status };
     return (await ignoreNotFound(
-      this.custom.patchNamespacedCustomObjectStatus(
-        {
-          group: GROUP,
-          version: VERSION,
-          plural: PEASET_PLURAL,
-          namespace: set.metadata.namespace as string,
-          name: set.metadata.name as string,
-          body: { metadata: { resourceVersion: set.metadata.resourceVersion }, status },
-        },
-        MERGE,
-      ),
+      this.custom.patchNamespacedCustomObjectStatus({ plural: PEASET_PLURAL, ...at(set), body }, MERGE),
     )) as PeaSet | undefined;
   }
 
@@ -191,21 +173,22 @@ export class PeaSetWrites {
   }
 }
 
+/** The group, version, namespace and name for calls about a PeaSet (its plural named at each call). */
+function at(set: PeaSet): Record<'group' | 'version' | 'namespace' | 'name', string> {
+  return {
+    group: GROUP,
+    version: VERSION,
+    namespace: set.metadata.namespace as string,
+    name: set.metadata.name as string,
+  };
+}
+
 /** Metadata of an object the PeaSet owns: its name, namespace, our label, an owner reference. */
 function owned(set: PeaSet): k8s.V1ObjectMeta {
   return {
     name: set.metadata.name,
     namespace: set.metadata.namespace,
     labels: { [LABEL_MANAGED]: MANAGER, ...podSelector(set) },
-    ownerReferences: [
-      {
-        apiVersion: API_VERSION,
-        kind: PEASET_KIND,
-        name: set.metadata.name as string,
-        uid: set.metadata.uid as string,
-        controller: true,
-        blockOwnerDeletion: true,
-      },
-    ],
+    ownerReferences: [ownedBy(set, PEASET_KIND)],
   };
 }

@@ -89,7 +89,7 @@ const IMPLIED: Array<{ source: RegExp; grant: Grant; why: string }> = [
       "needs update on its owner's finalizers",
   },
   {
-    source: /kind: PEASET_KIND,[^}]*blockOwnerDeletion: true/,
+    source: /ownedBy\(set, PEASET_KIND\)/,
     grant: [PEAS, 'peasets/finalizers', 'update'],
     why: 'OwnerReferencesPermissionEnforcement: a PeaSet owns its members, Service and budget with blockOwnerDeletion',
   },
