@@ -12,16 +12,31 @@ import { GROUP, PLURAL, VERSION, type Pea } from '../../src/api/v1alpha1/types.j
 import { startControllerManager } from '../harness/controller-manager.js';
 import { memberKubelet } from '../harness/member-kubelet.js';
 import { operatorSuite } from '../harness/suites.js';
-import { freePort, ROOT, until } from '../helpers/processes.js';
+import { freePort, ROOT, tempDir, until } from '../helpers/processes.js';
+import { startSidecar } from '../helpers/sidecar.js';
+import { peaToken } from '../../src/operator/token.js';
+import { networkInterfaces } from 'node:os';
+import { writeFileSync } from 'node:fs';
 
 const NS = 'peasets';
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+/** The operator's control-token key, as the chart mounts it: the test derives a member's token. */
+const tokenKey = Buffer.from('integration-test-key-0123456789ab');
+let sidecarPort: number;
 const s = operatorSuite(NS, {
   // The test's kubelet gives pods addresses in 10.244/16 (EndpointSlices refuse loopback) where
-  // nothing answers: Cancel fails, and the pod is deleted after cancelSeconds, which (no
-  // kubelet, no node) removes it from the API at once.
-  args: async () => ['--sidecar-grpc-port', String(await freePort())],
+  // nothing answers: Cancel fails, and the pod is deleted after cancelSeconds. One test gives a
+  // pod this machine's own address instead, where a real sidecar listens.
+  args: async () => {
+    sidecarPort = await freePort();
+    const keyFile = join(tempDir(), 'token-key');
+    writeFileSync(keyFile, tokenKey);
+    return ['--sidecar-grpc-port', String(sidecarPort), '--token-key-file', keyFile];
+  },
 });
+/** Pod name → the address the test's kubelet gives it, and its preStop hook. */
+const podIps = new Map<string, string>();
+const preStops = new Map<string, () => Promise<unknown>>();
 
 let custom: k8s.CustomObjectsApi;
 let core: k8s.CoreV1Api;
@@ -40,6 +55,8 @@ beforeAll(async () => {
     namespace: NS,
     node: NODE,
     ip: (n) => `10.244.${Math.floor(n / 250)}.${(n % 250) + 2}`,
+    ipOf: (pod) => podIps.get(pod),
+    preStop: (pod) => preStops.get(pod)?.(),
   });
 }, 120_000);
 afterAll(async () => stopKubelet?.());
@@ -301,6 +318,63 @@ describe('a PeaSet', () => {
     );
     expect(next.metadata.labels?.['peapods.io/ordinal']).toBe('1');
     await peaSetUntil('own', '2 available', settled(2));
+  });
+
+  it("drains a member's deleted pod (as an eviction): preStop holds NOT_SERVING until the drain's Cancel", async () => {
+    // This machine's own address, where the member's real sidecar listens on the operator's port.
+    const hostIp = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)!.address;
+    podIps.set('evict-1-pea', hostIp);
+    await createPeaSet('evict', { replicas: 2, drainSeconds: 2 });
+    await peaSetUntil('evict', '2 available', settled(2));
+    const member = (await members('evict'))[1]!;
+    const sidecar = await startSidecar({
+      runtime: ['sleep', '600'],
+      grpcPort: sidecarPort,
+      token: peaToken(tokenKey, member),
+      // All addresses: the operator dials the pod's (this machine's), the test loopback.
+      flags: ['--prestop-hold-seconds', '40', '--host', '0.0.0.0'],
+    });
+    try {
+      await until('sidecar serving', () => sidecar.health.isServing('', 500), 30_000);
+      let hookAnswered = 0;
+      preStops.set('evict-1-pea', () => sidecar.http('/prestop').then(() => (hookAnswered = Date.now())));
+      await core.deleteNamespacedPod({ namespace: NS, name: 'evict-1-pea' });
+      // The hook holds: NOT_SERVING at once, the runtime still running, not cancelled.
+      await until('NOT_SERVING', async () => (await sidecar.health.check('', 500)) === 'NOT_SERVING', 30_000);
+      expect((await sidecar.status()).phase).toBe('PHASE_READY');
+      // The operator takes the pod out of the Service, waits for the EndpointSlices, marks it.
+      const marked = await until(
+        'the pod marked drained',
+        async () => {
+          const pod = await core.readNamespacedPod({ namespace: NS, name: 'evict-1-pea' });
+          const at = pod.metadata?.annotations?.['peapods.io/drained'];
+          return at && pod.metadata?.labels?.['peapods.io/serving'] === undefined
+            ? Date.parse(at)
+            : undefined;
+        },
+        30_000,
+      );
+      expect(await listed('evict')).toEqual(['evict-0-pea']);
+      const events = await core.listNamespacedEvent({
+        namespace: NS,
+        fieldSelector: 'involvedObject.name=evict',
+      });
+      expect(events.items.map((e) => e.reason)).not.toContain('DrainTimeout');
+      // drainSeconds after the mark, its Cancel ends the hold: the runtime stops, the hook answers.
+      expect(await sidecar.exited).toBe(0);
+      const cancelled = sidecar.logLines().find((l) => l.msg === 'cancelling');
+      // The operator's Cancel (its reason), not the hold running out, drainSeconds after the mark.
+      expect(cancelled?.reason).toBe('pod deleted, drained');
+      expect(Date.parse(cancelled?.time as string)).toBeGreaterThanOrEqual(marked + 2000 - 50);
+      await until('the hook answered', () => hookAnswered, 30_000);
+      // The member starts a new pod (restartPolicy Always) and the PeaSet is whole again.
+      await peaSetUntil('evict', '2 available again', settled(2), 90_000);
+      expect((await members('evict'))[1]!.metadata.uid).toBe(member.metadata.uid);
+    } finally {
+      await sidecar.close();
+    }
   });
 
   it('drains every member when deleted, then goes', async () => {

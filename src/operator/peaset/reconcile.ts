@@ -151,7 +151,11 @@ export class PeaSetReconciler {
     const drained = pod?.metadata?.annotations?.[ANNOTATION_DRAINED];
     const podStopping = stopping
       ? {
-          since: new Date(pod.metadata!.deletionTimestamp!),
+          // A pod's deletionTimestamp is when its grace period ends: it was deleted that much earlier.
+          since: new Date(
+            new Date(pod.metadata!.deletionTimestamp!).getTime() -
+              (pod.metadata?.deletionGracePeriodSeconds ?? 0) * 1000,
+          ),
           ...(drained ? { drained: new Date(drained) } : {}),
         }
       : undefined;
