@@ -244,6 +244,19 @@ describe('decide', () => {
     });
   });
 
+  it("a deleted Pea held by its PeaSet's drain finalizer runs on, uncancelled, until the PeaSet lets go", () => {
+    const running = { startTime: T0.toISOString(), phase: 'Ready' as const, readyTime: T0.toISOString() };
+    const finalizers = ['peapods.io/cancel', 'peapods.io/drain'];
+    const held = decide(pea({}, running, { deletionTimestamp: T0, finalizers }), pod({ ready: true }), at(1));
+    expect(kinds(held)).toEqual([]);
+    expect(held.status.phase).toBe('Ready');
+    const released = decide(pea({}, running, { deletionTimestamp: T0 }), pod({ ready: true }), at(2));
+    expect(kinds(released)).toEqual(['cancelRpc']);
+    // Held or not, a runtime that ends by itself meanwhile is not restarted: the Pea is going.
+    const always = pea({ restartPolicy: 'Always' }, running, { deletionTimestamp: T0, finalizers });
+    expect(decide(always, pod({ exit: 0 }), at(3)).status.phase).toBe('Succeeded');
+  });
+
   it('a deleted Pea that has finished loses its finalizer', () => {
     const d = decide(
       pea({}, { phase: 'Succeeded', reason: 'Cancelled' }, { deletionTimestamp: T0 }),
