@@ -152,7 +152,7 @@ describe('decide', () => {
     expect(d.status).toMatchObject({ phase, reason, exitCode: exit });
   });
 
-  it('cancel: cancelTime recorded with the RPC, the RPC asked for while waiting (the controller sends it once per process), then delete the pod at the deadline', () => {
+  it('cancel: cancelTime with the RPC, asked for while waiting (once per process); pod deleted at deadline', () => {
     const running = { startTime: T0.toISOString(), phase: 'Ready' as const, readyTime: T0.toISOString() };
     const first = decide(pea({ cancel: true }, running), pod({ ready: true }), at(1));
     expect(kinds(first)).toEqual(['cancelRpc']);
@@ -164,7 +164,7 @@ describe('decide', () => {
     expect(done.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
   });
 
-  it('cancel timeout: the pod is deleted at the deadline, and the Pea ends only once the pod says how the runtime ended', () => {
+  it('cancel timeout: pod deleted at the deadline; the Pea ends once the pod says how the runtime ended', () => {
     const cancelling = {
       startTime: T0.toISOString(),
       phase: 'Cancelling' as const,
@@ -200,7 +200,7 @@ describe('decide', () => {
     });
   });
 
-  it('a pod gone after the operator deleted it for the cancel timeout is a CancelTimeout, whenever that is seen (the 2 wrong ends of issue 14)', () => {
+  it('a pod gone after its cancel-timeout deletion is a CancelTimeout, whenever that is seen', () => {
     // The old operator deleted the pod at the deadline and was killed before its status
     // write, so the next one read "cancelled; the pod is gone". Now the deletion is recorded
     // first: the next operator finds the record, and the pod gone.
@@ -317,7 +317,7 @@ describe('decide', () => {
     );
   });
 
-  it('a pod deleted by someone else whose runtime exited 0 through the preStop cancel is PodDeleted, not Completed', () => {
+  it('a pod deleted by others whose runtime exited 0 via the preStop cancel is PodDeleted, not Completed', () => {
     const terminating = { ...pod({ exit: 0 }), metadata: { ...pod().metadata, deletionTimestamp: at(2) } };
     const d = decide(
       pea(
