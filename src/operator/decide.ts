@@ -14,19 +14,18 @@ import {
   type PeaStatus,
   type Timeouts,
 } from '../api/v1alpha1/types.js';
-import { EndReason, Reason } from '../shared/reasons.js';
+import { ConditionReason, EndReason, OperatorReason, Reason } from '../shared/words.js';
 import { goneAfterCancel, runEnd, type RunEnd } from './ends.js';
 import { podName, RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
 import { podWait, sameTrouble, timedOut, type PodWait } from './waits.js';
 
 /** The Pea's finalizer: a deleted Pea stays until its runtime was cancelled and has ended. */
 export const FINALIZER = 'peapods.io/cancel';
-/** A Pea that was Ready whose pod is not ready now (the runtime's check fails, or the sidecar restarted). */
-export const REASON_NOT_READY = 'NotReady';
-/** A run ended and a new pod follows after the back-off (spec.restartPolicy Always). */
-export const REASON_RESTARTING = 'Restarting';
-export const REASON_INVALID = 'InvalidSpec';
-export const REASON_MALFORMED_STATUS = 'MalformedStatus';
+/**
+ * A PeaSet's hold on its member (and on itself): while it is on a deleted Pea, the Pea keeps
+ * running, and is not cancelled, until the PeaSet has drained it (src/operator/peaset).
+ */
+export const DRAIN_FINALIZER = 'peapods.io/drain';
 
 /** A write that moves the world towards the Pea's status; the reconciler (reconcile.ts) makes it. */
 export type Action =
@@ -68,8 +67,10 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   if (garbled.length > 0) {
     d.events.push({
       type: 'Warning',
-      reason: REASON_MALFORMED_STATUS,
-      message: `ignored status fields the operator does not understand (${garbled.join(', ')}); they are rewritten from what it observes`,
+      reason: OperatorReason.MalformedStatus,
+      message:
+        `ignored status fields the operator does not understand (${garbled.join(', ')}); ` +
+        'they are rewritten from what it observes',
     });
   }
   const deleting = Boolean(pea.metadata.deletionTimestamp);
@@ -77,7 +78,7 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   if (!deleting && !hasFinalizer && !isFinished(old.phase)) d.actions.push({ kind: 'addFinalizer' });
 
   const problem = invalid(pea);
-  if (problem && !isFinished(old.phase)) finish(d, 'Failed', REASON_INVALID, problem, now);
+  if (problem && !isFinished(old.phase)) finish(d, 'Failed', OperatorReason.InvalidSpec, problem, now);
   else if (!isFinished(old.phase)) progress(pea, pod, now, d);
   // Every pod of a live Pea mounts its token Secret, the one about to be created too.
   const podWanted = pod ? !isFinished(d.status.phase) : d.actions.some((a) => a.kind === 'createPod');
@@ -98,8 +99,8 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   );
   const wasReady = old.conditions?.find((c) => c.type === ConditionType.Ready)?.status === 'True';
   if (d.notReady && wasReady && d.status.phase === old.phase)
-    d.events.push({ type: 'Warning', reason: REASON_NOT_READY, message: d.notReady });
-  if (d.status.phase !== old.phase && !d.events.some((e) => e.reason === REASON_RESTARTING)) {
+    d.events.push({ type: 'Warning', reason: ConditionReason.NotReady, message: d.notReady });
+  if (d.status.phase !== old.phase && !d.events.some((e) => e.reason === ConditionReason.Restarting)) {
     const warn = d.status.phase === 'Failed';
     d.events.push({
       type: warn ? 'Warning' : 'Normal',
@@ -184,24 +185,29 @@ function invalid(pea: Pea): string | undefined {
 export function podRejected(pea: Pea, apiMessage: string, now: Date): Decision {
   const { status: old } = readStatus(pea.status);
   const d: Decision = { status: { ...old }, actions: [], events: [] };
-  finish(d, 'Failed', REASON_INVALID, apiMessage, now);
+  finish(d, 'Failed', OperatorReason.InvalidSpec, apiMessage, now);
   d.status.observedGeneration = pea.metadata.generation;
   d.status.conditions = conditions(old.conditions ?? [], d.status, pea.metadata.generation, now);
-  d.events.push({ type: 'Warning', reason: REASON_INVALID, message: d.status.message as string });
+  d.events.push({ type: 'Warning', reason: OperatorReason.InvalidSpec, message: d.status.message as string });
   return d;
 }
 
 function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): void {
   const s = d.status;
-  const wantsCancel = Boolean(pea.spec.cancel || pea.metadata.deletionTimestamp);
+  const deleting = Boolean(pea.metadata.deletionTimestamp);
+  // A deleted member of a PeaSet runs on until its PeaSet has drained it and lets go.
+  const held = deleting && (pea.metadata.finalizers ?? []).includes(DRAIN_FINALIZER);
+  const wantsCancel = Boolean(pea.spec.cancel || (deleting && !held));
   // A cancel always wins over a restart, also one already sent and since taken back.
-  const restarts = pea.spec.restartPolicy === 'Always' && !wantsCancel && !s.cancelTime;
+  const restarts = pea.spec.restartPolicy === 'Always' && !wantsCancel && !s.cancelTime && !deleting;
   const t = timeoutsOf(pea);
   if (!pod) {
     if (s.podName && s.phase !== 'Pending') {
       if (wantsCancel || s.cancelTime)
         return concluded(d, goneAfterCancel(s.podName, s, t.cancelSeconds), now, false);
-      const message = `pod ${s.podName} was deleted by someone else; how its runtime ended is unknown (the pod was gone before the operator saw it end)`;
+      const message =
+        `pod ${s.podName} was deleted by someone else; how its runtime ended is unknown ` +
+        '(the pod was gone before the operator saw it end)';
       return concluded(
         d,
         { phase: 'Failed', reason: EndReason.PodDeleted, message, byCancel: false },
@@ -350,7 +356,9 @@ function cancelling(pea: Pea, d: Decision, now: Date, t: Timeouts, podDeleting: 
   // Cancelling), as Cancel is: a pod found gone later is then told truly, whenever it is seen.
   if (s.reason !== Reason.CancelTimeout) {
     s.reason = Reason.CancelTimeout;
-    s.message = `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod is being deleted, so the kubelet sends SIGTERM and then SIGKILL`;
+    s.message =
+      `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; ` +
+      'its pod is being deleted, so the kubelet sends SIGTERM and then SIGKILL';
     d.requeueAfterMs = 1;
     return;
   }
@@ -364,7 +372,8 @@ function cancelling(pea: Pea, d: Decision, now: Date, t: Timeouts, podDeleting: 
     d,
     'Failed',
     Reason.CancelTimeout,
-    `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel, and its pod ${s.podName ?? ''} was still not gone ` +
+    `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel, ` +
+      `and its pod ${s.podName ?? ''} was still not gone ` +
       `${Math.round((now.getTime() - deadline) / 1000)}s after it was deleted (is its node down?)`,
     now,
   );
@@ -380,7 +389,8 @@ function concluded(d: Decision, end: RunEnd, now: Date, restarts: boolean): void
     end.reason === EndReason.Preempted ||
     end.reason === EndReason.PreStopHook;
   const never = outside
-    ? '; spec.restartPolicy is Never, so the Pea is not restarted: set it to Always, or delete and re-create the Pea to run it again'
+    ? '; spec.restartPolicy is Never, so the Pea is not restarted: set it to Always, ' +
+      'or delete and re-create the Pea to run it again'
     : '';
   finish(d, end.phase, end.reason, `${end.message}${never}`, now);
 }
@@ -448,7 +458,7 @@ function restart(
   d.requeueAfterMs = backoffSeconds * 1000;
   d.events.push({
     type: reason === Reason.Completed ? 'Normal' : 'Warning',
-    reason: REASON_RESTARTING,
+    reason: ConditionReason.Restarting,
     message: s.message as string,
   });
 }
@@ -478,9 +488,17 @@ function notReadyReason(pod: V1Pod): string {
   const name = pod.metadata?.name ?? '';
   if (sidecar && (sidecar.restartCount ?? 0) > 0 && !sidecar.ready) {
     const last = sidecar.lastState?.terminated;
-    return `pod ${name} is not ready: its runtime sidecar restarted (${sidecar.restartCount} restarts${last ? `, last exit ${last.exitCode} ${last.reason ?? ''}`.trimEnd() : ''}) and has not yet seen the runtime ready again; see kubectl logs ${name} -c ${SIDECAR_CONTAINER} --previous`;
+    return (
+      `pod ${name} is not ready: its runtime sidecar restarted (${sidecar.restartCount} restarts` +
+      `${last ? `, last exit ${last.exitCode} ${last.reason ?? ''}`.trimEnd() : ''}) ` +
+      'and has not yet seen the runtime ready again; ' +
+      `see kubectl logs ${name} -c ${SIDECAR_CONTAINER} --previous`
+    );
   }
-  return `pod ${name} is not ready: the runtime stopped passing its ready check; see kubectl logs ${name} -c ${RUNTIME_CONTAINER}`;
+  return (
+    `pod ${name} is not ready: the runtime stopped passing its ready check; ` +
+    `see kubectl logs ${name} -c ${RUNTIME_CONTAINER}`
+  );
 }
 
 function conditions(
@@ -495,19 +513,19 @@ function conditions(
   const backingOff = s.phase === 'Pending' && Boolean(s.restartCount) && s.lastTermination !== undefined;
   const want: Array<Omit<Condition, 'lastTransitionTime'>> = [
     s.phase === 'Ready' && notReady
-      ? { type: ConditionType.Ready, status: 'False', reason: REASON_NOT_READY, message: notReady }
+      ? { type: ConditionType.Ready, status: 'False', reason: ConditionReason.NotReady, message: notReady }
       : s.phase === 'Ready'
         ? {
             type: ConditionType.Ready,
             status: 'True',
-            reason: 'RuntimeReady',
+            reason: ConditionReason.RuntimeReady,
             message: 'the runtime passes its ready check',
           }
         : backingOff
           ? {
               type: ConditionType.Ready,
               status: 'False',
-              reason: REASON_RESTARTING,
+              reason: ConditionReason.Restarting,
               message: s.message ?? '',
             }
           : s.phase === 'Starting' && wait
@@ -515,20 +533,20 @@ function conditions(
             : {
                 type: ConditionType.Ready,
                 status: 'False',
-                reason: finished ? (s.reason ?? 'Finished') : (s.phase ?? 'Pending'),
+                reason: finished ? (s.reason ?? ConditionReason.Finished) : (s.phase ?? 'Pending'),
                 message: finished ? (s.message ?? '') : `the Pea is ${s.phase ?? 'Pending'}`,
               },
     finished
       ? {
           type: ConditionType.Finished,
           status: 'True',
-          reason: s.reason ?? 'Finished',
+          reason: s.reason ?? ConditionReason.Finished,
           message: s.message ?? '',
         }
       : {
           type: ConditionType.Finished,
           status: 'False',
-          reason: 'Running',
+          reason: ConditionReason.Running,
           message: 'the Pea has not ended',
         },
   ];

@@ -3,7 +3,13 @@
 // must take control calls (its postStart hook) before the runtime starts; a shared PID namespace so it can
 // signal the runtime; the kubelet's gRPC readiness probe on the sidecar; the runtime
 // container's preStop hook calling the sidecar, so any pod deletion runs cancel → teardown.
-import type { V1Container, V1Pod, V1Probe, V1SecurityContext } from '@kubernetes/client-node';
+import type {
+  V1Container,
+  V1OwnerReference,
+  V1Pod,
+  V1Probe,
+  V1SecurityContext,
+} from '@kubernetes/client-node';
 import {
   API_VERSION,
   DEFAULT_TIMEOUTS,
@@ -50,6 +56,19 @@ export const TOKEN_FILE = 'token';
 /** The name of the container that runs the Pea's image. */
 export const RUNTIME_CONTAINER = 'runtime';
 
+/**
+ * On a Pea (a PeaSet's member): its pod's preStop hook first turns NOT_SERVING and holds this
+ * many seconds for the operator's Cancel, so an evicted or deleted pod drains like any other
+ * stop; the pod's grace period grows by as much.
+ */
+export const ANNOTATION_PRESTOP_HOLD = 'peapods.io/prestop-hold-seconds';
+
+/** The preStop hold a Pea asks for (ANNOTATION_PRESTOP_HOLD), 0 when none or not a whole number. */
+export function preStopHoldSeconds(pea: Pea): number {
+  const n = Number(pea.metadata.annotations?.[ANNOTATION_PRESTOP_HOLD]);
+  return Number.isInteger(n) && n > 0 && n <= 7200 ? n : 0;
+}
+
 /** The Pea's timeouts, its own over the defaults. */
 export function timeoutsOf(pea: Pea): Timeouts {
   return { ...DEFAULT_TIMEOUTS, ...pea.spec.timeouts };
@@ -73,6 +92,22 @@ export function podName(pea: Pea): string {
 export function trimPod(pod: V1Pod): void {
   delete pod.metadata?.managedFields;
   delete (pod as { spec?: unknown }).spec;
+}
+
+/**
+ * The owner reference that ties a pod or Secret to its Pea (or a member, Service or budget to
+ * its PeaSet, with `kind`): deleted with it, and, as its controller, found from it.
+ * blockOwnerDeletion keeps a foreground deletion of the owner waiting for it.
+ */
+export function ownedBy(pea: Pick<Pea, 'metadata'>, kind: string = KIND): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind,
+    name: pea.metadata.name as string,
+    uid: pea.metadata.uid as string,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** The Secret holding the Pea's control token: one per Pea, for all of its runs. */
@@ -139,6 +174,7 @@ function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts, hookToken: strin
       String(t.teardownSeconds),
       '--token-file',
       `${TOKEN_MOUNT}/${TOKEN_FILE}`,
+      ...(preStopHoldSeconds(pea) > 0 ? ['--prestop-hold-seconds', String(preStopHoldSeconds(pea))] : []),
     ],
     ports: [
       { name: 'lifecycle', containerPort: s.grpcPort, protocol: 'TCP' },
@@ -217,21 +253,12 @@ export function buildPod(pea: Pea, hookToken: string, s: PodOptions = DEFAULT_PO
       namespace: pea.metadata.namespace,
       labels: { ...podSpec.labels, [LABEL_PEA]: name, [LABEL_MANAGED]: MANAGER },
       ...(podSpec.annotations ? { annotations: podSpec.annotations } : {}),
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: KIND,
-          name,
-          uid: pea.metadata.uid as string,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [ownedBy(pea)],
     },
     spec: {
       restartPolicy: 'Never',
       shareProcessNamespace: true,
-      terminationGracePeriodSeconds: t.teardownSeconds,
+      terminationGracePeriodSeconds: t.teardownSeconds + preStopHoldSeconds(pea),
       automountServiceAccountToken: false,
       initContainers: [sidecarContainer(pea, s, t, hookToken)],
       containers: [runtimeContainer(pea, s, hookToken)],

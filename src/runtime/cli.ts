@@ -138,6 +138,16 @@ export function buildProgram(): Command {
     )
     .addOption(
       new Option(
+        '--prestop-hold-seconds <seconds>',
+        'preStop first turns NOT_SERVING and waits up to this long for a Cancel ' +
+          "(the operator's drain) before cancelling",
+      )
+        .default(0)
+        .argParser(seconds)
+        .env('PEA_PRESTOP_HOLD_SECONDS'),
+    )
+    .addOption(
+      new Option(
         '--teardown <command>',
         'run once after the runtime exited: a JSON array (exec form) or a shell command',
       )
@@ -152,7 +162,8 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--token-file <path>',
-        'the Pea\'s control token (a mounted Secret), required as "authorization: Bearer <token>" on Cancel, Status and Watch; read on every call, so a rotated Secret takes effect at once',
+        'the Pea\'s control token (a mounted Secret), required as "authorization: Bearer <token>" on ' +
+          'Cancel, Status and Watch; read on every call, so a rotated Secret takes effect at once',
       )
         .argParser(filePath)
         .env('PEA_TOKEN_FILE'),
@@ -192,6 +203,7 @@ export function buildProgram(): Command {
           httpPort: o.httpPort,
           cancelTimeoutMs: o.cancelTimeout * 1000,
           teardownTimeoutMs: o.teardownTimeout * 1000,
+          preStopHoldMs: o.prestopHoldSeconds * 1000,
           teardownCommand: o.teardown,
           terminationLog: o.terminationLog,
           tokenFile: o.tokenFile,
@@ -260,7 +272,8 @@ export function buildProgram(): Command {
   program
     .command('started')
     .description(
-      'postStart hook of the sidecar container: exits 0 once the sidecar takes control calls, so the kubelet starts the runtime container only then.',
+      'postStart hook of the sidecar container: exits 0 once the sidecar takes control calls, ' +
+        'so the kubelet starts the runtime container only then.',
     )
     .addOption(
       new Option('--grpc-port <port>', "the sidecar's gRPC port")
@@ -287,7 +300,8 @@ export function buildProgram(): Command {
         if (Date.now() > deadline) {
           client.close();
           return program.error(
-            `error: the sidecar did not serve ${LIFECYCLE_SERVICE} on port ${o.grpcPort} within ${o.timeout}s; see its log (kubectl logs POD -c pea-runtime)`,
+            `error: the sidecar did not serve ${LIFECYCLE_SERVICE} on port ${o.grpcPort} within ${o.timeout}s; ` +
+              'see its log (kubectl logs POD -c pea-runtime)',
             { exitCode: 1 },
           );
         }

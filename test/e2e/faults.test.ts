@@ -17,7 +17,9 @@ async function killInPod(podName: string, match: string, from: 'runtime' | 'pea-
   const script = `const fs=require('fs');const want=${JSON.stringify(match)};
     for (const p of fs.readdirSync('/proc').filter((d)=>/^\\d+$/.test(d))) {
       let c=''; try { c=fs.readFileSync('/proc/'+p+'/cmdline','utf8').split('\\0').join(' '); } catch {}
-      if (c.includes(want) && Number(p)!==process.pid) { process.kill(Number(p),'SIGKILL'); console.log('killed '+p+': '+c); process.exit(0); }
+      if (c.includes(want) && Number(p)!==process.pid) {
+        process.kill(Number(p),'SIGKILL'); console.log('killed '+p+': '+c); process.exit(0);
+      }
     }
     console.error('no process matches '+want); process.exit(1);`;
   await kubectl(['exec', '-n', NAMESPACE, podName, '-c', from, '--', 'node', '-e', script]);
@@ -74,7 +76,7 @@ describe('faults in and under a Pea', () => {
     }
   });
 
-  test('the sidecar killed inside a Ready pod: the kubelet restarts it, it finds the runtime again, and the Pea says what happened meanwhile', async () => {
+  test('sidecar killed in a Ready pod: restarted, it finds the runtime again; the Pea tells the gap', async () => {
     const podName = (await peaStatus('sidecar-killed'))?.podName as string;
     await killInPod(podName, 'main.js sidecar', 'runtime');
     const notReady = await waitFor(
@@ -118,7 +120,7 @@ describe('faults in and under a Pea', () => {
     expect(s.exitCode).toBe(137);
   });
 
-  test('the kubelet restarted under a Ready Pea and under a cancelling one: Ready stays Ready, the cancel finishes', async () => {
+  test('kubelet restarted under a Ready and a cancelling Pea: Ready stays, the cancel finishes', async () => {
     const readyPod = (await peaStatus('kubelet-ready'))?.podName as string;
     await kubectl([
       'patch',

@@ -1,5 +1,5 @@
 // Issue 5, "Bad input, at volume": well over 1,000 malformed and hostile inputs to one
-// running sidecar (bench/sidecar-hostile.ts makes them from a seed). Every call gets a
+// running sidecar (test/helpers/hostile-inputs.ts makes them from a seed). Every call gets a
 // gRPC status that is right for it, none hangs (each has a deadline, and a deadline is
 // never a right answer), health stays SERVING throughout, the runtime is untouched, and
 // the sidecar is still running at the end. Then a flood of authenticated Cancels cancels
@@ -14,7 +14,7 @@ import {
   type RuntimeStatus,
 } from '../../src/shared/lifecycle-proto.js';
 import { bearerInterceptor } from '../../src/shared/bearer.js';
-import { Connections, hostileInputs, sendAll, type Outcome } from '../../bench/sidecar-hostile.js';
+import { Connections, hostileInputs, sendAll, type Outcome } from '../helpers/hostile-inputs.js';
 import { killAll, readEvents, until } from '../helpers/processes.js';
 import { startSidecar, type SidecarUnderTest } from '../helpers/sidecar.js';
 
@@ -69,7 +69,9 @@ describe('hostile input at volume', () => {
     for (const c of outcomes.flatMap((o) => o.codes))
       byCode.set(grpc.status[c], (byCode.get(grpc.status[c]) ?? 0) + 1);
     process.stdout.write(
-      `hostile inputs: ${calls} calls of ${new Set(outcomes.map((o) => o.input.kind)).size} kinds (seed ${SEED}), answered ${[...byCode].map(([k, n]) => `${k} ${n}`).join(', ')}; health probed ${healthDuring.length} times meanwhile\n`,
+      `hostile inputs: ${calls} calls of ${new Set(outcomes.map((o) => o.input.kind)).size} kinds (seed ${SEED}), ` +
+        `answered ${[...byCode].map(([k, n]) => `${k} ${n}`).join(', ')}; ` +
+        `health probed ${healthDuring.length} times meanwhile\n`,
     );
     expect(calls).toBeGreaterThanOrEqual(1000);
     const wrong = outcomes.flatMap((o) =>
@@ -77,7 +79,8 @@ describe('hostile input at volume', () => {
         .filter((c) => !o.input.allowed.includes(c))
         .map(
           (c) =>
-            `${o.input.kind}: ${grpc.status[c]} (want ${o.input.allowed.map((a) => grpc.status[a]).join('|')}) for ${o.input.detail}`,
+            `${o.input.kind}: ${grpc.status[c]} (want ${o.input.allowed.map((a) => grpc.status[a]).join('|')}) ` +
+            `for ${o.input.detail}`,
         ),
     );
     expect(wrong.slice(0, 20)).toEqual([]);

@@ -27,6 +27,10 @@ import {
   stringMap,
   type CelRule,
 } from '../openapi.js';
+import { ConditionType, PEA_PHASES } from '../../shared/words.js';
+
+// The phases and condition types are words, declared with the others in src/shared/words.ts.
+export { ConditionType, PEA_PHASES, type PeaPhase } from '../../shared/words.js';
 
 /** The API group of Peapods' kinds. */
 export const GROUP = 'peapods.io';
@@ -39,22 +43,10 @@ export const PLURAL = 'peas';
 /** The Pea's apiVersion. */
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
-/** Every phase of a Pea, in lifecycle order; the operator drops any other value it finds in a status. */
-export const PEA_PHASES = ['Pending', 'Starting', 'Ready', 'Cancelling', 'Succeeded', 'Failed'] as const;
-/** Where a Pea is in its lifecycle (status.phase). */
-export type PeaPhase = (typeof PEA_PHASES)[number];
-
 /** Words from the pod API. Never: the Pea ends with its runtime. Always: a new pod, after a back-off. */
 export const RESTART_POLICIES = ['Never', 'Always'] as const;
 /** What follows when the runtime ends by itself or its pod is deleted by someone else. */
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
-
-/** Condition types. `Ready` makes `kubectl wait --for=condition=Ready pea/x` work. */
-export const ConditionType = {
-  Ready: 'Ready',
-  /** True once the Pea has ended, with the Reason words as its reason. */
-  Finished: 'Finished',
-} as const;
 
 const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
@@ -133,9 +125,9 @@ const TimeoutsSchema = Type.Object(
   {
     readySeconds: Type.Optional(
       int32(
-        'How long the runtime may take to become ready. Past it the pod is deleted and ' +
-          'the Pea fails: with reason ReadyTimeout when the runtime ran but never passed its ready check (raise it for ' +
-          'slow starts such as loading a large model), otherwise with the cause the pod was stuck on, such as ' +
+        'How long the runtime may take to become ready. Past it the pod is deleted and the Pea fails: with ' +
+          'reason ReadyTimeout when the runtime ran but never passed its ready check (raise it for slow ' +
+          'starts such as loading a large model), otherwise with the cause the pod was stuck on, such as ' +
           'Unschedulable or ImagePullBackOff. 0 waits forever.',
         { minimum: 0, default: DEFAULT_TIMEOUTS.readySeconds },
       ),
@@ -188,7 +180,8 @@ const PeaPodTemplateSchema = Type.Object(
 /** spec.pod: what the Pea's user sets on the pod the operator builds. */
 export type PeaPodTemplate = Static<typeof PeaPodTemplateSchema>;
 
-const PeaSpecSchema = Type.Object(
+/** The Pea's spec as declared; PeaSet templates reuse it (peaset.ts). */
+export const PeaSpecSchema = Type.Object(
   {
     image: Type.String({
       description: 'Image of the runtime container.',
@@ -240,11 +233,11 @@ const PeaSpecSchema = Type.Object(
     restartPolicy: Type.Optional(
       stringEnum(
         RESTART_POLICIES,
-        'What follows when the runtime ends without a cancel ' +
-          '(by itself, successfully or not) or its pod is deleted by someone else. Never: the Pea ends and reports how. ' +
-          'Always: the operator starts a new pod, after a back-off of 10s doubling up to 5 minutes (back to 10s after a ' +
-          'run of 10 minutes), and counts status.restartCount. A cancel always wins over a restart. May change at any ' +
-          'time; a Pea that has ended stays ended.',
+        'What follows when the runtime ends without a cancel (by itself, successfully or not) or its pod ' +
+          'is deleted by someone else. Never: the Pea ends and reports how. Always: the operator starts a ' +
+          'new pod, after a back-off of 10s doubling up to 5 minutes (back to 10s after a run of 10 ' +
+          'minutes), and counts status.restartCount. A cancel always wins over a restart. May change at ' +
+          'any time; a Pea that has ended stays ended.',
         { default: 'Never' },
       ),
     ),
@@ -255,7 +248,8 @@ const PeaSpecSchema = Type.Object(
 /** spec: what to run and how its lifecycle is driven. */
 export type PeaSpec = Static<typeof PeaSpecSchema>;
 
-const ConditionSchema = Type.Object({
+/** One condition, as metav1.Condition; PeaSet conditions reuse its fields. */
+export const ConditionSchema = Type.Object({
   type: Type.String({ description: `Condition type: ${either(Object.values(ConditionType))}.` }),
   status: stringEnum(CONDITION_STATUSES, `${either(CONDITION_STATUSES)}.`),
   reason: Type.String({ description: 'Machine-readable reason in CamelCase.' }),
@@ -316,10 +310,10 @@ const PeaStatusSchema = Type.Object(
     reason: Type.Optional(
       Type.String({
         description:
-          'How the Pea ended: Completed, Cancelled, CancelTimeout, FailedToStart, RunForeverError, OOMKilled, ' +
-          'TeardownFailed, ReadyTimeout, PodDeleted, Evicted, Preempted, PreStopHook, Unknown or InvalidSpec; for a Pea ' +
-          "whose pod never started, the wait it was stuck on, in the scheduler's or kubelet's words (Unschedulable, " +
-          'ErrImagePull, ImagePullBackOff, InvalidImageName, …).',
+          'How the Pea ended: Completed, Cancelled, CancelTimeout, FailedToStart, RunForeverError, ' +
+          'OOMKilled, TeardownFailed, ReadyTimeout, PodDeleted, Evicted, Preempted, PreStopHook, Unknown ' +
+          "or InvalidSpec; for a Pea whose pod never started, the wait it was stuck on, in the scheduler's " +
+          "or kubelet's words (Unschedulable, ErrImagePull, ImagePullBackOff, InvalidImageName, …).",
       }),
     ),
     message: Type.Optional(
@@ -374,9 +368,9 @@ export const PeaSchema = Type.Object(
   },
   {
     description:
-      'A Pea runs one long-lived runtime (a model server, a worker, a gateway) in a pod, beside the Peapods ' +
-      'runtime sidecar: the pod is Ready while the runtime passes its ready check, and cancelling or deleting the Pea ' +
-      'stops the runtime and runs its teardown before the pod goes.',
+      'A Pea runs one long-lived runtime (a model server, a worker, a gateway) in a pod, beside the ' +
+      'Peapods runtime sidecar: the pod is Ready while the runtime passes its ready check, and cancelling ' +
+      'or deleting the Pea stops the runtime and runs its teardown before the pod goes.',
     'x-kubernetes-validations': [nameRule],
   },
 );
