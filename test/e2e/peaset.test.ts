@@ -149,8 +149,7 @@ async function serviceUrl(name: string): Promise<string> {
 
 /**
  * Evicts one pod through the Eviction API, as `kubectl drain` does, 429s included: while the
- * disruption budget's status has not caught up (right after a rollout it still said 0 allowed
- * on kind) the API answers TooManyRequests, and drain asks again every 5 s.
+ * disruption budget allows none, the API answers TooManyRequests, and drain asks again every 5 s.
  */
 async function evict(pod: string): Promise<void> {
   const body = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: NAMESPACE } };
