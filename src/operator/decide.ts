@@ -19,8 +19,14 @@ import { goneAfterCancel, runEnd, type RunEnd } from './ends.js';
 import { podName, RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
 import { podWait, sameTrouble, timedOut, type PodWait } from './waits.js';
 
-/** The Pea's finalizer: a deleted Pea stays until its runtime was cancelled and has ended. */
-export const FINALIZER = 'peapods.io/cancel';
+/**
+ * The finalizer earlier operators put on every Pea, so that a deleted Pea waited for the
+ * operator's Cancel. It made deletion hang whenever the operator was down or uninstalled; a
+ * Pea's pod runs the same cancel -> teardown through its preStop hook when the garbage
+ * collector deletes it, so the operator now only takes it off Peas that still carry it
+ * (docs/operator-cost.md).
+ */
+export const LEGACY_FINALIZER = 'peapods.io/cancel';
 /** A Pea that was Ready whose pod is not ready now (the runtime's check fails, or the sidecar restarted). */
 export const REASON_NOT_READY = 'NotReady';
 /** A run ended and a new pod follows after the back-off (spec.restartPolicy Always). */
@@ -30,7 +36,7 @@ export const REASON_MALFORMED_STATUS = 'MalformedStatus';
 
 /** A write that moves the world towards the Pea's status; the reconciler (reconcile.ts) makes it. */
 export type Action =
-  | { kind: 'addFinalizer' }
+  /** Takes LEGACY_FINALIZER off a Pea an older operator put it on. */
   | { kind: 'removeFinalizer' }
   | { kind: 'createPod' }
   /** The Pea's token Secret, which its pod mounts: sent once per process (once.ts), and with each new pod. */
@@ -72,9 +78,7 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
       message: `ignored status fields the operator does not understand (${garbled.join(', ')}); they are rewritten from what it observes`,
     });
   }
-  const deleting = Boolean(pea.metadata.deletionTimestamp);
-  const hasFinalizer = (pea.metadata.finalizers ?? []).includes(FINALIZER);
-  if (!deleting && !hasFinalizer && !isFinished(old.phase)) d.actions.push({ kind: 'addFinalizer' });
+  if ((pea.metadata.finalizers ?? []).includes(LEGACY_FINALIZER)) d.actions.push({ kind: 'removeFinalizer' });
 
   const problem = invalid(pea);
   if (problem && !isFinished(old.phase)) finish(d, 'Failed', REASON_INVALID, problem, now);
@@ -86,7 +90,6 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   // writing Pending first would cost a write per Pea for a state that lasts milliseconds.
   if (d.actions.some((a) => a.kind === 'createPod')) return { ...d, status: old };
 
-  if (isFinished(d.status.phase) && deleting && hasFinalizer) d.actions.push({ kind: 'removeFinalizer' });
   d.status.observedGeneration = pea.metadata.generation;
   d.status.conditions = conditions(
     old.conditions ?? [],
@@ -193,7 +196,8 @@ export function podRejected(pea: Pea, apiMessage: string, now: Date): Decision {
 
 function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): void {
   const s = d.status;
-  const wantsCancel = Boolean(pea.spec.cancel || pea.metadata.deletionTimestamp);
+  const deleted = beingDeleted(pea);
+  const wantsCancel = Boolean(pea.spec.cancel) || deleted;
   // A cancel always wins over a restart, also one already sent and since taken back.
   const restarts = pea.spec.restartPolicy === 'Always' && !wantsCancel && !s.cancelTime;
   const t = timeoutsOf(pea);
@@ -252,7 +256,10 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   const end = runEnd(
     pod,
     {
-      cancelTime: s.cancelTime,
+      // A deleted Pea's pod is deleted by the garbage collector, and its preStop hook cancels.
+      cancelTime:
+        s.cancelTime ?? (deleted ? new Date(pea.metadata.deletionTimestamp!).toISOString() : undefined),
+      peaDeleted: deleted,
       cancelDeadlineMs: cancelDeadlineMs(s, t),
       wasReady: s.readyTime !== undefined,
       teardownSeconds: t.teardownSeconds,
@@ -451,6 +458,14 @@ function restart(
     reason: REASON_RESTARTING,
     message: s.message as string,
   });
+}
+
+/**
+ * The Pea is being deleted and its pod goes with it: a foreground deletion, or someone
+ * else's finalizer. Not with `--cascade=orphan`, which keeps the pod running unowned.
+ */
+function beingDeleted(pea: Pea): boolean {
+  return Boolean(pea.metadata.deletionTimestamp) && !(pea.metadata.finalizers ?? []).includes('orphan');
 }
 
 function validTime(t: string | undefined): t is string {

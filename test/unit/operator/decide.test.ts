@@ -16,7 +16,6 @@ function pea(spec: Partial<Pea['spec']> = {}, status?: PeaStatus, meta: Partial<
       namespace: 'ns',
       uid: 'u',
       generation: 1,
-      finalizers: ['peapods.io/cancel'],
       ...meta,
     },
     spec: { image: 'img', timeouts: { readySeconds: 60, cancelSeconds: 10, teardownSeconds: 30 }, ...spec },
@@ -58,9 +57,9 @@ const writes = (d: ReturnType<typeof decide>): Action[] =>
 const kinds = (d: ReturnType<typeof decide>): string[] => writes(d).map((a) => a.kind);
 
 describe('decide', () => {
-  it('adds the finalizer and creates the pod of a new Pea', () => {
-    const d = decide(pea({}, undefined, { finalizers: [] }), undefined, T0);
-    expect(kinds(d)).toEqual(['addFinalizer', 'createPod']);
+  it('creates the pod of a new Pea, and puts no finalizer on it', () => {
+    const d = decide(pea(), undefined, T0);
+    expect(kinds(d)).toEqual(['createPod']);
     expect(d.status).toEqual({}); // written once the pod is seen
     expect(d.requeueAfterMs).toBe(60_000);
   });
@@ -77,7 +76,7 @@ describe('decide', () => {
     },
   };
   it.each([
-    ['the pod to create', pea({}, undefined, { finalizers: [] }), undefined, true],
+    ['the pod to create', pea(), undefined, true],
     ['a starting pod', pea({}, started), pod(), true],
     ['a cancelling pod', pea({ cancel: true }, { ...started, phase: 'Ready' }), pod({ ready: true }), true],
     ["no pod, in a restart's back-off", pea({ restartPolicy: 'Always' }, backingOff), undefined, false],
@@ -244,13 +243,61 @@ describe('decide', () => {
     });
   });
 
-  it('a deleted Pea that has finished loses its finalizer', () => {
-    const d = decide(
+  it.each([
+    ['a live Pea', pea({}, { phase: 'Starting', startTime: T0.toISOString() }, {})],
+    [
+      'a deleted Pea that has finished',
       pea({}, { phase: 'Succeeded', reason: 'Cancelled' }, { deletionTimestamp: T0 }),
-      undefined,
-      T0,
+    ],
+  ])("takes an older operator's finalizer off %s, and only its own", (_n, p) => {
+    p.metadata.finalizers = ['example.com/keep', 'peapods.io/cancel'];
+    const d = decide(p, p.status?.phase === 'Starting' ? pod() : undefined, at(1));
+    expect(kinds(d)).toContain('removeFinalizer');
+    p.metadata.finalizers = ['example.com/keep'];
+    expect(kinds(decide(p, undefined, at(1)))).not.toContain('removeFinalizer');
+  });
+
+  describe('a Pea deleted in the foreground (its pod goes through the garbage collector)', () => {
+    const ready = {
+      phase: 'Ready' as const,
+      podName: 'p-pea',
+      startTime: T0.toISOString(),
+      readyTime: T0.toISOString(),
+    };
+    const deleted = { deletionTimestamp: at(5), finalizers: ['foregroundDeletion'] };
+    const deleting = (p: V1Pod): V1Pod => ({ ...p, metadata: { ...p.metadata, deletionTimestamp: at(5) } });
+
+    it('is cancelled: Cancelling, with the Cancel RPC', () => {
+      const d = decide(pea({}, ready, deleted), deleting(pod({ ready: true })), at(6));
+      expect(d.status).toMatchObject({
+        phase: 'Cancelling',
+        message: 'cancelling: the Pea is being deleted',
+      });
+      expect(kinds(d)).toEqual(['cancelRpc']);
+    });
+
+    it.each([0, 143])(
+      'ends Cancelled, not PodDeleted, when its preStop hook stopped the runtime (exit %i) before any Cancel',
+      (exit) => {
+        const d = decide(pea({}, ready, deleted), deleting(pod({ exit })), at(7));
+        expect(d.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled', exitCode: exit });
+      },
     );
-    expect(kinds(d)).toEqual(['removeFinalizer']);
+
+    it('a runtime that failed on its way out is told as its own failure, not as someone deleting the pod', () => {
+      const d = decide(pea({}, ready, deleted), deleting(pod({ exit: 1 })), at(7));
+      expect(d.status).toMatchObject({ phase: 'Failed', reason: 'RunForeverError', exitCode: 1 });
+    });
+
+    it('with --cascade=orphan the pod is kept running: no cancel', () => {
+      const d = decide(
+        pea({}, ready, { deletionTimestamp: at(5), finalizers: ['orphan'] }),
+        pod({ ready: true }),
+        at(6),
+      );
+      expect(d.status.phase).toBe('Ready');
+      expect(kinds(d)).toEqual([]);
+    });
   });
 
   it('a pod deleted by someone else is reported, not recreated', () => {
@@ -478,7 +525,7 @@ describe('decide', () => {
       ['deletion', { deletionTimestamp: T0 }, {}],
     ])('a cancel by %s during the back-off wins: Cancelled, no pod', (_n, meta, spec) => {
       const d = decide(always(backingOff(1, 10), meta, spec), undefined, at(10));
-      expect(kinds(d).filter((k) => k !== 'removeFinalizer')).toEqual([]);
+      expect(kinds(d)).toEqual([]);
       expect(d.status).toMatchObject({
         phase: 'Succeeded',
         reason: 'Cancelled',
