@@ -1,10 +1,10 @@
 // Events for `kubectl describe pea`, sent apart from the writes that matter: a few at a time
 // and a flood cut short, as client-go's recorder does, so that Events never crowd out the
 // status, pod and finalizer writes a reconcile waits on.
-import type * as k8s from '@kubernetes/client-node';
 import { API_VERSION, KIND, type Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { PeaEvent } from './decide.js';
+import type { JsonCoreApi } from './json-api.js';
 
 const MAX_EVENTS_IN_FLIGHT = 2;
 const MAX_EVENT_BACKLOG = 1000;
@@ -14,7 +14,8 @@ export class EventRecorder {
   private inFlight = 0;
   private readonly backlog: Array<() => Promise<void>> = [];
 
-  constructor(private readonly core: k8s.CoreV1Api) {}
+  /** `core`: client-node's CoreV1Api, or JsonCoreApi (json-api.ts), which the operator uses. */
+  constructor(private readonly core: Pick<JsonCoreApi, 'createNamespacedEvent'>) {}
 
   /** Queues an Event; it is dropped (and said so at debug) when the backlog is full. */
   record(pea: Pea, ev: PeaEvent, log: Logger): void {
