@@ -102,7 +102,10 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   const wasReady = old.conditions?.find((c) => c.type === ConditionType.Ready)?.status === 'True';
   if (d.notReady && wasReady && d.status.phase === old.phase)
     d.events.push({ type: 'Warning', reason: REASON_NOT_READY, message: d.notReady });
-  if (d.status.phase !== old.phase && !d.events.some((e) => e.reason === REASON_RESTARTING)) {
+  // No Event for Starting: the pod's own (Scheduled, Pulled, Started) say it better, and it
+  // was a write per Pea. Problems while starting still get their Warning (starting()).
+  const told = d.status.phase === 'Starting' || d.events.some((e) => e.reason === REASON_RESTARTING);
+  if (d.status.phase !== old.phase && !told) {
     const warn = d.status.phase === 'Failed';
     d.events.push({
       type: warn ? 'Warning' : 'Normal',
