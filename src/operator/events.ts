@@ -1,6 +1,6 @@
 // Events for `kubectl describe pea`, sent apart from the writes that matter: a few at a time
 // and a flood cut short, as client-go's recorder does, so that Events never crowd out the
-// status, pod and finalizer writes a reconcile waits on.
+// status and pod writes a reconcile waits on.
 import { API_VERSION, KIND, type Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { PeaEvent } from './decide.js';

@@ -7,6 +7,7 @@ import type {
   V1Container,
   V1ContainerState,
   V1ContainerStatus,
+  V1OwnerReference,
   V1Pod,
   V1Probe,
   V1SecurityContext,
@@ -168,6 +169,22 @@ function defined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
+/**
+ * The owner reference that ties a pod or Secret to its Pea: deleted with it, and, as its
+ * controller, found from it. blockOwnerDeletion keeps a foreground deletion of the Pea
+ * waiting for it.
+ */
+export function ownedBy(pea: Pea): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: pea.metadata.name as string,
+    uid: pea.metadata.uid as string,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
 /** The Secret holding the Pea's control token: one per Pea, for all of its runs. */
 export function tokenSecretName(pea: Pea): string {
   return `${(pea.metadata.name as string).slice(0, 243)}-pea-token`;
@@ -310,16 +327,7 @@ export function buildPod(pea: Pea, hookToken: string, s: PodOptions = DEFAULT_PO
       namespace: pea.metadata.namespace,
       labels: { ...podSpec.labels, [LABEL_PEA]: name, [LABEL_MANAGED]: MANAGER },
       ...(podSpec.annotations ? { annotations: podSpec.annotations } : {}),
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: KIND,
-          name,
-          uid: pea.metadata.uid as string,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [ownedBy(pea)],
     },
     spec: {
       restartPolicy: 'Never',
