@@ -1,7 +1,8 @@
 // The operator's writes to the API server for one Pea: its pod, its token Secret, its
 // status (and an older operator's finalizer, taken off). Each is one call and keeps no
-// memory; what to write, and when, is the reconciler's (reconcile.ts). Writes that replace state carry the resourceVersion they
-// were decided on, so a decision taken on a stale cache meets 409 and is taken again.
+// memory; what to write, and when, is the reconciler's (reconcile.ts). Writes that replace
+// state carry the resourceVersion they were decided on, so a decision taken on a stale cache
+// meets 409 and is taken again.
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type Pea, type PeaStatus } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
