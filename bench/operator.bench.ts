@@ -160,12 +160,12 @@ class Tracker {
   /** When the first pod was seen (performance.now()): the end of the operator's own start. */
   firstPodAt: number | undefined;
   private readonly aborts: AbortController[] = [];
+  private stopped = false;
   private waiters: Array<() => void> = [];
   private failed: Error | undefined;
 
   static async start(c: TestCluster): Promise<Tracker> {
     const t = new Tracker();
-    const watch = new k8s.Watch(c.api.admin);
     const rv = (
       (await c.custom.listNamespacedCustomObject({
         group: GROUP,
@@ -175,29 +175,49 @@ class Tracker {
         limit: 1,
       })) as { metadata: { resourceVersion: string } }
     ).metadata.resourceVersion;
-    const ended = (err: unknown): void => {
-      if (!err) return;
-      t.failed = err instanceof Error ? err : new Error(String(err));
-      t.changed();
-    };
     const peas = `/apis/${GROUP}/${VERSION}/namespaces/${c.namespace}/${PLURAL}`;
-    const onPea = (type: string, pea: Pea): void => {
+    await t.follow(c, peas, rv, (type, pea: Pea) => {
       const name = pea.metadata.name as string;
       if (type === 'DELETED') t.gone.add(name);
       else if (pea.status?.phase) t.phases.set(name, pea.status.phase);
-      t.changed();
-    };
-    t.aborts.push(await watch.watch(peas, { resourceVersion: rv }, onPea, ended));
-    const onPod = (type: string, pod: k8s.V1Pod): void => {
+    });
+    await t.follow(c, `/api/v1/namespaces/${c.namespace}/pods`, rv, (type, pod: k8s.V1Pod) => {
       if (type === 'ADDED') t.pods.add(pod.metadata?.name as string);
       t.firstPodAt ??= performance.now();
-      t.changed();
-    };
-    const pods = `/api/v1/namespaces/${c.namespace}/pods`;
-    t.aborts.push(await watch.watch(pods, { resourceVersion: rv }, onPod, ended));
+    });
     return t;
   }
 
+  /**
+   * Watches `path` from `rv` until stop(), opening the watch again from the last version
+   * seen whenever it ends (client-node ends a watch quiet for 30 s with a TimeoutError).
+   */
+  private async follow<T extends k8s.KubernetesObject>(
+    c: TestCluster,
+    path: string,
+    rv: string,
+    onEvent: (type: string, obj: T) => void,
+  ): Promise<void> {
+    const watch = new k8s.Watch(c.api.admin);
+    let last = rv;
+    const open = async (): Promise<void> => {
+      const query = { resourceVersion: last, allowWatchBookmarks: true };
+      const event = (type: string, obj: T): void => {
+        last = obj.metadata?.resourceVersion ?? last;
+        if (type !== 'BOOKMARK') onEvent(type, obj);
+        this.changed();
+      };
+      const ended = (): void => {
+        if (this.stopped) return;
+        open().catch((err: unknown) => {
+          this.failed = err instanceof Error ? err : new Error(String(err));
+          this.changed();
+        });
+      };
+      this.aborts.push(await watch.watch(path, query, event, ended));
+    };
+    await open();
+  }
   /** How many Peas are in `phase` now. */
   count(phase: string): number {
     return [...this.phases.values()].filter((p) => p === phase).length;
@@ -212,6 +232,7 @@ class Tracker {
   }
 
   stop(): void {
+    this.stopped = true;
     this.aborts.forEach((a) => a.abort());
   }
 
