@@ -72,7 +72,8 @@ const eventReasons = (name: string): Promise<string> =>
 describe('deleting Peas while the operator is down', () => {
   beforeAll(async () => {
     await apply(pea('unattended', { args: SIDECAR_HEALTH }));
-    await kubectl(['create', 'namespace', DOOMED]);
+    const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: DOOMED } };
+    await kubectl(['apply', '-f', '-'], JSON.stringify(namespace));
     for (const name of ['doomed-0', 'doomed-1']) await apply(sleeper(name), DOOMED);
     await ready('unattended');
     for (const name of ['doomed-0', 'doomed-1']) await ready(name, DOOMED);
