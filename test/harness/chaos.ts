@@ -772,7 +772,9 @@ export async function finish(
       stepMs,
     );
     if (!isCancelled(last))
-      result.problem = `ended ${last.status?.phase}/${last.status?.reason} (${last.status?.message}), not Succeeded/Cancelled`;
+      result.problem =
+        `ended ${last.status?.phase}/${last.status?.reason} (${last.status?.message}), ` +
+        'not Succeeded/Cancelled';
     if (ending === 'delete') {
       await collectGarbage(env, name, r.pod);
       await rec.when(`${name} gone`, () => rec.peas.get(name)?.gone, stepMs);
