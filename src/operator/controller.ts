@@ -6,9 +6,10 @@ import { GROUP, PLURAL, VERSION, type Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import { CancelClient } from './cancel.js';
 import { EventRecorder } from './events.js';
+import { JsonCoreApi } from './json-api.js';
 import { resilientInformer, type ResilientInformer } from './informer.js';
 import type { Metrics } from './metrics.js';
-import { LABEL_MANAGED, LABEL_PEA, MANAGER, trimPod, type PodOptions } from './pod.js';
+import { LABEL_MANAGED, LABEL_PEA, MANAGER, trimPea, trimPod, type PodOptions } from './pod.js';
 import { WorkQueue } from './queue.js';
 import { Reconciler } from './reconcile.js';
 import { Workers } from './workers.js';
@@ -44,7 +45,7 @@ export class Controller {
 
   constructor(private readonly o: ControllerOptions) {
     const custom = o.kc.makeApiClient(k8s.CustomObjectsApi);
-    const core = o.kc.makeApiClient(k8s.CoreV1Api);
+    const core = new JsonCoreApi(o.kc);
     const ns = o.namespace;
     this.peas = resilientInformer<Pea & k8s.KubernetesObject>({
       name: 'peas',
@@ -73,7 +74,7 @@ export class Controller {
         this.enqueue(pea.metadata?.namespace, pea.metadata?.name);
         o.alsoOnChange?.pea(pea);
       },
-      trim: (pea) => void delete pea.metadata?.managedFields,
+      trim: trimPea,
     });
     const selector = `${LABEL_MANAGED}=${MANAGER}`;
     this.pods = resilientInformer<k8s.V1Pod>({
