@@ -11,7 +11,7 @@
 // Also the whole node's CPU-seconds over each burst (/proc/stat) and the load average,
 // because on a shared machine other work lands in every figure. Asserts nothing.
 //   node dist/bench/burst.bench.js [--sizes 10,30] [--settle 5]
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
