@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../src/api/v1alpha1/types.js';
+import { barePod, peaManifest } from './manifests.js';
 import { percentile } from './stats.js';
 
 const { values } = parseArgs({
@@ -101,50 +102,21 @@ function track(pod: PodObj, t: Timeline, now: number): void {
   }
 }
 
-const securityContext = {
-  pod: {
-    runAsNonRoot: true,
-    runAsUser: 65532,
-    runAsGroup: 65532,
-    seccompProfile: { type: 'RuntimeDefault' },
-  },
-  container: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-};
+const bare = (name: string): k8s.V1Pod =>
+  barePod(
+    name,
+    { image: IMAGE, command: RUNTIME },
+    { terminationGracePeriodSeconds: 5, automountServiceAccountToken: false },
+    { burst: 'bare' },
+  );
 
-function barePod(name: string): k8s.V1Pod {
-  return {
-    metadata: { name, labels: { burst: 'bare' } },
-    spec: {
-      restartPolicy: 'Never',
-      terminationGracePeriodSeconds: 5,
-      automountServiceAccountToken: false,
-      securityContext: securityContext.pod,
-      containers: [
-        {
-          name: 'runtime',
-          image: IMAGE,
-          imagePullPolicy: 'IfNotPresent',
-          command: RUNTIME,
-          securityContext: securityContext.container,
-        },
-      ],
-    },
-  };
-}
-
-function pea(name: string): object {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'Pea',
-    metadata: { name },
-    spec: {
-      image: IMAGE,
-      command: RUNTIME,
-      ready: { none: {} },
-      timeouts: { readySeconds: 300, cancelSeconds: 2, teardownSeconds: 5 },
-    },
-  };
-}
+const pea = (name: string): object =>
+  peaManifest(name, {
+    image: IMAGE,
+    command: RUNTIME,
+    ready: { none: {} },
+    timeouts: { readySeconds: 300, cancelSeconds: 2, teardownSeconds: 5 },
+  });
 
 /** Watches the namespace's pods (and Peas) until every one of `n` is Ready; returns the timelines. */
 async function burst(kind: 'bare' | 'pea', n: number): Promise<{ lines: Timeline[]; all: number }> {
@@ -195,7 +167,7 @@ async function burst(kind: 'bare' | 'pea', n: number): Promise<{ lines: Timeline
   await Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const name = `${kind}-${n}-${i}`;
-      if (kind === 'bare') await core.createNamespacedPod({ namespace: NS, body: barePod(name) });
+      if (kind === 'bare') await core.createNamespacedPod({ namespace: NS, body: bare(name) });
       else
         await custom.createNamespacedCustomObject({
           group: GROUP,
