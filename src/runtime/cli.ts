@@ -1,5 +1,12 @@
 // `pea-runtime`: the program inside every Pea pod (and the image's entrypoint; started
 // through main.js). Each subcommand loads only what it needs.
+// Loading, the pattern to keep (every Pea pod waits for the sidecar's start; see
+// docs/performance.md): the static imports here are what parsing the flags needs, and
+// light; what a subcommand runs comes in its action, with `await import(...)`. Nothing on the
+// sidecar's path imports src/api/v1alpha1/types.ts (building its TypeBox schemas cost the
+// sidecar ~80 ms): plain values of the API live in defaults.ts. What the sidecar serves it
+// loads in sidecar/ as before (a new gRPC service, such as reflection, is imported by
+// grpc-server.ts); check the cost with `node dist/bench/sidecar.bench.js`.
 //   pea-runtime sidecar [options] [-- CMD ARGS...]   supervise the runtime, serve lifecycle
 //   pea-runtime run MODULE [ARGS...]                 host a BaseRuntime subclass as a process
 //   pea-runtime prestop                              exec-form preStop: ask the sidecar to tear down
