@@ -58,7 +58,9 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
   const hook = hookAuth(opts.hookToken, log);
   let servers;
   try {
-    // Left by an earlier run of this container (a restarted sidecar keeps its emptyDir).
+    // Left by an earlier run of this container (a restarted sidecar keeps its emptyDir): a
+    // run that never listens must not leave it. (The restarted container's gate may still see
+    // the old file first; by then the runtime container runs anyway, so it holds nothing back.)
     if (opts.startedFile) rmSync(opts.startedFile, { force: true });
     const grpc = await startGrpcServer(supervisor, opts.host, opts.grpcPort, auth, log);
     const who = { control: auth, hook };
