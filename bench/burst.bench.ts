@@ -44,6 +44,8 @@ const watch = new k8s.Watch(kc);
 interface Timeline {
   uid?: string;
   created?: number;
+  /** The pod's first watch event: for a Pea, once the operator created its pod. */
+  podSeen?: number;
   scheduled?: number;
   sidecarStarted?: number;
   runtimeStarted?: number;
@@ -90,6 +92,7 @@ type PodObj = k8s.V1Pod & { metadata: { name: string; uid: string } };
 function track(pod: PodObj, t: Timeline, now: number): void {
   const s = pod.status;
   t.uid ??= pod.metadata.uid;
+  t.podSeen ??= now;
   if (t.scheduled === undefined && pod.spec?.nodeName) t.scheduled = now;
   const running = (cs: k8s.V1ContainerStatus[] | undefined, name: string): boolean =>
     cs?.some((c) => c.name === name && c.state?.running !== undefined) ?? false;
@@ -246,7 +249,8 @@ async function measure(kind: 'bare' | 'pea', n: number): Promise<Result> {
 /** The steps of a pod's start, each from one timeline mark to the next one the pod has. */
 const STEPS: [string, keyof Timeline, keyof Timeline][] = [
   ['create sent → created', 'created', 'created'],
-  ['created → scheduled', 'created', 'scheduled'],
+  ['created → pod seen (Peas: the operator)', 'created', 'podSeen'],
+  ['pod seen → scheduled', 'podSeen', 'scheduled'],
   ['scheduled → sidecar started', 'scheduled', 'sidecarStarted'],
   ['sidecar started → runtime started', 'sidecarStarted', 'runtimeStarted'],
   ['scheduled → runtime started', 'scheduled', 'runtimeStarted'],
