@@ -61,15 +61,16 @@ const isReady = (o: { status?: { conditions?: { type: string; status: string }[]
 
 /** The pod's cgroup CPU time in seconds (cgroup v1 cpuacct or v2 cpu.stat), or NaN off the node. */
 function podCpuSeconds(uid: string): number {
-  const v1 = '/sys/fs/cgroup/cpu,cpuacct/kubepods';
-  const v2 = '/sys/fs/cgroup/kubepods';
-  for (const root of [v1, v2]) {
+  // cgroupfs driver: kubepods[/burstable|/besteffort]/pod<uid>, under the v1 cpuacct
+  // hierarchy (mounted alone or as cpu,cpuacct) or the v2 root.
+  for (const root of ['/sys/fs/cgroup/cpuacct', '/sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup']) {
     for (const qos of ['', 'burstable', 'besteffort']) {
-      const dir = join(root, qos, `pod${uid}`);
-      if (!existsSync(dir)) continue;
-      if (root === v1) return Number(readFileSync(join(dir, 'cpuacct.usage'), 'utf8')) / 1e9;
+      const dir = join(root, 'kubepods', qos, `pod${uid}`);
+      if (existsSync(join(dir, 'cpuacct.usage')))
+        return Number(readFileSync(join(dir, 'cpuacct.usage'), 'utf8')) / 1e9;
+      if (!existsSync(join(dir, 'cpu.stat'))) continue;
       const m = /usage_usec (\d+)/.exec(readFileSync(join(dir, 'cpu.stat'), 'utf8'));
-      return m ? Number(m[1]) / 1e6 : NaN;
+      if (m) return Number(m[1]) / 1e6;
     }
   }
   return NaN;
