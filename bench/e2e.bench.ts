@@ -65,7 +65,10 @@ const peaBody = (name: string): object =>
     timeouts: { readySeconds: 120, cancelSeconds: 10, teardownSeconds: 15 },
   });
 
-/** The bare pod: the same image, runtime and gRPC readiness probe (on the runtime's own port), 1 s period like the Pea pod's. */
+/**
+ * The bare pod: the same image, runtime and gRPC readiness probe (on the runtime's own port),
+ * 1 s period like the Pea pod's.
+ */
 const bare = (name: string): k8s.V1Pod =>
   barePod(
     name,

@@ -158,7 +158,8 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--token-file <path>',
-        'the Pea\'s control token (a mounted Secret), required as "authorization: Bearer <token>" on Cancel, Status and Watch; read on every call, so a rotated Secret takes effect at once',
+        'the Pea\'s control token (a mounted Secret), required as "authorization: Bearer <token>" on ' +
+          'Cancel, Status and Watch; read on every call, so a rotated Secret takes effect at once',
       )
         .argParser(filePath)
         .env('PEA_TOKEN_FILE'),
