@@ -24,8 +24,8 @@ deps: node_modules/.package-lock.json ## install Node 24 and the npm packages
 
 # Before jest, not inside it: on a cold machine these builds take minutes, which the first
 # test file's beforeAll would spend and time out on (seen: 243 s against a 120 s limit).
-test-binaries: ## build once (cached) what the tests start: etcd, kube-apiserver, kubectl, helm
-	hack/k8s-binaries.sh test helm >/dev/null
+test-binaries: ## build once (cached) what the tests start: etcd, kube-apiserver, kubectl, helm, kube-controller-manager
+	hack/k8s-binaries.sh test helm kube-controller-manager >/dev/null
 
 build: deps ## compile TypeScript to dist/
 	npm run --silent build

@@ -30,6 +30,8 @@ export interface ControllerOptions {
   /** Puts the Pea NetworkPolicy into a namespace before its first pod (network-policy.ts). */
   networkPolicies?: { ensure(namespace: string): Promise<void> };
   log: Logger;
+  /** Also told of every Pea and pod change (the PeaSet controller shares these caches). */
+  alsoOnChange?: { pea(pea: Pea): void; pod(pod: k8s.V1Pod): void };
 }
 
 /** The Pea controller: start() once, stop() on shutdown. */
@@ -67,7 +69,10 @@ export class Controller {
               plural: PLURAL,
               ...page,
             })) as Promise<PeaList>,
-      onChange: (pea) => this.enqueue(pea.metadata?.namespace, pea.metadata?.name),
+      onChange: (pea) => {
+        this.enqueue(pea.metadata?.namespace, pea.metadata?.name);
+        o.alsoOnChange?.pea(pea);
+      },
       trim: (pea) => void delete pea.metadata?.managedFields,
     });
     const selector = `${LABEL_MANAGED}=${MANAGER}`;
@@ -82,7 +87,10 @@ export class Controller {
         ns
           ? core.listNamespacedPod({ namespace: ns, labelSelector: selector, ...page })
           : core.listPodForAllNamespaces({ labelSelector: selector, ...page }),
-      onChange: (pod) => this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[LABEL_PEA]),
+      onChange: (pod) => {
+        this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[LABEL_PEA]);
+        o.alsoOnChange?.pod(pod);
+      },
       trim: trimPod,
     });
     const reconciler = new Reconciler(
@@ -108,6 +116,11 @@ export class Controller {
   /** Every Pea in the cache. */
   get peaList(): readonly Pea[] {
     return this.peas.list();
+  }
+
+  /** The Pea and pod caches, for the PeaSet controller to read. */
+  get caches(): { pea: ResilientInformer<Pea & k8s.KubernetesObject>; pod: ResilientInformer<k8s.V1Pod> } {
+    return { pea: this.peas, pod: this.pods };
   }
 
   private enqueue(namespace: string | undefined, name: string | undefined): void {

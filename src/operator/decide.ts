@@ -21,6 +21,11 @@ import { podWait, sameTrouble, timedOut, type PodWait } from './waits.js';
 
 /** The Pea's finalizer: a deleted Pea stays until its runtime was cancelled and has ended. */
 export const FINALIZER = 'peapods.io/cancel';
+/**
+ * A PeaSet's hold on its member (and on itself): while it is on a deleted Pea, the Pea keeps
+ * running, and is not cancelled, until the PeaSet has drained it (src/operator/peaset).
+ */
+export const DRAIN_FINALIZER = 'peapods.io/drain';
 
 /** A write that moves the world towards the Pea's status; the reconciler (reconcile.ts) makes it. */
 export type Action =
@@ -189,9 +194,12 @@ export function podRejected(pea: Pea, apiMessage: string, now: Date): Decision {
 
 function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): void {
   const s = d.status;
-  const wantsCancel = Boolean(pea.spec.cancel || pea.metadata.deletionTimestamp);
+  const deleting = Boolean(pea.metadata.deletionTimestamp);
+  // A deleted member of a PeaSet runs on until its PeaSet has drained it and lets go.
+  const held = deleting && (pea.metadata.finalizers ?? []).includes(DRAIN_FINALIZER);
+  const wantsCancel = Boolean(pea.spec.cancel || (deleting && !held));
   // A cancel always wins over a restart, also one already sent and since taken back.
-  const restarts = pea.spec.restartPolicy === 'Always' && !wantsCancel && !s.cancelTime;
+  const restarts = pea.spec.restartPolicy === 'Always' && !wantsCancel && !s.cancelTime && !deleting;
   const t = timeoutsOf(pea);
   if (!pod) {
     if (s.podName && s.phase !== 'Pending') {

@@ -57,6 +57,19 @@ export const TOKEN_FILE = 'token';
 /** The name of the container that runs the Pea's image. */
 export const RUNTIME_CONTAINER = 'runtime';
 
+/**
+ * On a Pea (a PeaSet's member): its pod's preStop hook first turns NOT_SERVING and holds this
+ * many seconds for the operator's Cancel, so an evicted or deleted pod drains like any other
+ * stop; the pod's grace period grows by as much.
+ */
+export const ANNOTATION_PRESTOP_HOLD = 'peapods.io/prestop-hold-seconds';
+
+/** The preStop hold a Pea asks for (ANNOTATION_PRESTOP_HOLD), 0 when none or not a whole number. */
+export function preStopHoldSeconds(pea: Pea): number {
+  const n = Number(pea.metadata.annotations?.[ANNOTATION_PRESTOP_HOLD]);
+  return Number.isInteger(n) && n > 0 && n <= 7200 ? n : 0;
+}
+
 /** The Pea's timeouts, its own over the defaults. */
 export function timeoutsOf(pea: Pea): Timeouts {
   return { ...DEFAULT_TIMEOUTS, ...pea.spec.timeouts };
@@ -83,14 +96,14 @@ export function trimPod(pod: V1Pod): void {
 }
 
 /**
- * The owner reference that ties a pod or Secret to its Pea: deleted with it, and, as its
- * controller, found from it. blockOwnerDeletion keeps a foreground deletion of the Pea
- * waiting for it.
+ * The owner reference that ties a pod or Secret to its Pea (or a member, Service or budget to
+ * its PeaSet, with `kind`): deleted with it, and, as its controller, found from it.
+ * blockOwnerDeletion keeps a foreground deletion of the owner waiting for it.
  */
-export function ownedBy(pea: Pea): V1OwnerReference {
+export function ownedBy(pea: Pick<Pea, 'metadata'>, kind: string = KIND): V1OwnerReference {
   return {
     apiVersion: API_VERSION,
-    kind: KIND,
+    kind,
     name: pea.metadata.name as string,
     uid: pea.metadata.uid as string,
     controller: true,
@@ -156,6 +169,7 @@ function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts, hookToken: strin
       `${TOKEN_MOUNT}/${TOKEN_FILE}`,
       '--started-file',
       STARTED_FILE,
+      ...(preStopHoldSeconds(pea) > 0 ? ['--prestop-hold-seconds', String(preStopHoldSeconds(pea))] : []),
     ],
     ports: [
       { name: 'lifecycle', containerPort: s.grpcPort, protocol: 'TCP' },
@@ -239,7 +253,7 @@ export function buildPod(pea: Pea, hookToken: string, s: PodOptions = DEFAULT_PO
     spec: {
       restartPolicy: 'Never',
       shareProcessNamespace: true,
-      terminationGracePeriodSeconds: t.teardownSeconds,
+      terminationGracePeriodSeconds: t.teardownSeconds + preStopHoldSeconds(pea),
       automountServiceAccountToken: false,
       initContainers: [sidecarContainer(pea, s, t, hookToken)],
       containers: [runtimeContainer(pea, s, hookToken)],

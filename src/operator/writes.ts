@@ -124,7 +124,7 @@ function where(pea: Pea): { namespace: string; name: string } {
 }
 
 /** JSON with sorted keys: the API server returns a status's keys in its own order. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   const sorted = (v: object): object =>
     Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)));
   return JSON.stringify(value, (_k, v: unknown) =>

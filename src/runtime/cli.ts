@@ -144,6 +144,16 @@ export function buildProgram(): Command {
     )
     .addOption(
       new Option(
+        '--prestop-hold-seconds <seconds>',
+        'preStop first turns NOT_SERVING and waits up to this long for a Cancel ' +
+          "(the operator's drain) before cancelling",
+      )
+        .default(0)
+        .argParser(seconds)
+        .env('PEA_PRESTOP_HOLD_SECONDS'),
+    )
+    .addOption(
+      new Option(
         '--teardown <command>',
         'run once after the runtime exited: a JSON array (exec form) or a shell command',
       )
@@ -207,6 +217,7 @@ export function buildProgram(): Command {
           httpPort: o.httpPort,
           cancelTimeoutMs: o.cancelTimeout * 1000,
           teardownTimeoutMs: o.teardownTimeout * 1000,
+          preStopHoldMs: o.prestopHoldSeconds * 1000,
           teardownCommand: o.teardown,
           terminationLog: o.terminationLog,
           tokenFile: o.tokenFile,

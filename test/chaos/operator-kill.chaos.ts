@@ -38,7 +38,7 @@ let operator: Proc | undefined;
 const s = chaosSuite(NAMESPACE, { stop: () => operator && sigkill(operator) });
 
 describe('the operator killed with SIGKILL at random moments', () => {
-  it(`loses nothing over ${LIFECYCLES} Pea lifecycles: no second pod, no lost transition, no finalizer left`, async () => {
+  it(`loses nothing over ${LIFECYCLES} Pea lifecycles: no second pod, no lost transition or finalizer`, async () => {
     const seed = chaosSeed();
     report(`\n[chaos: operator SIGKILL] seed ${seed} (CHAOS_SEED=${seed} replays it)`);
     const plan = new Rng(seed);

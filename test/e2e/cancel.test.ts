@@ -106,7 +106,7 @@ describe('cancelling a running Pea', () => {
     await waitForGone('pod', podName, MINUTE);
   });
 
-  test('kubectl delete pod (no cancel from the operator): the preStop hook drains and tears down in the same order', async () => {
+  test('kubectl delete pod (no operator cancel): the preStop hook drains and tears down in order', async () => {
     const podName = (await peaStatus('by-pod-delete'))?.podName as string;
     await kubectl(['delete', '-n', NAMESPACE, 'pod', podName, '--wait=true', '--timeout=60s']);
     await expectCleanCancel('by-pod-delete');
@@ -117,7 +117,7 @@ describe('cancelling a running Pea', () => {
     expect(await podsOf('by-pod-delete')).toHaveLength(0);
   });
 
-  test('a runtime that ignores SIGTERM is killed, and the Pea says CancelTimeout within cancelSeconds + grace + a few seconds', async () => {
+  test('a runtime ignoring SIGTERM is killed: CancelTimeout within cancelSeconds + grace + a few s', async () => {
     await kubectl([
       'patch',
       '-n',

@@ -42,7 +42,7 @@ describe('faults in and under a Pea', () => {
     }
   });
 
-  test('the sidecar killed inside a Ready pod: the kubelet restarts it, it finds the runtime again, and the Pea says what happened meanwhile', async () => {
+  test('sidecar killed in a Ready pod: restarted, it finds the runtime again; the Pea tells the gap', async () => {
     const podName = (await peaStatus('sidecar-killed'))?.podName as string;
     await killInPod(podName, 'main.js sidecar', 'runtime');
     const notReady = await waitFor(
@@ -86,7 +86,7 @@ describe('faults in and under a Pea', () => {
     expect(s.exitCode).toBe(137);
   });
 
-  test('the kubelet restarted under a Ready Pea and under a cancelling one: Ready stays Ready, the cancel finishes', async () => {
+  test('kubelet restarted under a Ready and a cancelling Pea: Ready stays, the cancel finishes', async () => {
     const readyPod = (await peaStatus('kubelet-ready'))?.podName as string;
     await kubectl([
       'patch',

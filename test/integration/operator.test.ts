@@ -118,7 +118,7 @@ describe('the operator', () => {
     }
   });
 
-  it('a sidecar that refuses the token (its Secret was changed) does not strand the Pea: the pod is deleted at once', async () => {
+  it('a sidecar refusing the token (Secret changed) strands nothing: the pod is deleted at once', async () => {
     const pea = 'wrong-token';
     await s.cluster.createPea(pea);
     const sidecar = await startSidecar({
@@ -194,7 +194,7 @@ describe('the operator', () => {
     expect(await s.cluster.podsOf('orphaned')).toHaveLength(0);
   });
 
-  it('restartPolicy Always: a pod deleted by someone else is followed by a new pod after the back-off, counted', async () => {
+  it('restartPolicy Always: a pod deleted by others is followed by a new one after the back-off', async () => {
     await s.cluster.createPea('phoenix', { restartPolicy: 'Always' });
     const pod = await s.cluster.podOf('phoenix');
     await s.cluster.kubeletRunning(pod, true);
@@ -270,7 +270,7 @@ describe('the operator', () => {
     expect((await s.cluster.podsOf('quitter')).map((p) => p.metadata?.name)).toEqual(['quitter-pea']);
   }, 60_000);
 
-  it("creates a live Pea's token Secret again after a restart: killed between the pod and its Secret, the pod would wait for ever", async () => {
+  it("recreates a live Pea's token Secret after a restart (killed between pod and Secret)", async () => {
     // The window (two creates sent together) is too narrow to hit with a kill on demand, so
     // the test makes its outcome by hand: the pod is there, its Secret is not.
     await s.cluster.createPea('orphan-pod');

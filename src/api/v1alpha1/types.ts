@@ -178,7 +178,8 @@ const PeaPodTemplateSchema = Type.Object(
 /** spec.pod: what the Pea's user sets on the pod the operator builds. */
 export type PeaPodTemplate = Static<typeof PeaPodTemplateSchema>;
 
-const PeaSpecSchema = Type.Object(
+/** The Pea's spec as declared; PeaSet templates reuse it (peaset.ts). */
+export const PeaSpecSchema = Type.Object(
   {
     image: Type.String({
       description: 'Image of the runtime container.',
@@ -245,7 +246,8 @@ const PeaSpecSchema = Type.Object(
 /** spec: what to run and how its lifecycle is driven. */
 export type PeaSpec = Static<typeof PeaSpecSchema>;
 
-const ConditionSchema = Type.Object({
+/** One condition, as metav1.Condition; PeaSet conditions reuse its fields. */
+export const ConditionSchema = Type.Object({
   type: Type.String({ description: `Condition type: ${either(Object.values(ConditionType))}.` }),
   status: stringEnum(CONDITION_STATUSES, `${either(CONDITION_STATUSES)}.`),
   reason: Type.String({ description: 'Machine-readable reason in CamelCase.' }),

@@ -23,6 +23,8 @@ export interface SidecarOptions {
   httpPort: number;
   cancelTimeoutMs: number;
   teardownTimeoutMs: number;
+  /** /prestop first turns NOT_SERVING and waits this long for a Cancel (a PeaSet member's drain). */
+  preStopHoldMs?: number;
   teardownCommand?: string[];
   terminationLog: string;
   /** The Pea's control token (a mounted Secret); without it control calls are unauthenticated. */
@@ -71,6 +73,7 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
       opts.teardownTimeoutMs,
       who,
       log,
+      opts.preStopHoldMs,
     ).catch(async (err) => {
       await grpc.close();
       throw err;

@@ -152,7 +152,7 @@ describe('decide', () => {
     expect(d.status).toMatchObject({ phase, reason, exitCode: exit });
   });
 
-  it('cancel: cancelTime recorded with the RPC, the RPC asked for while waiting (the controller sends it once per process), then delete the pod at the deadline', () => {
+  it('cancel: cancelTime with the RPC, asked for while waiting (once per process); pod deleted at deadline', () => {
     const running = { startTime: T0.toISOString(), phase: 'Ready' as const, readyTime: T0.toISOString() };
     const first = decide(pea({ cancel: true }, running), pod({ ready: true }), at(1));
     expect(kinds(first)).toEqual(['cancelRpc']);
@@ -164,7 +164,7 @@ describe('decide', () => {
     expect(done.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
   });
 
-  it('cancel timeout: the pod is deleted at the deadline, and the Pea ends only once the pod says how the runtime ended', () => {
+  it('cancel timeout: pod deleted at the deadline; the Pea ends once the pod says how the runtime ended', () => {
     const cancelling = {
       startTime: T0.toISOString(),
       phase: 'Cancelling' as const,
@@ -200,7 +200,7 @@ describe('decide', () => {
     });
   });
 
-  it('a pod gone after the operator deleted it for the cancel timeout is a CancelTimeout, whenever that is seen (the 2 wrong ends of issue 14)', () => {
+  it('a pod gone after its cancel-timeout deletion is a CancelTimeout, whenever that is seen', () => {
     // The old operator deleted the pod at the deadline and was killed before its status
     // write, so the next one read "cancelled; the pod is gone". Now the deletion is recorded
     // first: the next operator finds the record, and the pod gone.
@@ -242,6 +242,19 @@ describe('decide', () => {
       phase: 'Succeeded',
       reason: 'Completed',
     });
+  });
+
+  it("a deleted Pea held by its PeaSet's drain finalizer runs on, uncancelled, until the PeaSet lets go", () => {
+    const running = { startTime: T0.toISOString(), phase: 'Ready' as const, readyTime: T0.toISOString() };
+    const finalizers = ['peapods.io/cancel', 'peapods.io/drain'];
+    const held = decide(pea({}, running, { deletionTimestamp: T0, finalizers }), pod({ ready: true }), at(1));
+    expect(kinds(held)).toEqual([]);
+    expect(held.status.phase).toBe('Ready');
+    const released = decide(pea({}, running, { deletionTimestamp: T0 }), pod({ ready: true }), at(2));
+    expect(kinds(released)).toEqual(['cancelRpc']);
+    // Held or not, a runtime that ends by itself meanwhile is not restarted: the Pea is going.
+    const always = pea({ restartPolicy: 'Always' }, running, { deletionTimestamp: T0, finalizers });
+    expect(decide(always, pod({ exit: 0 }), at(3)).status.phase).toBe('Succeeded');
   });
 
   it('a deleted Pea that has finished loses its finalizer', () => {
@@ -304,7 +317,7 @@ describe('decide', () => {
     );
   });
 
-  it('a pod deleted by someone else whose runtime exited 0 through the preStop cancel is PodDeleted, not Completed', () => {
+  it('a pod deleted by others whose runtime exited 0 via the preStop cancel is PodDeleted, not Completed', () => {
     const terminating = { ...pod({ exit: 0 }), metadata: { ...pod().metadata, deletionTimestamp: at(2) } };
     const d = decide(
       pea(

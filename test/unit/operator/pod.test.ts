@@ -183,3 +183,23 @@ describe('buildPod', () => {
     expect(runtimeOf(p).volumeMounts?.map((m) => m.name)).toEqual(['data']);
   });
 });
+
+describe('buildPod for a PeaSet member (the preStop hold)', () => {
+  const withHold = (value: string): Pea => {
+    const p = pea({ timeouts: { readySeconds: 300, cancelSeconds: 10, teardownSeconds: 30 } });
+    p.metadata.annotations = { 'peapods.io/prestop-hold-seconds': value };
+    return p;
+  };
+
+  it('holds preStop for the drain and lengthens the grace period by as much', () => {
+    const pod = buildPod(withHold('40'), HOOK);
+    expect(flag(sidecarOf(pod), '--prestop-hold-seconds')).toBe('40');
+    expect(pod.spec?.terminationGracePeriodSeconds).toBe(70);
+  });
+
+  it.each(['', 'x', '-3', '1.5', '99999'])('ignores a hold of %j', (value) => {
+    const pod = buildPod(withHold(value), HOOK);
+    expect(sidecarOf(pod).args).not.toContain('--prestop-hold-seconds');
+    expect(pod.spec?.terminationGracePeriodSeconds).toBe(30);
+  });
+});
