@@ -22,6 +22,7 @@ import {
   type Timeouts,
 } from '../api/v1alpha1/types.js';
 import { SIDECAR_GRPC_PORT, SIDECAR_HTTP_PORT, STARTED_TIMEOUT_SECONDS } from '../shared/sidecar-defaults.js';
+import { STARTED_FILE, startedGate } from '../shared/started-gate.js';
 
 /** The operator's settings for every Pea pod, from its flags (not the Pea's own spec.pod). */
 export interface PodOptions {
@@ -242,14 +243,6 @@ function grpcProbe(
   };
 }
 
-/** How the sidecar image starts pea-runtime (its ENTRYPOINT), for the exec hook. */
-const SIDECAR_ENTRYPOINT = ['node', '/app/dist/src/runtime/main.js'] as const;
-
-/** `pea-runtime started`'s flags in the sidecar's postStart hook. */
-function startedFlags(s: PodOptions): string[] {
-  return ['--grpc-port', String(s.grpcPort), '--timeout', String(STARTED_TIMEOUT_SECONDS)];
-}
-
 function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts, hookToken: string): V1Container {
   return {
     name: SIDECAR_CONTAINER,
@@ -272,6 +265,8 @@ function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts, hookToken: strin
       String(t.teardownSeconds),
       '--token-file',
       `${TOKEN_MOUNT}/${TOKEN_FILE}`,
+      '--started-file',
+      STARTED_FILE,
       ...(preStopHoldSeconds(pea) > 0 ? ['--prestop-hold-seconds', String(preStopHoldSeconds(pea))] : []),
     ],
     ports: [
@@ -281,17 +276,17 @@ function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts, hookToken: strin
     // The runtime container starts only once the sidecar takes control calls. A postStart
     // hook rather than a startupProbe: the kubelet waits for either before it starts the next
     // container, but a probe passes at best on its next 1 s tick and the hook as soon as the
-    // sidecar answers (measured on the local cluster: create → Pod Ready 3.0 s → 2.0 s).
-    lifecycle: { postStart: { exec: { command: [...SIDECAR_ENTRYPOINT, 'started', ...startedFlags(s)] } } },
+    // sidecar answers (measured on the local cluster: create → Pod Ready 3.0 s → 2.0 s). The
+    // hook is a shell loop, not a Node program (src/shared/started-gate.ts).
+    lifecycle: { postStart: { exec: { command: startedGate(STARTED_FILE, STARTED_TIMEOUT_SECONDS) } } },
     // Service "" is SERVING only while the runtime is ready: this is the Pea's readiness.
     readinessProbe: grpcProbe(s.grpcPort, undefined, 1, 1),
     resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '160Mi' } },
     securityContext: { ...restrictedContainer, readOnlyRootFilesystem: true },
     terminationMessagePolicy: 'FallbackToLogsOnError',
-    env: [
-      { name: 'NODE_COMPILE_CACHE', value: '/tmp/node-compile-cache' },
-      { name: HOOK_TOKEN_ENV, value: hookToken },
-    ],
+    // No NODE_COMPILE_CACHE here: the image's own (the Dockerfile fills it at build time)
+    // serves the sidecar's first start, which a fresh cache in /tmp never did.
+    env: [{ name: HOOK_TOKEN_ENV, value: hookToken }],
     // The control token: mounted here only, never in the runtime container.
     volumeMounts: [
       { name: 'pea-runtime-tmp', mountPath: '/tmp' },

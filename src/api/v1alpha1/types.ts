@@ -4,6 +4,7 @@
 // (schema.ts builds the CRD, `make generate` writes it to deploy/crd), and the phase list
 // the operator checks a status against. Descriptions are for users: Kubernetes words only.
 import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULT_TIMEOUTS } from './defaults.js';
 import type {
   V1Affinity,
   V1ContainerPort,
@@ -50,11 +51,8 @@ export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
 const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
-/**
- * The timeouts of a Pea that sets none, as Timeouts; also the CRD's defaults, so `kubectl get -o yaml` shows them.
- * Not annotated `: Timeouts`: that type derives from the schema that reads these values.
- */
-export const DEFAULT_TIMEOUTS = { readySeconds: 300, cancelSeconds: 10, teardownSeconds: 30 };
+/** The timeouts of a Pea that sets none (defaults.ts: the sidecar reads them without the schemas). */
+export { DEFAULT_TIMEOUTS };
 
 /** Fields a running pod cannot take changes of: refused by the API server instead of ignored. */
 const immutable = (field: string): CelRule[] => [
