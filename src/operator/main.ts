@@ -10,7 +10,7 @@ import { PooledKubeConfig } from '../shared/kubeconfig.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { Controller } from './controller.js';
 import { LeaderElector } from './leader.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, startingOverdue, type Metrics } from './metrics.js';
 import { loadPolicyTemplate, NetworkPolicies } from './network-policy.js';
 import { DEFAULT_POD_OPTIONS } from './pod.js';
 import { loadTokenKey } from './token.js';
@@ -222,6 +222,7 @@ async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
     queueDepth: () => c.queue.depth,
     retries: () => c.queue.retries,
     phases: () => countPhases(c.peaList),
+    startingOverdue: () => startingOverdue(c.peaList, Date.now()),
   });
   c.metrics = metrics;
   const identity = `${hostname()}-${process.pid}`;
