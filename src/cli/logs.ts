@@ -32,10 +32,20 @@ export function parseLog(container: string, log: string): LogLine[] {
   return lines;
 }
 
+/**
+ * A time that sorts as text: the kubelet writes RFC 3339 in UTC with up to nine digits of
+ * fraction and trailing zeros dropped (10:00:01Z, 10:00:01.5Z), so the fraction is padded.
+ */
+function sortKey(time: string): string {
+  const m = /^(.*:\d\d)(?:\.(\d+))?Z$/.exec(time);
+  return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}` : time;
+}
+
 /** Lines of several containers in time order; lines at the same time keep each container's order. */
 export function interleave(logs: LogLine[][]): LogLine[] {
-  // RFC 3339 with nanoseconds in UTC sorts as text; a stable sort keeps each log's own order.
-  return logs.flat().sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  const keyed = logs.flat().map((l) => ({ l, k: sortKey(l.time) }));
+  // A stable sort keeps each log's own order among lines of the same time.
+  return keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)).map((x) => x.l);
 }
 
 /** A line as printed: the container, padded, then the text (after its time with `timestamps`). */
