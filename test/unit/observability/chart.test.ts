@@ -2,45 +2,16 @@
 // tool: the ServiceMonitor and its Service, the Grafana dashboard ConfigMap, and the
 // PrometheusRule, whose two alerts are also run against series by `promtool test rules`.
 import { describe, expect, it } from '@jest/globals';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
+import { renderChart, type ChartDoc } from '../../helpers/chart.js';
 import { goTool } from '../../helpers/go-tools.js';
 import { ROOT, tempDir } from '../../helpers/processes.js';
 
-const helm = join(
-  execFileSync(join(ROOT, 'hack/k8s-binaries.sh'), ['helm'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim(),
-  'helm',
-);
-type Doc = {
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string> };
-  spec?: Record<string, unknown>;
-  data?: Record<string, string>;
-};
-const render = (...set: string[]): Doc[] =>
-  parseAllDocuments(
-    execFileSync(
-      helm,
-      [
-        'template',
-        'peapods',
-        join(ROOT, 'charts/peapods'),
-        '-n',
-        'peapods-system',
-        '--kube-version',
-        '1.34.4',
-        ...set.flatMap((s) => ['--set', s]),
-      ],
-      { encoding: 'utf8' },
-    ),
-  )
-    .map((d) => d.toJS() as Doc)
-    .filter(Boolean);
+type Doc = ChartDoc & { spec?: Record<string, unknown> };
+const render = (...set: string[]) => renderChart(...set) as Doc[];
 const ofKind = (docs: Doc[], kind: string) => docs.filter((d) => d.kind === kind);
 const ALL_ON = ['metrics.serviceMonitor.enabled=true', 'metrics.prometheusRule.enabled=true'];
 
