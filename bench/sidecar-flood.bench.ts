@@ -1,5 +1,5 @@
 // Health under attack (issue 5): health Check latency of one sidecar while idle, during a
-// flood of the hostile inputs of bench/sidecar-hostile.ts (replayed without pause from a
+// flood of the hostile inputs of test/helpers/hostile-inputs.ts (replayed without pause from a
 // worker thread), and idle again afterwards, all in one run. Prints figures; asserts nothing.
 //   node dist/bench/sidecar-flood.bench.js [--checks N] [--concurrency N]
 // The kubelet's readiness probe gives the sidecar 1 s (pod.ts timeoutSeconds), once a
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { HealthClient } from '../src/shared/health-client.js';
-import { Connections, hostileInputs, sendAll, type Target } from './sidecar-hostile.js';
+import { Connections, hostileInputs, sendAll, type Target } from '../test/helpers/hostile-inputs.js';
 import { percentile, printTable, type Row } from './stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -7,7 +7,7 @@
 #   coredns      the cluster DNS image (kubeadm's add-on)
 #   kube-router  the node image's CNI: pod routes between nodes and NetworkPolicy enforcement
 #                (kind's own kindnetd is not on the proxy, and its policy engine needs nft_queue,
-#                which these kernels lack; see the README, "kind without Docker")
+#                which these kernels lack; see docs/kind.md)
 #
 #   hack/kind/tools.sh [TOOL...]     default: all of them
 # Prints the bin directory on stdout; progress on stderr. Warm: no forks, milliseconds.

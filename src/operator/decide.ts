@@ -14,7 +14,7 @@ import {
   type PeaStatus,
   type Timeouts,
 } from '../api/v1alpha1/types.js';
-import { EndReason, Reason } from '../shared/reasons.js';
+import { ConditionReason, EndReason, OperatorReason, Reason } from '../shared/words.js';
 import { goneAfterCancel, runEnd, type RunEnd } from './ends.js';
 import { podName, RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
 import { mergeTimeline, podTimeline, TIMELINE_KEYS } from './timeline.js';
@@ -22,12 +22,6 @@ import { podWait, sameTrouble, timedOut, type PodWait } from './waits.js';
 
 /** The Pea's finalizer: a deleted Pea stays until its runtime was cancelled and has ended. */
 export const FINALIZER = 'peapods.io/cancel';
-/** A Pea that was Ready whose pod is not ready now (the runtime's check fails, or the sidecar restarted). */
-export const REASON_NOT_READY = 'NotReady';
-/** A run ended and a new pod follows after the back-off (spec.restartPolicy Always). */
-export const REASON_RESTARTING = 'Restarting';
-export const REASON_INVALID = 'InvalidSpec';
-export const REASON_MALFORMED_STATUS = 'MalformedStatus';
 
 /** A write that moves the world towards the Pea's status; the reconciler (reconcile.ts) makes it. */
 export type Action =
@@ -69,7 +63,7 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   if (garbled.length > 0) {
     d.events.push({
       type: 'Warning',
-      reason: REASON_MALFORMED_STATUS,
+      reason: OperatorReason.MalformedStatus,
       message: `ignored status fields the operator does not understand (${garbled.join(', ')}); they are rewritten from what it observes`,
     });
   }
@@ -78,7 +72,7 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   if (!deleting && !hasFinalizer && !isFinished(old.phase)) d.actions.push({ kind: 'addFinalizer' });
 
   const problem = invalid(pea);
-  if (problem && !isFinished(old.phase)) finish(d, 'Failed', REASON_INVALID, problem, now);
+  if (problem && !isFinished(old.phase)) finish(d, 'Failed', OperatorReason.InvalidSpec, problem, now);
   else if (!isFinished(old.phase)) progress(pea, pod, now, d);
   // Every pod of a live Pea mounts its token Secret, the one about to be created too.
   const podWanted = pod ? !isFinished(d.status.phase) : d.actions.some((a) => a.kind === 'createPod');
@@ -100,8 +94,8 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   if (pod && d.status.podName === pod.metadata?.name) addTimeline(old, d.status, pod);
   const wasReady = old.conditions?.find((c) => c.type === ConditionType.Ready)?.status === 'True';
   if (d.notReady && wasReady && d.status.phase === old.phase)
-    d.events.push({ type: 'Warning', reason: REASON_NOT_READY, message: d.notReady });
-  if (d.status.phase !== old.phase && !d.events.some((e) => e.reason === REASON_RESTARTING)) {
+    d.events.push({ type: 'Warning', reason: ConditionReason.NotReady, message: d.notReady });
+  if (d.status.phase !== old.phase && !d.events.some((e) => e.reason === ConditionReason.Restarting)) {
     const warn = d.status.phase === 'Failed';
     d.events.push({
       type: warn ? 'Warning' : 'Normal',
@@ -202,10 +196,10 @@ function invalid(pea: Pea): string | undefined {
 export function podRejected(pea: Pea, apiMessage: string, now: Date): Decision {
   const { status: old } = readStatus(pea.status);
   const d: Decision = { status: { ...old }, actions: [], events: [] };
-  finish(d, 'Failed', REASON_INVALID, apiMessage, now);
+  finish(d, 'Failed', OperatorReason.InvalidSpec, apiMessage, now);
   d.status.observedGeneration = pea.metadata.generation;
   d.status.conditions = conditions(old.conditions ?? [], d.status, pea.metadata.generation, now);
-  d.events.push({ type: 'Warning', reason: REASON_INVALID, message: d.status.message as string });
+  d.events.push({ type: 'Warning', reason: OperatorReason.InvalidSpec, message: d.status.message as string });
   return d;
 }
 
@@ -467,7 +461,7 @@ function restart(
   d.requeueAfterMs = backoffSeconds * 1000;
   d.events.push({
     type: reason === Reason.Completed ? 'Normal' : 'Warning',
-    reason: REASON_RESTARTING,
+    reason: ConditionReason.Restarting,
     message: s.message as string,
   });
 }
@@ -514,19 +508,19 @@ function conditions(
   const backingOff = s.phase === 'Pending' && Boolean(s.restartCount) && s.lastTermination !== undefined;
   const want: Array<Omit<Condition, 'lastTransitionTime'>> = [
     s.phase === 'Ready' && notReady
-      ? { type: ConditionType.Ready, status: 'False', reason: REASON_NOT_READY, message: notReady }
+      ? { type: ConditionType.Ready, status: 'False', reason: ConditionReason.NotReady, message: notReady }
       : s.phase === 'Ready'
         ? {
             type: ConditionType.Ready,
             status: 'True',
-            reason: 'RuntimeReady',
+            reason: ConditionReason.RuntimeReady,
             message: 'the runtime passes its ready check',
           }
         : backingOff
           ? {
               type: ConditionType.Ready,
               status: 'False',
-              reason: REASON_RESTARTING,
+              reason: ConditionReason.Restarting,
               message: s.message ?? '',
             }
           : s.phase === 'Starting' && wait
@@ -534,20 +528,20 @@ function conditions(
             : {
                 type: ConditionType.Ready,
                 status: 'False',
-                reason: finished ? (s.reason ?? 'Finished') : (s.phase ?? 'Pending'),
+                reason: finished ? (s.reason ?? ConditionReason.Finished) : (s.phase ?? 'Pending'),
                 message: finished ? (s.message ?? '') : `the Pea is ${s.phase ?? 'Pending'}`,
               },
     finished
       ? {
           type: ConditionType.Finished,
           status: 'True',
-          reason: s.reason ?? 'Finished',
+          reason: s.reason ?? ConditionReason.Finished,
           message: s.message ?? '',
         }
       : {
           type: ConditionType.Finished,
           status: 'False',
-          reason: 'Running',
+          reason: ConditionReason.Running,
           message: 'the Pea has not ended',
         },
   ];

@@ -6,7 +6,7 @@
 // pod that ended without saying how is reported as Unknown.
 import type { V1ContainerStateTerminated, V1Pod } from '@kubernetes/client-node';
 import type { PeaPhase } from '../api/v1alpha1/types.js';
-import { EndReason, PRESTOP_TRIGGER, Reason } from '../shared/reasons.js';
+import { EndReason, PRESTOP_TRIGGER, Reason } from '../shared/words.js';
 import { RUNTIME_CONTAINER, SIDECAR_CONTAINER } from './pod.js';
 
 /** What the Pea itself recorded about the run, beside the pod. */

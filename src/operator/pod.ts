@@ -3,7 +3,13 @@
 // must take control calls (its postStart hook) before the runtime starts; a shared PID namespace so it can
 // signal the runtime; the kubelet's gRPC readiness probe on the sidecar; the runtime
 // container's preStop hook calling the sidecar, so any pod deletion runs cancel → teardown.
-import type { V1Container, V1Pod, V1Probe, V1SecurityContext } from '@kubernetes/client-node';
+import type {
+  V1Container,
+  V1OwnerReference,
+  V1Pod,
+  V1Probe,
+  V1SecurityContext,
+} from '@kubernetes/client-node';
 import {
   API_VERSION,
   DEFAULT_TIMEOUTS,
@@ -73,6 +79,22 @@ export function podName(pea: Pea): string {
 export function trimPod(pod: V1Pod): void {
   delete pod.metadata?.managedFields;
   delete (pod as { spec?: unknown }).spec;
+}
+
+/**
+ * The owner reference that ties a pod or Secret to its Pea: deleted with it, and, as its
+ * controller, found from it. blockOwnerDeletion keeps a foreground deletion of the Pea
+ * waiting for it.
+ */
+export function ownedBy(pea: Pea): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: pea.metadata.name as string,
+    uid: pea.metadata.uid as string,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** The Secret holding the Pea's control token: one per Pea, for all of its runs. */
@@ -217,16 +239,7 @@ export function buildPod(pea: Pea, hookToken: string, s: PodOptions = DEFAULT_PO
       namespace: pea.metadata.namespace,
       labels: { ...podSpec.labels, [LABEL_PEA]: name, [LABEL_MANAGED]: MANAGER },
       ...(podSpec.annotations ? { annotations: podSpec.annotations } : {}),
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: KIND,
-          name,
-          uid: pea.metadata.uid as string,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [ownedBy(pea)],
     },
     spec: {
       restartPolicy: 'Never',

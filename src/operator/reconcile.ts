@@ -3,6 +3,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
+import { OperatorReason } from '../shared/words.js';
 import { grpcAddress, type CancelClient } from './cancel.js';
 import { decide, podRejected, readStatus, type Action, type Decision } from './decide.js';
 import { describe, TerminalError } from './errors.js';
@@ -151,7 +152,7 @@ export class Reconciler {
       if (refused) throw refused;
       // Until the pod exists the Pea has no status to show this in; an event does.
       const message = `could not create pod ${podName(pea)}: ${describe(err)}`;
-      this.events.record(pea, { type: 'Warning', reason: 'FailedCreatePod', message }, log);
+      this.events.record(pea, { type: 'Warning', reason: OperatorReason.FailedCreatePod, message }, log);
       throw err;
     }
   }
@@ -186,14 +187,18 @@ export class Reconciler {
       const message =
         `the sidecar refused the Pea's control token (was Secret ${tokenSecretName(pea)} changed?); ` +
         'deleting the pod, whose preStop hook cancels and tears down the runtime';
-      this.events.record(pea, { type: 'Warning', reason: 'CancelUnauthenticated', message }, log);
+      this.events.record(
+        pea,
+        { type: 'Warning', reason: OperatorReason.CancelUnauthenticated, message },
+        log,
+      );
       return this.writes.deletePod(pea, podName(pea));
     }
     if (outcome === 'unreachable') {
       const message =
         `the runtime sidecar at ${address} did not answer Cancel; ` +
         'the pod is deleted when spec.timeouts.cancelSeconds runs out';
-      this.events.record(pea, { type: 'Warning', reason: 'CancelUnreachable', message }, log);
+      this.events.record(pea, { type: 'Warning', reason: OperatorReason.CancelUnreachable, message }, log);
     }
   }
 

@@ -7,10 +7,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { API_VERSION, KIND, type Pea } from '../api/v1alpha1/types.js';
+import type { Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import { isConflict, isNotFound } from './errors.js';
-import { LABEL_MANAGED, LABEL_PEA, MANAGER, podName, TOKEN_FILE, tokenSecretName } from './pod.js';
+import { LABEL_MANAGED, LABEL_PEA, MANAGER, ownedBy, podName, TOKEN_FILE, tokenSecretName } from './pod.js';
 
 /** The Pea's control token: HMAC-SHA256 of its UID under the operator's token key. */
 export function peaToken(tokenKey: Buffer, pea: Pea): string {
@@ -41,16 +41,7 @@ export function buildTokenSecret(pea: Pea, tokenKey: Buffer): V1Secret {
       name: tokenSecretName(pea),
       namespace: pea.metadata.namespace,
       labels: { [LABEL_PEA]: name, [LABEL_MANAGED]: MANAGER },
-      ownerReferences: [
-        {
-          apiVersion: API_VERSION,
-          kind: KIND,
-          name,
-          uid: pea.metadata.uid as string,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [ownedBy(pea)],
     },
     type: 'Opaque',
     stringData: { [TOKEN_FILE]: peaToken(tokenKey, pea) },

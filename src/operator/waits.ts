@@ -6,7 +6,7 @@
 // spec.timeouts.readySeconds fails it with the true cause rather than ReadyTimeout.
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { ReadyProbe } from '../api/v1alpha1/types.js';
-import { Reason, WaitReason } from '../shared/reasons.js';
+import { Reason, WaitReason } from '../shared/words.js';
 import { RUNTIME_CONTAINER, SIDECAR_CONTAINER } from './pod.js';
 
 /** What the pod of a Starting Pea waits on. */

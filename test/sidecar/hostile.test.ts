@@ -1,5 +1,5 @@
 // Issue 5, "Bad input, at volume": well over 1,000 malformed and hostile inputs to one
-// running sidecar (bench/sidecar-hostile.ts makes them from a seed). Every call gets a
+// running sidecar (test/helpers/hostile-inputs.ts makes them from a seed). Every call gets a
 // gRPC status that is right for it, none hangs (each has a deadline, and a deadline is
 // never a right answer), health stays SERVING throughout, the runtime is untouched, and
 // the sidecar is still running at the end. Then a flood of authenticated Cancels cancels
@@ -14,7 +14,7 @@ import {
   type RuntimeStatus,
 } from '../../src/shared/lifecycle-proto.js';
 import { bearerInterceptor } from '../../src/shared/bearer.js';
-import { Connections, hostileInputs, sendAll, type Outcome } from '../../bench/sidecar-hostile.js';
+import { Connections, hostileInputs, sendAll, type Outcome } from '../helpers/hostile-inputs.js';
 import { killAll, readEvents, until } from '../helpers/processes.js';
 import { startSidecar, type SidecarUnderTest } from '../helpers/sidecar.js';
 

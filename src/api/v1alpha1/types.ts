@@ -27,6 +27,10 @@ import {
   stringMap,
   type CelRule,
 } from '../openapi.js';
+import { ConditionType, PEA_PHASES } from '../../shared/words.js';
+
+// The phases and condition types are words, declared with the others in src/shared/words.ts.
+export { ConditionType, PEA_PHASES, type PeaPhase } from '../../shared/words.js';
 
 /** The API group of Peapods' kinds. */
 export const GROUP = 'peapods.io';
@@ -39,22 +43,10 @@ export const PLURAL = 'peas';
 /** The Pea's apiVersion. */
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
-/** Every phase of a Pea, in lifecycle order; the operator drops any other value it finds in a status. */
-export const PEA_PHASES = ['Pending', 'Starting', 'Ready', 'Cancelling', 'Succeeded', 'Failed'] as const;
-/** Where a Pea is in its lifecycle (status.phase). */
-export type PeaPhase = (typeof PEA_PHASES)[number];
-
 /** Words from the pod API. Never: the Pea ends with its runtime. Always: a new pod, after a back-off. */
 export const RESTART_POLICIES = ['Never', 'Always'] as const;
 /** What follows when the runtime ends by itself or its pod is deleted by someone else. */
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
-
-/** Condition types. `Ready` makes `kubectl wait --for=condition=Ready pea/x` work. */
-export const ConditionType = {
-  Ready: 'Ready',
-  /** True once the Pea has ended, with the Reason words as its reason. */
-  Finished: 'Finished',
-} as const;
 
 const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 

@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { createLogger, type Logger } from '../../shared/logger.js';
-import { Reason } from '../../shared/reasons.js';
+import { Reason } from '../../shared/words.js';
 import { DEFAULT_TERMINATION_LOG, writeTerminationMessage } from '../termination.js';
 import { ReadyEvent, type BaseRuntime, type RuntimeClass } from './base-runtime.js';
 

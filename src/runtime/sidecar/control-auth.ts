@@ -55,14 +55,7 @@ export function controlAuth(tokenFile: string | undefined, log: Logger): Control
           details: `${what}: the sidecar cannot read its control token right now; retry, and check the Pea's token Secret`,
         };
       }
-      const presented = presentedToken(authorization);
-      // Log why, never what: neither the expected nor the presented value.
-      const problem =
-        'problem' in presented
-          ? presented.problem
-          : tokenMatches(expected, presented.token)
-            ? null
-            : 'token does not match';
+      const problem = mismatch(authorization, expected);
       if (problem === null) return null;
       limited.warn({ what, peer, problem }, 'control call refused');
       return { code: grpc.status.UNAUTHENTICATED, details: `${what}: ${problem}; ${HOW}` };
@@ -92,14 +85,7 @@ export function hookAuth(token: string | undefined, log: Logger): ControlAuth {
   return {
     enabled: true,
     check(authorization, what, peer) {
-      const presented = presentedToken(authorization);
-      // Log why, never what: neither the expected nor the presented value.
-      const problem =
-        'problem' in presented
-          ? presented.problem
-          : tokenMatches(token, presented.token)
-            ? null
-            : 'token does not match';
+      const problem = mismatch(authorization, token);
       if (problem === null) return null;
       limited.warn({ what, peer, problem }, 'hook call refused');
       return { code: grpc.status.UNAUTHENTICATED, details: `${what}: ${problem}; ${HOOK_HOW}` };
@@ -113,6 +99,14 @@ export function hookAuth(token: string | undefined, log: Logger): ControlAuth {
  * many were left out. Each message has its own budget, so a flood of bad tokens cannot hide
  * that the token file went missing.
  */
+/** Why the presented authorization does not carry the expected token, or null when it does. */
+function mismatch(authorization: ReadonlyArray<string | Buffer>, expected: string): string | null {
+  const presented = presentedToken(authorization);
+  // Log why, never what: neither the expected nor the presented value.
+  if ('problem' in presented) return presented.problem;
+  return tokenMatches(expected, presented.token) ? null : 'token does not match';
+}
+
 const PER_SECOND = 5;
 
 type Emit = (obj: object, msg: string) => void;

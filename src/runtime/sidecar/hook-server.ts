@@ -16,7 +16,7 @@
 // loopback. A refusal is a 401 and a log line that names the caller and why, never a token.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/logger.js';
-import { PRESTOP_TRIGGER } from '../../shared/reasons.js';
+import { PRESTOP_TRIGGER } from '../../shared/words.js';
 import type { ControlAuth } from './control-auth.js';
 import type { Supervisor } from './supervisor.js';
 

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
 import type { Logger } from '../../shared/logger.js';
 import type { Phase } from '../../shared/lifecycle-proto.js';
-import { Reason } from '../../shared/reasons.js';
+import { Reason } from '../../shared/words.js';
 import type { ReadyCheck } from './ready-check.js';
 import { RuntimeNotFoundError, type RuntimeExit, type RuntimeProcess } from './runtime-process.js';
 import type { TeardownResult } from './teardown.js';

@@ -1,5 +1,20 @@
-// The words that say how a runtime ended. The same strings appear in the sidecar's
-// RuntimeStatus.reason (proto), the Pea's terminal condition reason (CRD) and the README.
+// The words of Peapods, in one place: a Pea's phases, its condition types, and every reason
+// it, its conditions or its Events can carry. The API (src/api/v1alpha1/types.ts) builds the
+// CRD's enums and descriptions from these; the sidecar's RuntimeStatus.reason (proto) uses the
+// Reason words; the operator and the docs use nothing else. Add a word here, never inline.
+
+/** Every phase of a Pea, in lifecycle order; the operator drops any other value it finds in a status. */
+export const PEA_PHASES = ['Pending', 'Starting', 'Ready', 'Cancelling', 'Succeeded', 'Failed'] as const;
+/** Where a Pea is in its lifecycle (status.phase). */
+export type PeaPhase = (typeof PEA_PHASES)[number];
+
+/** Condition types. `Ready` makes `kubectl wait --for=condition=Ready pea/x` work. */
+export const ConditionType = {
+  Ready: 'Ready',
+  /** True once the Pea has ended, with the Reason words as its reason. */
+  Finished: 'Finished',
+} as const;
+
 /** The words for how a runtime ended, as the sidecar tells them. */
 export const Reason = {
   /** The runtime exited 0 by itself, without being cancelled. */
@@ -64,3 +79,31 @@ export const WaitReason = {
 
 /** One of the WaitReason words. */
 export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];
+
+/** Reasons of the Ready and Finished conditions while no end or wait word applies. */
+export const ConditionReason = {
+  /** Ready is True: the runtime passes its ready check. */
+  RuntimeReady: 'RuntimeReady',
+  /** Finished is False: the Pea has not ended. */
+  Running: 'Running',
+  /** Finished is True but the end carried no reason of its own. */
+  Finished: 'Finished',
+  /** A Pea that was Ready has a pod that is not ready now: its check fails, or the sidecar restarted. */
+  NotReady: 'NotReady',
+  /** A run ended and a new pod follows after the back-off (spec.restartPolicy Always). */
+  Restarting: 'Restarting',
+} as const;
+
+/** Reasons for what the operator itself refuses or fails at: the Pea's reason, or a Warning Event. */
+export const OperatorReason = {
+  /** The spec cannot be run: a field the API server would refuse with the CRD installed. */
+  InvalidSpec: 'InvalidSpec',
+  /** The status held values no Peapods writes; the operator dropped them. */
+  MalformedStatus: 'MalformedStatus',
+  /** The API server refused the Pea's pod; the message carries its words. */
+  FailedCreatePod: 'FailedCreatePod',
+  /** The sidecar refused the operator's Cancel: the control token does not match. */
+  CancelUnauthenticated: 'CancelUnauthenticated',
+  /** The operator could not reach the sidecar to Cancel; it retries. */
+  CancelUnreachable: 'CancelUnreachable',
+} as const;

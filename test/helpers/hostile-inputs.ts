@@ -1,4 +1,4 @@
-// Malformed and hostile inputs for a running sidecar (issue 5, "Bad input, at volume"), made
+// Malformed and hostile inputs for a running sidecar ("bad input, at volume"), made
 // by fast-check from a seed so any run can be repeated. Shared by the test, which checks
 // every answer (test/sidecar/hostile.test.ts), and the flood benchmark, which times health
 // while they arrive (bench/sidecar-flood.bench.ts).
@@ -9,9 +9,9 @@ import { connect, type Socket } from 'node:net';
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
-import { lifecycleServiceDefinition } from '../src/shared/lifecycle-proto.js';
-import { presentedToken, tokenMatches } from '../src/shared/bearer.js';
-import { MAX_MESSAGE_BYTES } from '../src/runtime/sidecar/grpc-server.js';
+import { lifecycleServiceDefinition } from '../../src/shared/lifecycle-proto.js';
+import { presentedToken, tokenMatches } from '../../src/shared/bearer.js';
+import { MAX_MESSAGE_BYTES } from '../../src/runtime/sidecar/grpc-server.js';
 
 const S = grpc.status;
 
