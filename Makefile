@@ -10,7 +10,8 @@ $(error hack/node.sh could not install Node 24 (its message is above); the proje
 endif
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps test-binaries install build lint typecheck test chaos bench bench-local bench-e2e sidecar generate clean
+.PHONY: help deps test-binaries install build lint typecheck test chaos bench bench-local bench-e2e sidecar generate
+.PHONY: clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18

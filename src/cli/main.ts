@@ -58,7 +58,8 @@ async function cancel(
       const s = pea.status ?? {};
       const took = between(s.cancelTime, s.finishTime);
       print(
-        `${where} ended: ${s.phase} (${s.reason ?? ''})${took === undefined ? '' : ` ${duration(took)} after the cancel`}`,
+        `${where} ended: ${s.phase} (${s.reason ?? ''})` +
+          (took === undefined ? '' : ` ${duration(took)} after the cancel`),
       );
       if (s.message) print(`  ${s.message}`.slice(0, 100));
       return s.phase === 'Succeeded' ? Exit.Ok : Exit.EndedFailed;

@@ -7,7 +7,7 @@ import { ConditionType, type Pea, type Timeline } from '../api/v1alpha1/types.js
 import { RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from '../operator/pod.js';
 import { mergeTimeline, podTimeline } from '../operator/timeline.js';
 import { podWait } from '../operator/waits.js';
-import { WaitReason } from '../shared/reasons.js';
+import { WaitReason } from '../shared/words.js';
 import { between, clock, cut, duration, table, WIDTH, wrap } from './format.js';
 
 /** What the status of one Pea is told from. */

@@ -89,7 +89,7 @@ describe('status.timeline', () => {
     expect(ready.status.timeline?.runtimeStartedTime).toBe(iso(3));
   });
 
-  it('costs no write of its own: a pod that shows a new step but changes nothing else leaves the status as it was', () => {
+  it('costs no write of its own: a new step alone leaves the status as it was', () => {
     const first = decide(pea(), pod(3), at(3));
     // The same status, without the timeline the pod would now add: decide() must not add it.
     const { timeline: _, ...without } = first.status;
