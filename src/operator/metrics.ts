@@ -29,6 +29,14 @@ const LIFECYCLE_BUCKETS = [0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
 export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client's gauges named like counters, which promtool check metrics refuses; each is
+  // the sum of the same family without _total (by type), which stays.
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ])
+    registry.removeSingleMetric(name);
   const total = new Counter({
     name: 'controller_runtime_reconcile_total',
     help: 'Reconciles by result.',
@@ -138,9 +146,14 @@ function lifecycleMetrics(registry: Registry): Metrics['transition'] {
   };
 }
 
+/**
+ * Observes `to - from`. The kubelet's times have whole seconds and the operator's have
+ * milliseconds, so a step within the same second can come out up to 1 s below zero: that
+ * is 0; anything less is a clock that went wrong, not a duration.
+ */
 function observe(h: Histogram, from: string, to: string): void {
   const seconds = (new Date(to).getTime() - new Date(from).getTime()) / 1000;
-  if (Number.isFinite(seconds) && seconds >= 0) h.observe(seconds);
+  if (Number.isFinite(seconds) && seconds > -1) h.observe(Math.max(seconds, 0));
 }
 
 /**

@@ -151,7 +151,7 @@ describe('kubectl pea', () => {
       ['ready check passed', '3s'],
     ])
       expect(r.out).toMatch(new RegExp(`^  ${step} +\\d\\d:\\d\\d:\\d\\dZ +\\+${since} +\\d+s$`, 'm'));
-    expect(r.out).toMatch(/^ {2}created +\d\d:\d\d:\d\dZ$/m);
+    expect(r.out).toMatch(/^ {2}created +\d\d:\d\d:\d\dZ +\+0s$/m);
     expect(r.out).toMatch(/^ {2}Ready +\d\d:\d\d:\d\dZ +\+\d+s +\d+s$/m);
     expect(r.out).not.toMatch(/^why:/m);
     fits(r.out);

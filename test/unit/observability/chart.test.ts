@@ -22,7 +22,18 @@ function promtool(args: string[], files: Record<string, string>): { code: number
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-const rulesFile = (): string => stringify(ofKind(render(...ALL_ON), 'PrometheusRule')[0]?.spec);
+type Rule = { alert: string; annotations: Record<string, string> };
+const ruleSpec = () =>
+  ofKind(render(...ALL_ON), 'PrometheusRule')[0]?.spec as { groups: Array<{ rules: Rule[] }> };
+const rulesFile = (): string => stringify(ruleSpec());
+/** The annotations of `alert` as Prometheus fills them in for a `value`. */
+function annotations(alert: string, value: string): Record<string, string> {
+  const rule = ruleSpec()
+    .groups.flatMap((g) => g.rules)
+    .find((r) => r.alert === alert) as Rule;
+  const fill = (t: string) => t.replace(/\{\{ \$value[^}]*\}\}/g, value);
+  return Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, fill(v)]));
+}
 
 describe('the chart, for Prometheus and Grafana', () => {
   it('renders no Prometheus Operator objects unless asked (their CRDs may not exist)', () => {
@@ -79,13 +90,24 @@ describe('the chart, for Prometheus and Grafana', () => {
             {
               eval_time: '8m',
               alertname: 'PeapodsPeasStuckStarting',
-              exp_alerts: [{ exp_labels: { severity: 'warning' } }],
+              exp_alerts: [
+                {
+                  exp_labels: { severity: 'warning' },
+                  exp_annotations: annotations('PeapodsPeasStuckStarting', '1'),
+                },
+              ],
             },
             { eval_time: '10m', alertname: 'PeapodsReconcileErrors', exp_alerts: [] },
             {
               eval_time: '20m',
               alertname: 'PeapodsReconcileErrors',
-              exp_alerts: [{ exp_labels: { severity: 'warning' } }],
+              // 3 errors a minute: 0.05 a second.
+              exp_alerts: [
+                {
+                  exp_labels: { severity: 'warning' },
+                  exp_annotations: annotations('PeapodsReconcileErrors', '0.05'),
+                },
+              ],
             },
           ],
         },
