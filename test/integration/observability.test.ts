@@ -197,7 +197,14 @@ describe('kubectl pea', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^pea observe\/stop: spec\.cancel set; waiting for it to end$/m);
     expect(r.out).toMatch(/^pea observe\/stop ended: Succeeded \(Cancelled\) \d+s after the cancel$/m);
-    const st = await inTest('status', 'stop');
+    // The operator's Warning (nothing answered its Cancel RPC here) is among the last ones shown.
+    const st = await until('the Warning shown', async () => {
+      const r = await inTest('status', 'stop');
+      return /CancelUnreachable/.test(r.out) ? r : undefined;
+    });
+    expect(st.out).toMatch(
+      /^Last Warning Events:\n {2}AGE +REASON +MESSAGE\n {2}\d+s ago +CancelUnreachable +the /m,
+    );
     expect(st.out).toMatch(/^Pea observe\/stop: Succeeded \(Cancelled\)$/m);
     for (const step of ['cancel sent', 'runtime exited', 'teardown done', 'ended'])
       expect(st.out).toMatch(new RegExp(`^  ${step} +\\d\\d:\\d\\d:\\d\\dZ +\\+\\d+s +\\d+s$`, 'm'));
