@@ -44,7 +44,7 @@ typecheck: deps ## tsc --noEmit over src and test
 test: deps test-binaries ## lint, type check, build, then every jest suite (unit and integration)
 	npm test
 
-chaos: build test-binaries ## fault suite on a real API server: operator SIGKILLs, API server restarts, leader failover (prints counts)
+chaos: build test-binaries ## operator SIGKILL, API server restart, leader failover on a real API server (prints counts)
 	node --experimental-vm-modules node_modules/jest/bin/jest.js -c jest.chaos.config.js
 
 bench: bench-local bench-e2e ## every benchmark, each against a baseline measured in the same run
@@ -61,8 +61,9 @@ sidecar: build ## run the sidecar locally around an example runtime (Ctrl-C canc
 	PEA_HEALTH_PORT=50061 node dist/src/runtime/main.js sidecar --ready grpc://127.0.0.1:50061 \
 	  -- node dist/examples/slow-start.js --ready-after 2
 
-generate: build ## regenerate what is derived: deploy/ (from src/api and charts/), the proto descriptor; tests fail on drift
-	node --input-type=module -e "import('./dist/src/shared/lifecycle-proto.js').then((m) => process.stdout.write(m.lifecycleDescriptorJson()))" \
+generate: build ## regenerate the derived deploy/ (from src/api and charts/) and proto descriptor; tests fail on drift
+	node --input-type=module \
+	  -e "import('./dist/src/shared/lifecycle-proto.js').then((m) => process.stdout.write(m.lifecycleDescriptorJson()))" \
 	  > proto/peapods/v1/lifecycle.descriptor.json
 	hack/render-deploy.sh
 

@@ -70,7 +70,10 @@ function peaBody(name: string): object {
   };
 }
 
-/** The bare pod: the same image, runtime and gRPC readiness probe (on the runtime's own port), 1 s period like the Pea pod's. */
+/**
+ * The bare pod: the same image, runtime and gRPC readiness probe (on the runtime's own port),
+ * 1 s period like the Pea pod's.
+ */
 function barePod(name: string): k8s.V1Pod {
   return {
     metadata: { name },

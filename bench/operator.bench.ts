@@ -85,7 +85,9 @@ async function writes(api: ApiServer): Promise<Map<string, number>> {
       [...(m[1] as string).matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]),
     );
     if (!['POST', 'PATCH', 'PUT', 'DELETE'].includes(labels.verb ?? '')) continue;
-    const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}${labels.code === '409' ? ' (409)' : ''}`;
+    const key =
+      `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}` +
+      `${labels.code === '409' ? ' (409)' : ''}`;
     out.set(key, (out.get(key) ?? 0) + Number(m[2]));
   }
   return out;
@@ -318,7 +320,8 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
 
 async function main(): Promise<void> {
   process.stdout.write(
-    `operator benchmark: ${N} Peas, concurrency ${C}; RSS with ${M} Peas cached; operator node flags: ${NODE_ARGS.join(' ') || 'none'}\n`,
+    `operator benchmark: ${N} Peas, concurrency ${C}; RSS with ${M} Peas cached; ` +
+      `operator node flags: ${NODE_ARGS.join(' ') || 'none'}\n`,
   );
   const api = await startApiServer();
   try {

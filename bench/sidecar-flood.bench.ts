@@ -123,7 +123,8 @@ async function main(): Promise<void> {
     while (!(await probe.isServing('', 200))) await new Promise((r) => setTimeout(r, 20));
     probe.close();
     process.stdout.write(
-      `sidecar flood benchmark: ${n} Checks on a reused connection and ${n / 10} on new ones per phase, Node ${process.version}\n`,
+      `sidecar flood benchmark: ${n} Checks on a reused connection and ${n / 10} on new ones per phase, ` +
+        `Node ${process.version}\n`,
     );
 
     const idle = await checks(grpcPort, n);
@@ -182,8 +183,10 @@ async function main(): Promise<void> {
     ];
     printTable('health Check: idle (baseline) vs during the hostile flood (peapods)', rows);
     process.stdout.write(
-      `\nflood: ${flooded.calls} hostile calls in ${flooded.seconds.toFixed(1)} s (${(flooded.calls / flooded.seconds).toFixed(0)}/s, ${flooded.rounds} seeded rounds), ` +
-        `${flooded.unexpected} answered outside what the input allows; sidecar ${sidecar.exitCode === null ? 'still running' : `exited ${sidecar.exitCode}`}, ` +
+      `\nflood: ${flooded.calls} hostile calls in ${flooded.seconds.toFixed(1)} s ` +
+        `(${(flooded.calls / flooded.seconds).toFixed(0)}/s, ${flooded.rounds} seeded rounds), ` +
+        `${flooded.unexpected} answered outside what the input allows; ` +
+        `sidecar ${sidecar.exitCode === null ? 'still running' : `exited ${sidecar.exitCode}`}, ` +
         `health afterwards ${after.failed === 0 ? 'SERVING' : `not SERVING ${after.failed} times`}\n`,
     );
   } finally {

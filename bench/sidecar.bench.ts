@@ -190,7 +190,8 @@ async function series(n: number, f: () => Promise<number>): Promise<number[]> {
 
 async function main(): Promise<void> {
   process.stdout.write(
-    `sidecar benchmark: ${RUNS} runs each, Node ${process.version}, grpc-js ${(grpc as unknown as { version?: string }).version ?? ''}\n`,
+    `sidecar benchmark: ${RUNS} runs each, Node ${process.version}, ` +
+      `grpc-js ${(grpc as unknown as { version?: string }).version ?? ''}\n`,
   );
   // Interleave so that drift in machine load hits both sides alike.
   const spawnBare: number[] = [];

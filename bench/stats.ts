@@ -22,7 +22,8 @@ export function printTable(title: string, rows: Row[]): void {
   for (const r of rows) {
     const ratio = r.baseline > 0 ? (r.ours / r.baseline).toFixed(2) : '-';
     process.stdout.write(
-      `${`${r.what} (${r.unit})`.padEnd(44)}${fmt(r.baseline).padStart(10)}${fmt(r.ours).padStart(10)}${ratio.padStart(8)}  ${r.target ?? ''}\n`,
+      `${`${r.what} (${r.unit})`.padEnd(44)}${fmt(r.baseline).padStart(10)}${fmt(r.ours).padStart(10)}` +
+        `${ratio.padStart(8)}  ${r.target ?? ''}\n`,
     );
   }
 }

@@ -21,7 +21,10 @@ start_time=$SECONDS
 
 bin=$("$here/k8s-binaries.sh" cluster kubectl | tail -n1)
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
-  [[ -x "$bin/$b" ]] || { echo "hack/k8s-binaries.sh gave '$bin' without $b: run 'hack/k8s-binaries.sh cluster kubectl' and see why" >&2; exit 1; }
+  [[ -x "$bin/$b" ]] || {
+    echo "hack/k8s-binaries.sh gave '$bin' without $b: run 'hack/k8s-binaries.sh cluster kubectl' and see why" >&2
+    exit 1
+  }
 done
 kubectl_() { "$bin/kubectl" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
 

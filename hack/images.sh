@@ -29,7 +29,8 @@ inputs=$(cd "$repo" && {
   git ls-files -co --exclude-standard Dockerfile .dockerignore package.json package-lock.json tsconfig.json \
     tsconfig.build.json src examples bench test/harness test/helpers proto | sort | xargs sha256sum
 } | sha256sum | cut -c1-16)
-if [[ "$(bah inspect --format '{{index .ImageAnnotations "peapods.inputs"}}' "$IMAGE" 2>/dev/null)" == "$inputs" ]]; then
+if [[ "$(bah inspect --format '{{index .ImageAnnotations "peapods.inputs"}}' "$IMAGE" 2>/dev/null)" \
+  == "$inputs" ]]; then
   echo "$IMAGE is up to date" >&2
 else
   # --network host: the build stage's `npm ci` reaches the npm registry through the host.
@@ -50,7 +51,8 @@ if [[ "${1:-}" != --no-load ]]; then
   fi
   # The image in containerd carries the same inputs stamp (a file beside its store).
   loaded="$out/loaded-$(echo "$IMAGE" | tr '/:' '__')"
-  if [[ "$(cat "$loaded" 2>/dev/null)" == "$inputs" ]] && ctr_ images ls -q | grep -qxF -e "$IMAGE" -e "docker.io/$IMAGE"; then
+  if [[ "$(cat "$loaded" 2>/dev/null)" == "$inputs" ]] &&
+    ctr_ images ls -q | grep -qxF -e "$IMAGE" -e "docker.io/$IMAGE"; then
     echo "$IMAGE is already in the cluster's containerd" >&2
   else
     rm -f "$out/peapods.tar"

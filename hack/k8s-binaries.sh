@@ -138,7 +138,8 @@ reported_version() { # COMPONENT FILE: the version the binary says it is
   case "$1" in
     etcd) out=$("$2" --version) && [[ "$out" =~ etcd\ Version:\ ([^[:space:]]+) ]] && echo "v${BASH_REMATCH[1]}" ;;
     helm) "$2" version --template '{{.Version}}' ;;
-    kubectl) out=$("$2" version --client) && [[ "$out" =~ Client\ Version:\ ([^[:space:]]+) ]] && echo "${BASH_REMATCH[1]}" ;;
+    kubectl) out=$("$2" version --client) && [[ "$out" =~ Client\ Version:\ ([^[:space:]]+) ]] &&
+      echo "${BASH_REMATCH[1]}" ;;
     kubeadm) "$2" version -o short ;;
     *) out=$("$2" --version) && [[ "$out" =~ Kubernetes\ ([^[:space:]]+) ]] && echo "${BASH_REMATCH[1]}" ;;
   esac
@@ -151,7 +152,8 @@ reported_version() { # COMPONENT FILE: the version the binary says it is
 build_k8s() { # COMPONENT OUTPUT
   local c="$1" out="$2" dir upstream ldflags p
   dir="$scratch/$c-$K8S_VERSION"
-  upstream=$(cd "$scratch" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
+  upstream=$(cd "$scratch" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" |
+    sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
   [[ -f "$upstream" ]] || { echo "could not fetch k8s.io/kubernetes@$K8S_VERSION's go.mod" >&2; return 1; }
   mkdir -p "$dir"
   # Written afresh each time (it is cheap and deterministic), so a build interrupted while

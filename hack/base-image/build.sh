@@ -14,14 +14,21 @@ name="$1"
 node="$(readlink -f "$("$here/../node.sh")/node")"
 npm_dir=/usr/lib/node_modules/npm
 [[ -f "$npm_dir/bin/npm-cli.js" ]] || npm_dir="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"
-[[ -f "$npm_dir/bin/npm-cli.js" ]] || { echo "no npm found to put into the base image: install npm (the system one is fine)" >&2; exit 1; }
+[[ -f "$npm_dir/bin/npm-cli.js" ]] || {
+  echo "no npm found to put into the base image: install npm (the system one is fine)" >&2
+  exit 1
+}
 bah() { buildah --storage-driver vfs "$@"; }
 
 # The few coreutils a Dockerfile's RUN steps commonly use (the official image has them all).
 tools=(env rm mkdir cp mv ls cat chmod chown ln touch)
 tool_paths=(); for t in "${tools[@]}"; do tool_paths+=("$(readlink -f "$(command -v "$t")")"); done
 libs=$( { ldd "$node"; ldd /bin/dash; for t in "${tool_paths[@]}"; do ldd "$t"; done; } | grep -o '/[^ ]*' | sort -u)
-inputs=$( { cat "$node" "$0" /bin/dash "${tool_paths[@]}" | sha256sum; cat "$npm_dir/package.json"; echo "$libs"; } | sha256sum | cut -c1-16)
+inputs=$( {
+  cat "$node" "$0" /bin/dash "${tool_paths[@]}" | sha256sum
+  cat "$npm_dir/package.json"
+  echo "$libs"
+} | sha256sum | cut -c1-16)
 if [[ "$(bah inspect --format '{{index .ImageAnnotations "peapods.inputs"}}' "$name" 2>/dev/null)" == "$inputs" ]]; then
   echo "base image $name is up to date" >&2
   exit 0

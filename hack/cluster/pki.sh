@@ -19,8 +19,9 @@ cert() { # name subject [extensions]
     -out "$name.crt" -extfile <(printf 'basicConstraints=CA:FALSE\n%s\n' "$ext") 2>/dev/null
   rm -f "$name.csr"
 }
-cert apiserver "/CN=kube-apiserver" \
-  "subjectAltName=IP:$node_ip,IP:$svc_ip,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+sans="IP:$node_ip,IP:$svc_ip,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default"
+sans+=",DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+cert apiserver "/CN=kube-apiserver" "subjectAltName=$sans"
 cert admin "/O=system:masters/CN=peapods-admin" "extendedKeyUsage=clientAuth"
 cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
 cert controller-manager "/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"

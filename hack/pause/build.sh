@@ -29,15 +29,19 @@ blob() { # file mediatype -> prints a descriptor JSON and stores the blob
 }
 layer=$(blob "$work/layer.tar" application/vnd.oci.image.layer.v1.tar)
 diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
-printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/pause"],"User":"65535:65535"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created_by":"hack/pause/build.sh"}]}' \
-  "$diff_id" > "$work/config.json"
+config_json='{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/pause"],"User":"65535:65535"},'
+config_json+='"rootfs":{"type":"layers","diff_ids":["sha256:'"$diff_id"'"]},'
+config_json+='"history":[{"created_by":"hack/pause/build.sh"}]}'
+printf '%s' "$config_json" > "$work/config.json"
 config=$(blob "$work/config.json" application/vnd.oci.image.config.v1+json)
 printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":%s,"layers":[%s]}' \
   "$config" "$layer" > "$work/manifest.json"
 manifest=$(blob "$work/manifest.json" application/vnd.oci.image.manifest.v1+json)
+# The manifest's descriptor, its closing brace dropped to append the platform and the name.
+entry="${manifest%\}},\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"},"
+entry+="\"annotations\":{\"io.containerd.image.name\":\"$name\",\"org.opencontainers.image.ref.name\":\"${name##*:}\"}}"
 printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[%s]}' \
-  "${manifest%\}},\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"},\"annotations\":{\"io.containerd.image.name\":\"$name\",\"org.opencontainers.image.ref.name\":\"${name##*:}\"}}" \
-  > "$work/oci/index.json"
+  "$entry" > "$work/oci/index.json"
 echo '{"imageLayoutVersion":"1.0.0"}' > "$work/oci/oci-layout"
 mkdir -p "$(dirname "$out")"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$work/oci" -cf "$out.tmp" oci-layout index.json blobs

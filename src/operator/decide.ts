@@ -64,7 +64,9 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
     d.events.push({
       type: 'Warning',
       reason: OperatorReason.MalformedStatus,
-      message: `ignored status fields the operator does not understand (${garbled.join(', ')}); they are rewritten from what it observes`,
+      message:
+        `ignored status fields the operator does not understand (${garbled.join(', ')}); ` +
+        'they are rewritten from what it observes',
     });
   }
   const deleting = Boolean(pea.metadata.deletionTimestamp);
@@ -213,7 +215,9 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
     if (s.podName && s.phase !== 'Pending') {
       if (wantsCancel || s.cancelTime)
         return concluded(d, goneAfterCancel(s.podName, s, t.cancelSeconds), now, false);
-      const message = `pod ${s.podName} was deleted by someone else; how its runtime ended is unknown (the pod was gone before the operator saw it end)`;
+      const message =
+        `pod ${s.podName} was deleted by someone else; how its runtime ended is unknown ` +
+        '(the pod was gone before the operator saw it end)';
       return concluded(
         d,
         { phase: 'Failed', reason: EndReason.PodDeleted, message, byCancel: false },
@@ -362,7 +366,9 @@ function cancelling(pea: Pea, d: Decision, now: Date, t: Timeouts, podDeleting: 
   // Cancelling), as Cancel is: a pod found gone later is then told truly, whenever it is seen.
   if (s.reason !== Reason.CancelTimeout) {
     s.reason = Reason.CancelTimeout;
-    s.message = `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod is being deleted, so the kubelet sends SIGTERM and then SIGKILL`;
+    s.message =
+      `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; ` +
+      'its pod is being deleted, so the kubelet sends SIGTERM and then SIGKILL';
     d.requeueAfterMs = 1;
     return;
   }
@@ -376,7 +382,8 @@ function cancelling(pea: Pea, d: Decision, now: Date, t: Timeouts, podDeleting: 
     d,
     'Failed',
     Reason.CancelTimeout,
-    `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel, and its pod ${s.podName ?? ''} was still not gone ` +
+    `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel, ` +
+      `and its pod ${s.podName ?? ''} was still not gone ` +
       `${Math.round((now.getTime() - deadline) / 1000)}s after it was deleted (is its node down?)`,
     now,
   );
@@ -392,7 +399,8 @@ function concluded(d: Decision, end: RunEnd, now: Date, restarts: boolean): void
     end.reason === EndReason.Preempted ||
     end.reason === EndReason.PreStopHook;
   const never = outside
-    ? '; spec.restartPolicy is Never, so the Pea is not restarted: set it to Always, or delete and re-create the Pea to run it again'
+    ? '; spec.restartPolicy is Never, so the Pea is not restarted: set it to Always, ' +
+      'or delete and re-create the Pea to run it again'
     : '';
   finish(d, end.phase, end.reason, `${end.message}${never}`, now);
 }
@@ -491,9 +499,17 @@ function notReadyReason(pod: V1Pod): string {
   const name = pod.metadata?.name ?? '';
   if (sidecar && (sidecar.restartCount ?? 0) > 0 && !sidecar.ready) {
     const last = sidecar.lastState?.terminated;
-    return `pod ${name} is not ready: its runtime sidecar restarted (${sidecar.restartCount} restarts${last ? `, last exit ${last.exitCode} ${last.reason ?? ''}`.trimEnd() : ''}) and has not yet seen the runtime ready again; see kubectl logs ${name} -c ${SIDECAR_CONTAINER} --previous`;
+    return (
+      `pod ${name} is not ready: its runtime sidecar restarted (${sidecar.restartCount} restarts` +
+      `${last ? `, last exit ${last.exitCode} ${last.reason ?? ''}`.trimEnd() : ''}) ` +
+      'and has not yet seen the runtime ready again; ' +
+      `see kubectl logs ${name} -c ${SIDECAR_CONTAINER} --previous`
+    );
   }
-  return `pod ${name} is not ready: the runtime stopped passing its ready check; see kubectl logs ${name} -c ${RUNTIME_CONTAINER}`;
+  return (
+    `pod ${name} is not ready: the runtime stopped passing its ready check; ` +
+    `see kubectl logs ${name} -c ${RUNTIME_CONTAINER}`
+  );
 }
 
 function conditions(

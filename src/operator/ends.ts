@@ -124,7 +124,8 @@ function classify(
       'Failed',
       EndReason.PreStopHook,
       `the runtime was cancelled through its pod's preStop hook endpoint (the sidecar's /prestop) while neither ` +
-        `the Pea nor pod ${name} was being deleted, and ${exited}; the sidecar's log names the caller (kubectl logs ${name} -c ${SIDECAR_CONTAINER})`,
+        `the Pea nor pod ${name} was being deleted, and ${exited}; ` +
+        `the sidecar's log names the caller (kubectl logs ${name} -c ${SIDECAR_CONTAINER})`,
     );
   }
   if (exitCode === undefined) {
@@ -132,7 +133,8 @@ function classify(
     return end(
       'Failed',
       EndReason.Unknown,
-      `pod ${name} ended (${pod.status?.phase}${why ? `, ${why}` : ''}) without a state for its runtime container: how the runtime ended is unknown`,
+      `pod ${name} ended (${pod.status?.phase}${why ? `, ${why}` : ''}) ` +
+        'without a state for its runtime container: how the runtime ended is unknown',
     );
   }
   if (sidecar?.reason === Reason.TeardownFailed) return end('Failed', Reason.TeardownFailed, sidecar.message);
@@ -219,7 +221,9 @@ export function goneAfterCancel(
       phase: 'Failed',
       reason: Reason.CancelTimeout,
       byCancel: true,
-      message: `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; its pod ${podName} was deleted and is gone`,
+      message:
+        `the runtime did not stop within spec.timeouts.cancelSeconds (${cancelSeconds}s) after Cancel; ` +
+        `its pod ${podName} was deleted and is gone`,
     };
   }
   return {

@@ -71,7 +71,8 @@ export async function loadTokenKey(
     const key = readFileSync(file);
     if (key.length < 16)
       throw new Error(
-        `--token-key-file ${file} holds ${key.length} bytes; use at least 16 random bytes (e.g. head -c 32 /dev/urandom)`,
+        `--token-key-file ${file} holds ${key.length} bytes; ` +
+          'use at least 16 random bytes (e.g. head -c 32 /dev/urandom)',
       );
     return key;
   }
@@ -81,7 +82,8 @@ export async function loadTokenKey(
     } catch (err) {
       log.warn(
         { secret: `${secret.namespace}/${secret.name}`, err },
-        "cannot read or create the control-token key Secret; using a random key for this process only: check the operator's RBAC (get on that Secret, create secrets) and that its namespace exists",
+        'cannot read or create the control-token key Secret; using a random key for this process only: ' +
+          "check the operator's RBAC (get on that Secret, create secrets) and that its namespace exists",
       );
       return randomBytes(32);
     }

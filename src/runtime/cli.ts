@@ -152,7 +152,8 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--token-file <path>',
-        'the Pea\'s control token (a mounted Secret), required as "authorization: Bearer <token>" on Cancel, Status and Watch; read on every call, so a rotated Secret takes effect at once',
+        'the Pea\'s control token (a mounted Secret), required as "authorization: Bearer <token>" on ' +
+          'Cancel, Status and Watch; read on every call, so a rotated Secret takes effect at once',
       )
         .argParser(filePath)
         .env('PEA_TOKEN_FILE'),
@@ -260,7 +261,8 @@ export function buildProgram(): Command {
   program
     .command('started')
     .description(
-      'postStart hook of the sidecar container: exits 0 once the sidecar takes control calls, so the kubelet starts the runtime container only then.',
+      'postStart hook of the sidecar container: exits 0 once the sidecar takes control calls, ' +
+        'so the kubelet starts the runtime container only then.',
     )
     .addOption(
       new Option('--grpc-port <port>', "the sidecar's gRPC port")
@@ -287,7 +289,8 @@ export function buildProgram(): Command {
         if (Date.now() > deadline) {
           client.close();
           return program.error(
-            `error: the sidecar did not serve ${LIFECYCLE_SERVICE} on port ${o.grpcPort} within ${o.timeout}s; see its log (kubectl logs POD -c pea-runtime)`,
+            `error: the sidecar did not serve ${LIFECYCLE_SERVICE} on port ${o.grpcPort} within ${o.timeout}s; ` +
+              'see its log (kubectl logs POD -c pea-runtime)',
             { exitCode: 1 },
           );
         }

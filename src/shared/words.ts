@@ -42,7 +42,10 @@ export type Reason = (typeof Reason)[keyof typeof Reason];
  * from the sidecar, which cannot see who deleted its pod.
  */
 export const EndReason = {
-  /** Someone deleted the Pea's pod (kubectl delete pod, a garbage collector); its preStop hook cancelled the runtime. */
+  /**
+   * Someone deleted the Pea's pod (kubectl delete pod, a garbage collector); its preStop hook
+   * cancelled the runtime.
+   */
   PodDeleted: 'PodDeleted',
   /** The pod was evicted: the Eviction API (kubectl drain), node pressure, or a NoExecute taint. */
   Evicted: 'Evicted',

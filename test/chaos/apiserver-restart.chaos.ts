@@ -132,7 +132,9 @@ describe('kube-apiserver restarts and cut watch connections', () => {
         // Its runtime finishes by itself: Completed, so that deleting it later is immediate.
         await kubelet.terminated(pod, podIp(13, k), 0);
         report(
-          `  fault ${k + 1}: ${fault === 'restart' ? `kube-apiserver down for ${seconds(back - at)}` : 'connections cut'}; once it was over, a new Pea reconciled after ` +
+          `  fault ${k + 1}: ` +
+            `${fault === 'restart' ? `kube-apiserver down for ${seconds(back - at)}` : 'connections cut'}; ` +
+            `once it was over, a new Pea reconciled after ` +
             `${seconds(firstReconcile[k]!)}, a pod change acted on ${seconds(podWatchBack[k]!)} after it was made`,
         );
         await lifecyclesDone(Math.round(rng.between(15, 25)));
@@ -171,12 +173,16 @@ describe('kube-apiserver restarts and cut watch connections', () => {
     const finalizers = finalizersLeft(s.recorder);
     const restarts = FAULTS.filter((f) => f === 'restart').length;
     report(
-      `[chaos: API server faults] ${restarts} kube-apiserver restarts, ${FAULTS.length - restarts} cuts (${connectionsCut} operator connections reset); lifecycles ${results.length}, ` +
-        `duplicates ${duplicates.length}, lost transitions ${lost.length}, wrong end states ${wrongEnd.length}, finalizers left ${finalizers.length}, operator exits ${operator.child.exitCode === null ? 0 : 1}; ` +
-        `${s.recorder.gaps} watch relists, ${names.filter((n) => s.recorder.peas.get(n)?.relisted).length} Peas changed phase across one`,
+      `[chaos: API server faults] ${restarts} kube-apiserver restarts, ${FAULTS.length - restarts} cuts ` +
+        `(${connectionsCut} operator connections reset); lifecycles ${results.length}, ` +
+        `duplicates ${duplicates.length}, lost transitions ${lost.length}, wrong end states ${wrongEnd.length}, ` +
+        `finalizers left ${finalizers.length}, operator exits ${operator.child.exitCode === null ? 0 : 1}; ` +
+        `${s.recorder.gaps} watch relists, ` +
+        `${names.filter((n) => s.recorder.peas.get(n)?.relisted).length} Peas changed phase across one`,
     );
     report(
-      `[chaos: API server faults] first reconcile after a fault: p50 ${seconds(percentile(firstReconcile, 50))}, max ${seconds(Math.max(...firstReconcile))}; ` +
+      `[chaos: API server faults] first reconcile after a fault: p50 ${seconds(percentile(firstReconcile, 50))}, ` +
+        `max ${seconds(Math.max(...firstReconcile))}; ` +
         `pod change acted on: p50 ${seconds(percentile(podWatchBack, 50))}, max ${seconds(Math.max(...podWatchBack))}`,
     );
     for (const r of wrongEnd.slice(0, 10)) report(`  ${r.name} (${r.ending}): ${r.problem}`);

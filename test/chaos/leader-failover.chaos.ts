@@ -114,8 +114,10 @@ describe('leader election under fire', () => {
       const took = leads(standby) ? ledAt(standby) - killedAt : NaN;
       takeovers.push(took);
       report(
-        `  round ${round}: leader killed after ${cancelsSent(leader) - sentBefore} of ${batch.length} Cancels answered (${stoppedAtKill} sidecars had exited); ` +
-          `standby led after ${seconds(took)} (lease ${LEASE_SECONDS} s); all ${batch.length} ended ${seconds(Date.now() - killedAt)} after the kill`,
+        `  round ${round}: leader killed after ${cancelsSent(leader) - sentBefore} of ${batch.length} ` +
+          `Cancels answered (${stoppedAtKill} sidecars had exited); ` +
+          `standby led after ${seconds(took)} (lease ${LEASE_SECONDS} s); ` +
+          `all ${batch.length} ended ${seconds(Date.now() - killedAt)} after the kill`,
       );
       startReplica(); // the next round's standby
     }
@@ -151,11 +153,14 @@ describe('leader election under fire', () => {
     const finalizers = finalizersLeft(s.recorder);
     const valid = takeovers.filter(Number.isFinite);
     report(
-      `[chaos: leader failover] ${ROUNDS} leaders killed mid-cancel, ${results.length} Peas cancelled; takeover after the kill: p50 ${seconds(percentile(valid, 50))}, ` +
-        `max ${seconds(Math.max(...valid))} with --lease-duration-seconds ${LEASE_SECONDS} (renew every ${(LEASE_SECONDS / 5).toFixed(1)} s)`,
+      `[chaos: leader failover] ${ROUNDS} leaders killed mid-cancel, ${results.length} Peas cancelled; ` +
+        `takeover after the kill: p50 ${seconds(percentile(valid, 50))}, ` +
+        `max ${seconds(Math.max(...valid))} with --lease-duration-seconds ${LEASE_SECONDS} ` +
+        `(renew every ${(LEASE_SECONDS / 5).toFixed(1)} s)`,
     );
     report(
-      `[chaos: leader failover] duplicates ${duplicates.length}, lost transitions ${lost.length}, wrong end states ${wrongEnd.length}, finalizers left ${finalizers.length}`,
+      `[chaos: leader failover] duplicates ${duplicates.length}, lost transitions ${lost.length}, ` +
+        `wrong end states ${wrongEnd.length}, finalizers left ${finalizers.length}`,
     );
     for (const r of wrongEnd.slice(0, 10)) report(`  ${r.name} (${r.ending}): ${r.problem}`);
     for (const l of lost.slice(0, 10))

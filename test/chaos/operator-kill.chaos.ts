@@ -138,11 +138,14 @@ describe('the operator killed with SIGKILL at random moments', () => {
     const podCount = peas.reduce((n, p) => n + s.recorder.podsEver(p.name).length, 0);
 
     report(
-      `[chaos: operator SIGKILL] lifecycles ${results.length} (${peas.filter((p) => p.ending === 'cancel').length} by spec.cancel, ${peas.filter((p) => p.ending === 'delete').length} by delete), ` +
+      `[chaos: operator SIGKILL] lifecycles ${results.length} ` +
+        `(${peas.filter((p) => p.ending === 'cancel').length} by spec.cancel, ` +
+        `${peas.filter((p) => p.ending === 'delete').length} by delete), ` +
         `concurrency ${CONCURRENCY}, in ${(lifecyclesMs / 1000).toFixed(0)} s`,
     );
     report(
-      `[chaos: operator SIGKILL] kills ${killCount} (${(killCount / results.length).toFixed(2)} per lifecycle; ${earlyKills} in an operator's first second), ` +
+      `[chaos: operator SIGKILL] kills ${killCount} (${(killCount / results.length).toFixed(2)} per lifecycle; ` +
+        `${earlyKills} in an operator's first second), ` +
         `pods created ${podCount}, duplicates ${duplicates.length}, lost transitions ${lost.length}, ` +
         `wrong end states ${wrongEnd.length}, finalizers left ${finalizers.length}, watch gaps ${s.recorder.gaps}`,
     );

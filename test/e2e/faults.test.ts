@@ -17,7 +17,9 @@ async function killInPod(podName: string, match: string, from: 'runtime' | 'pea-
   const script = `const fs=require('fs');const want=${JSON.stringify(match)};
     for (const p of fs.readdirSync('/proc').filter((d)=>/^\\d+$/.test(d))) {
       let c=''; try { c=fs.readFileSync('/proc/'+p+'/cmdline','utf8').split('\\0').join(' '); } catch {}
-      if (c.includes(want) && Number(p)!==process.pid) { process.kill(Number(p),'SIGKILL'); console.log('killed '+p+': '+c); process.exit(0); }
+      if (c.includes(want) && Number(p)!==process.pid) {
+        process.kill(Number(p),'SIGKILL'); console.log('killed '+p+': '+c); process.exit(0);
+      }
     }
     console.error('no process matches '+want); process.exit(1);`;
   await kubectl(['exec', '-n', NAMESPACE, podName, '-c', from, '--', 'node', '-e', script]);

@@ -147,7 +147,8 @@ export async function runtimeEvents(pea: string): Promise<{ event: string; statu
     '--',
     'node',
     '-e',
-    `const f='/events/${pea}.jsonl';process.stdout.write(require('fs').existsSync(f)?require('fs').readFileSync(f,'utf8'):'')`,
+    `const f='/events/${pea}.jsonl';` +
+      `process.stdout.write(require('fs').existsSync(f)?require('fs').readFileSync(f,'utf8'):'')`,
   ]);
   return out
     .split('\n')

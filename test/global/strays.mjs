@@ -36,7 +36,8 @@ export function killStrays() {
   }
   if (killed.length) {
     process.stderr.write(
-      `\nstray processes left by the tests, killed so jest can exit (a test is missing its clean-up):\n  ${killed.join('\n  ')}\n`,
+      `\nstray processes left by the tests, killed so jest can exit (a test is missing its clean-up):\n` +
+        `  ${killed.join('\n  ')}\n`,
     );
   }
 }

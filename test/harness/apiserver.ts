@@ -164,7 +164,8 @@ export async function startApiServer(): Promise<ApiServer> {
     join(dir, 'tokens.csv'),
     [
       `${adminToken},admin,uid-admin,"system:masters"`,
-      `${operatorToken},${operatorUser},uid-operator,"system:serviceaccounts,system:serviceaccounts:${OPERATOR_NAMESPACE},system:authenticated"`,
+      `${operatorToken},${operatorUser},uid-operator,` +
+        `"system:serviceaccounts,system:serviceaccounts:${OPERATOR_NAMESPACE},system:authenticated"`,
     ].join('\n'),
   );
 

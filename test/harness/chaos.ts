@@ -734,12 +734,16 @@ export async function finish(
         stepMs,
       );
       if (!isCancelled(last))
-        result.problem = `ended ${last.status?.phase}/${last.status?.reason} (${last.status?.message}), not Succeeded/Cancelled`;
+        result.problem =
+          `ended ${last.status?.phase}/${last.status?.reason} (${last.status?.message}), ` +
+          'not Succeeded/Cancelled';
     } else {
       await rec.when(`${name} gone`, () => rec.peas.get(name)?.gone, stepMs);
       const last = rec.peas.get(name)?.last;
       if (!isCancelled(last))
-        result.problem = `gone, but its last status was ${last?.status?.phase}/${last?.status?.reason} (${last?.status?.message}), not Succeeded/Cancelled`;
+        result.problem =
+          `gone, but its last status was ${last?.status?.phase}/${last?.status?.reason} ` +
+          `(${last?.status?.message}), not Succeeded/Cancelled`;
     }
     if (result.problem === undefined && ended.code !== 0)
       result.problem = `the sidecar did not exit 0 after Cancel (exit ${ended.code})`;

@@ -69,7 +69,9 @@ describe('hostile input at volume', () => {
     for (const c of outcomes.flatMap((o) => o.codes))
       byCode.set(grpc.status[c], (byCode.get(grpc.status[c]) ?? 0) + 1);
     process.stdout.write(
-      `hostile inputs: ${calls} calls of ${new Set(outcomes.map((o) => o.input.kind)).size} kinds (seed ${SEED}), answered ${[...byCode].map(([k, n]) => `${k} ${n}`).join(', ')}; health probed ${healthDuring.length} times meanwhile\n`,
+      `hostile inputs: ${calls} calls of ${new Set(outcomes.map((o) => o.input.kind)).size} kinds (seed ${SEED}), ` +
+        `answered ${[...byCode].map(([k, n]) => `${k} ${n}`).join(', ')}; ` +
+        `health probed ${healthDuring.length} times meanwhile\n`,
     );
     expect(calls).toBeGreaterThanOrEqual(1000);
     const wrong = outcomes.flatMap((o) =>
@@ -77,7 +79,8 @@ describe('hostile input at volume', () => {
         .filter((c) => !o.input.allowed.includes(c))
         .map(
           (c) =>
-            `${o.input.kind}: ${grpc.status[c]} (want ${o.input.allowed.map((a) => grpc.status[a]).join('|')}) for ${o.input.detail}`,
+            `${o.input.kind}: ${grpc.status[c]} (want ${o.input.allowed.map((a) => grpc.status[a]).join('|')}) ` +
+            `for ${o.input.detail}`,
         ),
     );
     expect(wrong.slice(0, 20)).toEqual([]);

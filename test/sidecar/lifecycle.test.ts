@@ -45,7 +45,10 @@ describe('ready', () => {
   });
 
   it('follows an http check, and flips back to NOT_SERVING when the runtime stops answering', async () => {
-    const script = `const fs=require('fs');require('http').createServer((q,r)=>{r.statusCode=fs.existsSync(process.argv[1])?503:200;r.end()}).listen(+process.env.PEA_HEALTH_PORT,'127.0.0.1')`;
+    const script =
+      `const fs=require('fs');` +
+      `require('http').createServer((q,r)=>{r.statusCode=fs.existsSync(process.argv[1])?503:200;r.end()})` +
+      `.listen(+process.env.PEA_HEALTH_PORT,'127.0.0.1')`;
     sc = await startSidecar({
       flags: ['--ready', 'http://127.0.0.1:{health}/ready', '--ready-period', '0.05'],
       runtime: [process.execPath, '-e', script, '{dir}/sick'],

@@ -125,9 +125,9 @@ const TimeoutsSchema = Type.Object(
   {
     readySeconds: Type.Optional(
       int32(
-        'How long the runtime may take to become ready. Past it the pod is deleted and ' +
-          'the Pea fails: with reason ReadyTimeout when the runtime ran but never passed its ready check (raise it for ' +
-          'slow starts such as loading a large model), otherwise with the cause the pod was stuck on, such as ' +
+        'How long the runtime may take to become ready. Past it the pod is deleted and the Pea fails: with ' +
+          'reason ReadyTimeout when the runtime ran but never passed its ready check (raise it for slow ' +
+          'starts such as loading a large model), otherwise with the cause the pod was stuck on, such as ' +
           'Unschedulable or ImagePullBackOff. 0 waits forever.',
         { minimum: 0, default: DEFAULT_TIMEOUTS.readySeconds },
       ),
@@ -232,11 +232,11 @@ const PeaSpecSchema = Type.Object(
     restartPolicy: Type.Optional(
       stringEnum(
         RESTART_POLICIES,
-        'What follows when the runtime ends without a cancel ' +
-          '(by itself, successfully or not) or its pod is deleted by someone else. Never: the Pea ends and reports how. ' +
-          'Always: the operator starts a new pod, after a back-off of 10s doubling up to 5 minutes (back to 10s after a ' +
-          'run of 10 minutes), and counts status.restartCount. A cancel always wins over a restart. May change at any ' +
-          'time; a Pea that has ended stays ended.',
+        'What follows when the runtime ends without a cancel (by itself, successfully or not) or its pod ' +
+          'is deleted by someone else. Never: the Pea ends and reports how. Always: the operator starts a ' +
+          'new pod, after a back-off of 10s doubling up to 5 minutes (back to 10s after a run of 10 ' +
+          'minutes), and counts status.restartCount. A cancel always wins over a restart. May change at ' +
+          'any time; a Pea that has ended stays ended.',
         { default: 'Never' },
       ),
     ),
@@ -335,10 +335,10 @@ const PeaStatusSchema = Type.Object(
     reason: Type.Optional(
       Type.String({
         description:
-          'How the Pea ended: Completed, Cancelled, CancelTimeout, FailedToStart, RunForeverError, OOMKilled, ' +
-          'TeardownFailed, ReadyTimeout, PodDeleted, Evicted, Preempted, PreStopHook, Unknown or InvalidSpec; for a Pea ' +
-          "whose pod never started, the wait it was stuck on, in the scheduler's or kubelet's words (Unschedulable, " +
-          'ErrImagePull, ImagePullBackOff, InvalidImageName, …).',
+          'How the Pea ended: Completed, Cancelled, CancelTimeout, FailedToStart, RunForeverError, ' +
+          'OOMKilled, TeardownFailed, ReadyTimeout, PodDeleted, Evicted, Preempted, PreStopHook, Unknown ' +
+          "or InvalidSpec; for a Pea whose pod never started, the wait it was stuck on, in the scheduler's " +
+          "or kubelet's words (Unschedulable, ErrImagePull, ImagePullBackOff, InvalidImageName, …).",
       }),
     ),
     message: Type.Optional(
@@ -394,9 +394,9 @@ export const PeaSchema = Type.Object(
   },
   {
     description:
-      'A Pea runs one long-lived runtime (a model server, a worker, a gateway) in a pod, beside the Peapods ' +
-      'runtime sidecar: the pod is Ready while the runtime passes its ready check, and cancelling or deleting the Pea ' +
-      'stops the runtime and runs its teardown before the pod goes.',
+      'A Pea runs one long-lived runtime (a model server, a worker, a gateway) in a pod, beside the ' +
+      'Peapods runtime sidecar: the pod is Ready while the runtime passes its ready check, and cancelling ' +
+      'or deleting the Pea stops the runtime and runs its teardown before the pod goes.',
     'x-kubernetes-validations': [nameRule],
   },
 );

@@ -28,7 +28,8 @@ const HOW =
 export function controlAuth(tokenFile: string | undefined, log: Logger): ControlAuth {
   if (tokenFile === undefined) {
     log.warn(
-      'no --token-file: control calls (Cancel, Status, Watch) are unauthenticated; anyone who reaches the gRPC port can cancel the runtime',
+      'no --token-file: control calls (Cancel, Status, Watch) are unauthenticated; ' +
+        'anyone who reaches the gRPC port can cancel the runtime',
     );
     return { enabled: false, check: () => null };
   }
@@ -42,7 +43,8 @@ export function controlAuth(tokenFile: string | undefined, log: Logger): Control
   else if (/\s/.test(first))
     log.error(
       { tokenFile },
-      'the token has whitespace inside, which no "Bearer <token>" can carry: every control call will be refused; use base64 or hex',
+      'the token has whitespace inside, which no "Bearer <token>" can carry: ' +
+        'every control call will be refused; use base64 or hex',
     );
   return {
     enabled: true,
@@ -52,7 +54,9 @@ export function controlAuth(tokenFile: string | undefined, log: Logger): Control
         limited.error({ what, peer, tokenFile }, 'control call refused: token file unreadable or empty');
         return {
           code: grpc.status.UNAUTHENTICATED,
-          details: `${what}: the sidecar cannot read its control token right now; retry, and check the Pea's token Secret`,
+          details:
+            `${what}: the sidecar cannot read its control token right now; ` +
+            "retry, and check the Pea's token Secret",
         };
       }
       const problem = mismatch(authorization, expected);

@@ -141,6 +141,7 @@ export async function startGrpcServer(
 
 function portError(err: Error, port: number): Error {
   return new Error(
-    `cannot listen for gRPC on port ${port}: ${err.message} (is another process using it? choose another with --grpc-port)`,
+    `cannot listen for gRPC on port ${port}: ${err.message} ` +
+      '(is another process using it? choose another with --grpc-port)',
   );
 }

@@ -125,7 +125,8 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
     if (!this.runtime || this.state.exitTime !== undefined) return;
     this.opts.log.warn(
       { pid: this.runtime.pid, cancelTimeoutSeconds: this.opts.cancelTimeoutMs / 1000 },
-      'runtime still running after the cancel timeout: sending SIGKILL (raise --cancel-timeout if it needs longer to stop)',
+      'runtime still running after the cancel timeout: sending SIGKILL ' +
+        '(raise --cancel-timeout if it needs longer to stop)',
     );
     this.killedByUs = this.runtime.signal('SIGKILL');
   }

@@ -42,7 +42,9 @@ export function runTeardownCommand(argv: string[], budgetMs: number): Promise<Te
       else if (signal === 'SIGKILL')
         resolve({
           ok: false,
-          message: `teardown command ran out of its ${Math.round(budgetMs / 1000)}s budget and was killed: raise --teardown-timeout`,
+          message:
+            `teardown command ran out of its ${Math.round(budgetMs / 1000)}s budget and was killed: ` +
+            'raise --teardown-timeout',
         });
       else resolve({ ok: false, message: `teardown command exited with ${code ?? signal}` });
     });

@@ -287,7 +287,8 @@ describe('NetworkPolicy for Pea pods', () => {
         '--set',
         'networkPolicy.nodeCIDRs={10.0.0.0/16}',
         '--set-json',
-        'networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]',
+        'networkPolicy.metricsFrom=[{"namespaceSelector":' +
+          '{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]',
       ],
       { encoding: 'utf8' },
     );
@@ -332,7 +333,8 @@ describe('NetworkPolicy for the operator', () => {
           '--set',
           'networkPolicy.nodeCIDRs={10.0.0.0/16}',
           '--set-json',
-          'networkPolicy.metricsFrom=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]',
+          'networkPolicy.metricsFrom=[{"namespaceSelector":' +
+            '{"matchLabels":{"kubernetes.io/metadata.name":"monitoring"}}}]',
         ],
         { encoding: 'utf8' },
       ),

@@ -62,7 +62,9 @@ const IMPLIED: Array<{ source: RegExp; grant: Grant; why: string }> = [
   {
     source: /blockOwnerDeletion: true/,
     grant: [PEAS, 'peas/finalizers', 'update'],
-    why: "OwnerReferencesPermissionEnforcement: setting blockOwnerDeletion on a pod needs update on its owner's finalizers",
+    why:
+      'OwnerReferencesPermissionEnforcement: setting blockOwnerDeletion on a pod ' +
+      "needs update on its owner's finalizers",
   },
   {
     // The only server-side apply in src/operator is the Pea NetworkPolicy's.
