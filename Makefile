@@ -10,8 +10,8 @@ $(error hack/node.sh could not install Node 24 (its message is above); the proje
 endif
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps test-binaries build lint typecheck test chaos bench bench-local bench-e2e bench-burst
-.PHONY: sidecar generate clean
+.PHONY: help deps test-binaries install build lint typecheck test chaos bench bench-local bench-e2e
+.PHONY: bench-burst sidecar generate clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -24,8 +24,13 @@ deps: node_modules/.package-lock.json ## install Node 24 and the npm packages
 
 # Before jest, not inside it: on a cold machine these builds take minutes, which the first
 # test file's beforeAll would spend and time out on (seen: 243 s against a 120 s limit).
-test-binaries: ## build once (cached) what the tests start: etcd, kube-apiserver, kubectl, helm, kube-controller-manager
+test-binaries: ## build once (cached) what the tests start: Kubernetes parts, helm, promtool, grpcurl
 	hack/k8s-binaries.sh test helm kube-controller-manager >/dev/null
+	hack/go-tools.sh promtool grpcurl >/dev/null
+
+PREFIX ?= /usr/local
+install: build ## put the kubectl plugin on PATH: $(PREFIX)/bin/kubectl-pea (then: kubectl pea --help)
+	hack/install-plugin.sh "$(PREFIX)/bin"
 
 build: deps ## compile TypeScript to dist/
 	npm run --silent build

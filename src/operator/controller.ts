@@ -42,6 +42,7 @@ export class Controller {
   private readonly peas: ResilientInformer<Pea & k8s.KubernetesObject>;
   private readonly pods: ResilientInformer<k8s.V1Pod>;
   private readonly workers: Workers;
+  private readonly reconciler: Reconciler;
 
   constructor(private readonly o: ControllerOptions) {
     const custom = o.kc.makeApiClient(k8s.CustomObjectsApi);
@@ -94,19 +95,20 @@ export class Controller {
       },
       trim: trimPod,
     });
-    const reconciler = new Reconciler(
+    const reconciler = (this.reconciler = new Reconciler(
       { pea: (ns, name) => this.peas.get(ns, name), pod: (ns, name) => this.pods.get(ns, name) },
       new PeaWrites(o.kc, o.pod, o.tokenKey),
       new CancelClient(o.cancelRpcTimeoutMs),
       new EventRecorder(core),
       { grpcPort: o.pod.grpcPort, tokenKey: o.tokenKey, networkPolicies: o.networkPolicies, log: o.log },
-    );
+    ));
     this.workers = new Workers(this.queue, reconciler.reconcile, o.log);
   }
 
   /** Set by the caller when metrics are served. */
   set metrics(m: Metrics | undefined) {
     this.workers.metrics = m;
+    this.reconciler.metrics = m;
   }
 
   /** Both caches hold a full list. */

@@ -17,6 +17,7 @@ import {
 import { ConditionReason, EndReason, OperatorReason, Reason } from '../shared/words.js';
 import { goneAfterCancel, runEnd, type RunEnd } from './ends.js';
 import { podName, RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
+import { mergeTimeline, podTimeline, TIMELINE_KEYS } from './timeline.js';
 import { podWait, sameTrouble, timedOut, type PodWait } from './waits.js';
 
 /**
@@ -107,6 +108,7 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
     d.notReady,
     d.wait,
   );
+  if (pod && d.status.podName === pod.metadata?.name) addTimeline(old, d.status, pod);
   const wasReady = old.conditions?.find((c) => c.type === ConditionType.Ready)?.status === 'True';
   if (d.notReady && wasReady && d.status.phase === old.phase)
     d.events.push({ type: 'Warning', reason: ConditionReason.NotReady, message: d.notReady });
@@ -122,6 +124,18 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
     });
   }
   return d;
+}
+
+/**
+ * The steps of the run the pod shows, added to a status that is written anyway: a time costs
+ * no write of its own, and being the pod's own time it is as true written a moment later.
+ */
+function addTimeline(old: PeaStatus, s: PeaStatus, pod: V1Pod): void {
+  // JSON.stringify leaves out undefined: the two compare without their timelines.
+  if (JSON.stringify({ ...s, timeline: undefined }) === JSON.stringify({ ...old, timeline: undefined }))
+    return;
+  const merged = mergeTimeline(old.timeline, podTimeline(pod));
+  if (Object.keys(merged).length > 0) s.timeline = merged;
 }
 
 const PHASES: readonly string[] = PEA_PHASES;
@@ -160,6 +174,10 @@ export function readStatus(raw: unknown): { status: PeaStatus; garbled: string[]
     !Number.isFinite(last.backoffSeconds)
   )
     drop('lastTermination');
+  const tl = status.timeline as Record<string, unknown> | undefined;
+  const okTime = (k: string) => tl?.[k] === undefined || (typeof tl[k] === 'string' && validTime(tl[k]));
+  if (typeof tl !== 'object' || tl === null || Array.isArray(tl) || !TIMELINE_KEYS.every(okTime))
+    drop('timeline');
   return { status: status as PeaStatus, garbled };
 }
 
@@ -465,6 +483,7 @@ function restart(
     'finishTime',
     'exitCode',
     'reason',
+    'timeline',
   ] as const)
     delete s[k];
   const why = `${last.podName ? `pod ${last.podName} ended` : 'the run ended'} (${reason}: ${last.message})`;

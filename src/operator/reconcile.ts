@@ -5,9 +5,10 @@ import type { Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import { OperatorReason } from '../shared/words.js';
 import { grpcAddress, type CancelClient } from './cancel.js';
-import { decide, podRejected, type Action, type Decision } from './decide.js';
+import { decide, podRejected, readStatus, type Action, type Decision } from './decide.js';
 import { describe, TerminalError } from './errors.js';
 import type { EventRecorder } from './events.js';
+import type { Metrics } from './metrics.js';
 import { OncePerProcess } from './once.js';
 import { OwnWrites } from './own-writes.js';
 import { podName, tokenSecretName } from './pod.js';
@@ -50,6 +51,8 @@ export class Reconciler {
   private readonly ownWrites = new OwnWrites();
   /** The Cancel and the token Secret of each live Pea, sent once per process (once.ts). */
   private readonly once = new OncePerProcess();
+  /** Set by the caller when metrics are served: told of every status write that went through. */
+  metrics?: Pick<Metrics, 'transition'>;
 
   constructor(
     private readonly caches: Caches,
@@ -156,7 +159,10 @@ export class Reconciler {
   }
 
   private async writeStatus(key: string, pea: Pea, d: Decision): Promise<void> {
-    this.wrote(key, pea, await this.writes.patchStatus(pea, d.status));
+    const written = await this.writes.patchStatus(pea, d.status);
+    this.wrote(key, pea, written);
+    // Counted once the API server took it: a write lost to a conflict is decided (and counted) again.
+    if (written?.status) this.metrics?.transition(readStatus(pea.status).status, written.status);
   }
 
   /** Remembers a write over `pea` until the cache shows it (own-writes.ts). */
