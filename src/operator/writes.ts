@@ -109,13 +109,16 @@ export class PeaWrites {
 /**
  * A TerminalError saying so when the API server refused the Pea's pod, or the Secret created
  * with it, for the Pea's spec; undefined for a failure that may pass. 422: a field the API
- * server cannot take (a name too long for a label refuses both). 403 from PodSecurity
+ * server cannot take (a name too long for a label refuses both). 400: a body it cannot even
+ * decode (a field of the wrong type, from an older CRD or a hand edit: the pod is sent as
+ * plain JSON, so nothing coerces it on the way). 403 from PodSecurity
  * admission: the Pea asks for more than its namespace allows. Both are facts about the spec,
  * so the Pea fails and says why. Other 403s (RBAC, quota) may pass later and are retried.
  */
 export function refusedForSpec(pea: Pea, err: unknown): TerminalError | undefined {
   const code = statusCode(err);
-  if (code !== 422 && !(code === 403 && /violates PodSecurity/.test(apiMessage(err)))) return undefined;
+  const spec = code === 422 || code === 400 || (code === 403 && /violates PodSecurity/.test(apiMessage(err)));
+  if (!spec) return undefined;
   const message =
     `could not create pod ${podName(pea)}: ${apiMessage(err)}; ` +
     "fix the Pea's spec, then delete it and create it again";
