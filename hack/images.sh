@@ -42,6 +42,10 @@ else
     exit 1
   }
   echo "built $IMAGE in $((SECONDS - start))s" >&2
+  # vfs stores every layer as a full copy, so each build leaves ~5 GB of untagged images
+  # behind (the previous build's chain; seen: 149 images, 45 GB, the disk 92% full). They go;
+  # this build's chain stays as the next build's layer cache.
+  bah rmi --prune >/dev/null 2>&1 || true
 fi
 
 if [[ "${1:-}" != --no-load ]]; then

@@ -8,7 +8,7 @@
 #   registry.k8s.io/coredns/coredns     coredns from the proxy (v1.14.7: the proxy has no v1.12)
 #   registry.k8s.io/pause               hack/pause/pause.c, the project's own
 #   peapods.local/kube-router           the CNI (hack/kind/node/kind/manifests/default-cni.yaml)
-# kubeadm is told the etcd and coredns tags (hack/kind/kubeadm-patches.yaml), so the names say
+# kubeadm is told the etcd and coredns tags (hack/kind/offline-patches.yaml), so the names say
 # what the images hold.
 #
 #   hack/kind/images.sh     prints the directory of the tars; each is rebuilt only when its

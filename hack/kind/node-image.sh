@@ -26,10 +26,12 @@ k8s=$("$repo/hack/k8s-binaries.sh" kind)
 tools=$("$here/tools.sh")
 images=$("$here/images.sh")
 
-# The tag: every input's bytes (binaries, image tars, node files, this script, the packages).
+# The tag: every input's bytes (binaries, image tars, node files, this script, the packages),
+# and nothing of where the clone is or how the script was called (`sha256sum FILE` would print
+# its path too: each clone, and make's relative call, got a tag of its own and a new build).
 inputs_sum=$(
   {
-    sha256sum "$0"
+    sha256sum <"$0"
     echo "$PACKAGES $DEBIAN_SUITE $K8S_VERSION"
     cat "$k8s/kubeadm" "$k8s/kubelet" "$k8s/kubectl" "$tools/crictl" | sha256sum
     cat "$images"/*.stamp "$images"/pause.tar | sha256sum

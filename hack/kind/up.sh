@@ -30,7 +30,14 @@ if [[ "$KIND_PROVIDER" == podman ]]; then
 fi
 
 kubectl="$("$repo/hack/k8s-binaries.sh" kubectl)/kubectl"
-if "$kind" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
+# `kind get clusters` asks the provider, and podman under load sometimes fails to answer: read
+# as "no cluster", that made kind create one beside the running one ("node(s) already exist").
+for try in 1 2 3 4 5; do
+  clusters=$("$kind" get clusters 2>/dev/null) && break
+  ((try < 5)) || { echo "kind get clusters failed 5 times: is $KIND_PROVIDER working?" >&2; exit 1; }
+  sleep 3
+done
+if grep -qx "$KIND_CLUSTER" <<<"$clusters"; then
   echo "kind cluster $KIND_CLUSTER is up ($KIND_PROVIDER)" >&2
   "$kind" get kubeconfig --name "$KIND_CLUSTER" >"$KIND_KUBECONFIG"
 else

@@ -138,9 +138,11 @@ export interface KindDeclaration {
   printerColumns: Json[];
   /** The whole object: apiVersion, kind, metadata, spec and status; its options carry rules on the whole object. */
   schema: TSchema;
+  /** A /scale subresource (kubectl scale, HorizontalPodAutoscaler): where replicas and the pod selector live. */
+  scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath: string };
 }
 
-/** The CustomResourceDefinition of a namespaced kind with a status subresource, from its declaration. */
+/** The CustomResourceDefinition of a namespaced kind with a status subresource (and /scale), from its declaration. */
 export function customResourceDefinition(d: KindDeclaration): Json {
   const { group, version, kind, plural, singular, shortNames, categories } = d;
   return {
@@ -156,7 +158,7 @@ export function customResourceDefinition(d: KindDeclaration): Json {
           name: version,
           served: true,
           storage: true,
-          subresources: { status: {} },
+          subresources: d.scale ? { status: {}, scale: d.scale } : { status: {} },
           additionalPrinterColumns: d.printerColumns,
           schema: { openAPIV3Schema: rootSchema(d.schema) },
         },

@@ -6,9 +6,10 @@ import { GROUP, PLURAL, VERSION, type Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import { CancelClient } from './cancel.js';
 import { EventRecorder } from './events.js';
+import { JsonCoreApi } from './json-api.js';
 import { resilientInformer, type ResilientInformer } from './informer.js';
 import type { Metrics } from './metrics.js';
-import { LABEL_MANAGED, LABEL_PEA, MANAGER, trimPod, type PodOptions } from './pod.js';
+import { LABEL_MANAGED, LABEL_PEA, MANAGER, trimPea, trimPod, type PodOptions } from './pod.js';
 import { WorkQueue } from './queue.js';
 import { Reconciler } from './reconcile.js';
 import { Workers } from './workers.js';
@@ -30,6 +31,8 @@ export interface ControllerOptions {
   /** Puts the Pea NetworkPolicy into a namespace before its first pod (network-policy.ts). */
   networkPolicies?: { ensure(namespace: string): Promise<void> };
   log: Logger;
+  /** Also told of every Pea and pod change (the PeaSet controller shares these caches). */
+  alsoOnChange?: { pea(pea: Pea): void; pod(pod: k8s.V1Pod): void };
 }
 
 /** The Pea controller: start() once, stop() on shutdown. */
@@ -43,7 +46,7 @@ export class Controller {
 
   constructor(private readonly o: ControllerOptions) {
     const custom = o.kc.makeApiClient(k8s.CustomObjectsApi);
-    const core = o.kc.makeApiClient(k8s.CoreV1Api);
+    const core = new JsonCoreApi(o.kc);
     const ns = o.namespace;
     this.peas = resilientInformer<Pea & k8s.KubernetesObject>({
       name: 'peas',
@@ -68,8 +71,11 @@ export class Controller {
               plural: PLURAL,
               ...page,
             })) as Promise<PeaList>,
-      onChange: (pea) => this.enqueue(pea.metadata?.namespace, pea.metadata?.name),
-      trim: (pea) => void delete pea.metadata?.managedFields,
+      onChange: (pea) => {
+        this.enqueue(pea.metadata?.namespace, pea.metadata?.name);
+        o.alsoOnChange?.pea(pea);
+      },
+      trim: trimPea,
     });
     const selector = `${LABEL_MANAGED}=${MANAGER}`;
     this.pods = resilientInformer<k8s.V1Pod>({
@@ -83,7 +89,10 @@ export class Controller {
         ns
           ? core.listNamespacedPod({ namespace: ns, labelSelector: selector, ...page })
           : core.listPodForAllNamespaces({ labelSelector: selector, ...page }),
-      onChange: (pod) => this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[LABEL_PEA]),
+      onChange: (pod) => {
+        this.enqueue(pod.metadata?.namespace, pod.metadata?.labels?.[LABEL_PEA]);
+        o.alsoOnChange?.pod(pod);
+      },
       trim: trimPod,
     });
     const reconciler = (this.reconciler = new Reconciler(
@@ -110,6 +119,11 @@ export class Controller {
   /** Every Pea in the cache. */
   get peaList(): readonly Pea[] {
     return this.peas.list();
+  }
+
+  /** The Pea and pod caches, for the PeaSet controller to read. */
+  get caches(): { pea: ResilientInformer<Pea & k8s.KubernetesObject>; pod: ResilientInformer<k8s.V1Pod> } {
+    return { pea: this.peas, pod: this.pods };
   }
 
   private enqueue(namespace: string | undefined, name: string | undefined): void {

@@ -8,10 +8,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import * as k8s from '@kubernetes/client-node';
 import { PooledKubeConfig } from '../shared/kubeconfig.js';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { CancelClient } from './cancel.js';
 import { Controller } from './controller.js';
+import { EventRecorder } from './events.js';
 import { LeaderElector } from './leader.js';
 import { createMetrics, startingOverdue, type Metrics } from './metrics.js';
 import { loadPolicyTemplate, NetworkPolicies } from './network-policy.js';
+import { PeaSetController } from './peaset/controller.js';
 import { DEFAULT_POD_OPTIONS } from './pod.js';
 import { loadTokenKey } from './token.js';
 
@@ -197,18 +200,30 @@ async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
   // Read before anything starts, so a bad file stops the operator with its reason.
   const policyTemplate =
     f.networkPolicyFile === undefined ? undefined : loadPolicyTemplate(f.networkPolicyFile);
-  const c = new Controller({
+  const tokenKey = await loadTokenKey(
+    f.tokenKeyFile,
+    { core: kc.makeApiClient(k8s.CoreV1Api), namespace: f.leaderElectionNamespace, name: f.tokenKeySecret },
+    log,
+  );
+  const cancelRpcTimeoutMs = 2000;
+  const sets = new PeaSetController({
     kc,
     namespace: f.namespace,
     maxConcurrentReconciles: f.maxConcurrentReconciles,
     resyncMs: f.resyncSeconds * 1000,
-    cancelRpcTimeoutMs: 2000,
+    events: new EventRecorder(kc.makeApiClient(k8s.CoreV1Api)),
+    cancel: { client: new CancelClient(cancelRpcTimeoutMs), tokenKey, grpcPort: f.sidecarGrpcPort },
     log,
-    tokenKey: await loadTokenKey(
-      f.tokenKeyFile,
-      { core: kc.makeApiClient(k8s.CoreV1Api), namespace: f.leaderElectionNamespace, name: f.tokenKeySecret },
-      log,
-    ),
+  });
+  const c = new Controller({
+    kc,
+    alsoOnChange: sets.onChange,
+    namespace: f.namespace,
+    maxConcurrentReconciles: f.maxConcurrentReconciles,
+    resyncMs: f.resyncSeconds * 1000,
+    cancelRpcTimeoutMs,
+    log,
+    tokenKey,
     pod: {
       sidecarImage: f.sidecarImage,
       grpcPort: f.sidecarGrpcPort,
@@ -267,7 +282,7 @@ async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ why }, 'shutting down: finishing in-flight reconciles');
-    await c.stop();
+    await Promise.all([c.stop(), sets.stop()]);
     await elector?.release();
     for (const s of servers) s.close();
     log.info('stopped');
@@ -282,9 +297,10 @@ async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
   if (stopping) return;
   log.info(
     { namespace: f.namespace || '(all)', maxConcurrentReconciles: f.maxConcurrentReconciles },
-    'starting the Pea controller',
+    'starting the Pea and PeaSet controllers',
   );
   c.start();
+  sets.start(c, metrics);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

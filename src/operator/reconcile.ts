@@ -78,7 +78,14 @@ export class Reconciler {
     const log = this.o.log.child({ pea: key });
     let pod = this.ownWrites.pod(key, pea, this.ownedPod(pea));
     let d = decide(pea, pod, new Date());
-    if (wants(d, 'addFinalizer') || wants(d, 'createPod')) {
+    if (wants(d, 'removeFinalizer')) {
+      // First: the writes below then carry the resourceVersion it returned.
+      const patched = await this.writes.removeLegacyFinalizer(pea);
+      this.wrote(key, pea, patched);
+      if (!patched) return undefined;
+      pea = patched;
+    }
+    if (wants(d, 'createPod')) {
       const started = await this.startPea(key, pea, d, log);
       if (!started) return undefined;
       ({ pea, pod } = started);
@@ -101,25 +108,19 @@ export class Reconciler {
     if (wants(d, 'cancelRpc')) await this.once.run('cancel', key, uid, () => this.cancel(pea, log));
     if (d.status.phase === 'Succeeded' || d.status.phase === 'Failed') this.once.forget(key);
     for (const ev of d.events) this.events.record(pea, ev, log);
-    if (wants(d, 'removeFinalizer')) await this.writes.setFinalizer(pea, false);
     return d.requeueAfterMs;
   };
 
   /**
-   * Adds the finalizer and creates the pod, in one round trip as they do not depend on each
-   * other (should the Pea be deleted between them, its pod still goes through preStop
-   * teardown). Resolves the Pea and pod as the API server returned them, or undefined when
-   * the pod was refused and the Pea failed.
+   * Creates the pod (no finalizer: a deleted Pea's pod is deleted by the garbage collector
+   * and its preStop hook cancels the runtime). Resolves the Pea and pod as the API server
+   * returned them, or undefined when the pod was refused and the Pea failed.
    */
   private async startPea(key: string, pea: Pea, d: Decision, log: Logger): Promise<Started | undefined> {
     try {
-      const [patched, created] = await Promise.all([
-        wants(d, 'addFinalizer') ? this.writes.setFinalizer(pea, true) : undefined,
-        wants(d, 'createPod') ? this.createPod(key, pea, d, log) : undefined,
-      ]);
-      this.wrote(key, pea, patched);
+      const created = await this.createPod(key, pea, d, log);
       if (created) this.ownWrites.created(key, created);
-      return { pea: patched ?? pea, pod: created ?? this.ownedPod(pea) };
+      return { pea, pod: created ?? this.ownedPod(pea) };
     } catch (err) {
       if (!(err instanceof TerminalError)) throw err;
       const r = podRejected(pea, err.message, new Date());

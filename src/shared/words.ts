@@ -110,3 +110,22 @@ export const OperatorReason = {
   /** The operator could not reach the sidecar to Cancel; it retries. */
   CancelUnreachable: 'CancelUnreachable',
 } as const;
+
+// The words of a PeaSet: its conditions' reasons and its Events (src/operator/peaset).
+/** Reasons on a PeaSet's conditions and Events. */
+export const PeaSetReason = {
+  /** Available: at least replicas − maxUnavailable members are available (Deployment's word). */
+  MinimumReplicasAvailable: 'MinimumReplicasAvailable',
+  /** Available is False: fewer members are available than replicas − maxUnavailable. */
+  MinimumReplicasUnavailable: 'MinimumReplicasUnavailable',
+  /** Progressing: members are being created, drained or updated. */
+  Progressing: 'Progressing',
+  /** Progressing: every member is updated and available, and there are no more than replicas. */
+  RolloutComplete: 'RolloutComplete',
+  /** Progressing is False: nothing moved for progressDeadlineSeconds (Deployment's word). */
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  /** A member started to drain: it leaves the Service before it is cancelled. */
+  Draining: 'Draining',
+  /** A draining member was still listed by an EndpointSlice when the wait ran out; stopped anyway. */
+  DrainTimeout: 'DrainTimeout',
+} as const;

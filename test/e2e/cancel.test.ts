@@ -5,6 +5,7 @@
 import { describe, expect, test, beforeAll } from '@jest/globals';
 import {
   apply,
+  expectCleanCancel,
   kubectl,
   NAMESPACE,
   pea,
@@ -18,20 +19,6 @@ import {
 
 const MINUTE = 60_000;
 const SIDECAR_HEALTH = ['--report-health', '50051'];
-
-/** The trace of a runtime that was cancelled cleanly: drained first, then cancel, teardown once. */
-async function expectCleanCancel(name: string): Promise<void> {
-  const events = await waitFor(
-    `pea/${name}'s teardown in its trace`,
-    async () => {
-      const e = await runtimeEvents(name);
-      return e.some((x) => x.event === 'teardown') ? e : undefined;
-    },
-    MINUTE,
-  );
-  expect(events.map((e) => e.event)).toEqual(['init', 'ready', 'cancel-saw-health', 'cancel', 'teardown']);
-  expect(events.find((e) => e.event === 'cancel-saw-health')?.status).toBe('NOT_SERVING');
-}
 
 describe('cancelling a running Pea', () => {
   beforeAll(async () => {
@@ -106,7 +93,7 @@ describe('cancelling a running Pea', () => {
     await waitForGone('pod', podName, MINUTE);
   });
 
-  test('kubectl delete pod (no cancel from the operator): the preStop hook drains and tears down in the same order', async () => {
+  test('kubectl delete pod (no operator cancel): the preStop hook drains and tears down in order', async () => {
     const podName = (await peaStatus('by-pod-delete'))?.podName as string;
     await kubectl(['delete', '-n', NAMESPACE, 'pod', podName, '--wait=true', '--timeout=60s']);
     await expectCleanCancel('by-pod-delete');
@@ -117,7 +104,7 @@ describe('cancelling a running Pea', () => {
     expect(await podsOf('by-pod-delete')).toHaveLength(0);
   });
 
-  test('a runtime that ignores SIGTERM is killed, and the Pea says CancelTimeout within cancelSeconds + grace + a few seconds', async () => {
+  test('a runtime ignoring SIGTERM is killed: CancelTimeout within cancelSeconds + grace + a few s', async () => {
     await kubectl([
       'patch',
       '-n',

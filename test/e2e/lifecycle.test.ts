@@ -3,9 +3,11 @@
 // pod's readiness into the Pea's. Peas are applied together and checked one by one, so the
 // file takes about as long as its slowest Pea.
 import { describe, expect, test, beforeAll } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import {
   apply,
   condition,
+  IMAGE,
   kubectl,
   NAMESPACE,
   pea,
@@ -21,7 +23,13 @@ const MINUTE = 60_000;
 
 describe('a Pea from kubectl apply to its end', () => {
   beforeAll(async () => {
-    await kubectl(['apply', '-n', NAMESPACE, '-f', 'deploy/samples/sleeper.yaml']);
+    // The README's sample as it stands, on the image under test (PEAPODS_IMAGE may name another).
+    const sample = readFileSync('deploy/samples/sleeper.yaml', 'utf8');
+    expect(sample).toContain('image: peapods/peapods:dev');
+    await kubectl(
+      ['apply', '-n', NAMESPACE, '-f', '-'],
+      sample.replace('image: peapods/peapods:dev', `image: ${IMAGE}`),
+    );
     await apply(pea('slow', { example: 'slow-start', args: ['--ready-after', '8'] }));
     await apply(pea('never-ready', { args: ['--never-ready'], timeouts: { readySeconds: 15 } }));
     await apply(pea('crash-before', { args: ['--crash-before-ready'] }));

@@ -20,19 +20,19 @@ async function schedulableNodes(): Promise<string[]> {
   return nodes.items.filter(open).map((n) => n.metadata.name);
 }
 
+/** The operator's running pod (not one still terminating from an earlier test's restart). */
 async function operatorPod(): Promise<{ name: string; node: string }> {
-  const out = await kubectl([
-    'get',
-    'pods',
-    '-n',
-    OPERATOR_NAMESPACE,
-    '-l',
-    selector,
-    '-o',
-    'jsonpath={.items[0].metadata.name} {.items[0].spec.nodeName}',
-  ]);
-  const [name, node] = out.trim().split(' ') as [string, string];
-  return { name, node };
+  type Pod = {
+    metadata: { name: string; deletionTimestamp?: string };
+    spec: { nodeName: string };
+    status: { phase: string };
+  };
+  const out = await kubectl(['get', 'pods', '-n', OPERATOR_NAMESPACE, '-l', selector, '-o', 'json']);
+  const pods = (JSON.parse(out) as { items: Pod[] }).items;
+  const live = pods.filter((p) => p.status.phase === 'Running' && !p.metadata.deletionTimestamp);
+  expect(live).toHaveLength(1);
+  const [pod] = live as [Pod];
+  return { name: pod.metadata.name, node: pod.spec.nodeName };
 }
 
 describe('across nodes', () => {

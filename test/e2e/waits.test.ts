@@ -109,8 +109,10 @@ describe('a Pea whose pod cannot start says why, and fails with the true cause',
   test("more CPU than any node has: the scheduler's words while Starting, then Unschedulable", async () => {
     const waiting = (await waits.crowded) as PeaStatus;
     const message = condition(waiting, 'Ready')?.message;
+    // The scheduler counts every node: one on the local cluster, three on kind.
+    const nodes = (await kubectl(['get', 'nodes', '-o', 'name'])).trim().split('\n').length;
     expect(message).toContain(
-      'the scheduler cannot place pod crowded-pea on a node (0/1 nodes are available',
+      `the scheduler cannot place pod crowded-pea on a node (0/${nodes} nodes are available`,
     );
     expect(message).toContain('Insufficient cpu');
     expect(message).toContain('lower the requests in spec.resources');

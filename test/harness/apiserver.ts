@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { CRD_FILE } from '../../src/api/v1alpha1/crd.js';
+import { CRD_FILE, PEASET_CRD_FILE } from '../../src/api/v1alpha1/crd.js';
 import { PooledKubeConfig } from '../../src/shared/kubeconfig.js';
 import { ROOT, freePort } from '../helpers/processes.js';
 
@@ -27,6 +27,8 @@ export interface ApiServer {
   operator: k8s.KubeConfig;
   /** A kubeconfig file for the operator's identity, for running it as a process. */
   operatorKubeconfigFile: string;
+  /** A kubeconfig file for the admin, for kubectl and kube-controller-manager. */
+  adminKubeconfigFile: string;
   /**
    * Stops kube-apiserver and starts it again on the same port and etcd, as an upgrade or a
    * crash would: every open watch breaks and requests are refused until it is back.
@@ -225,7 +227,9 @@ export async function startApiServer(): Promise<ApiServer> {
     const operator = kubeConfig(url, operatorUser, operatorToken);
     const operatorKubeconfigFile = join(dir, 'operator.kubeconfig');
     writeFileSync(operatorKubeconfigFile, operator.exportConfig());
-    return { url, admin, operator, operatorKubeconfigFile, restart, stop };
+    const adminKubeconfigFile = join(dir, 'admin.kubeconfig');
+    writeFileSync(adminKubeconfigFile, admin.exportConfig());
+    return { url, admin, operator, operatorKubeconfigFile, adminKubeconfigFile, restart, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -233,16 +237,20 @@ export async function startApiServer(): Promise<ApiServer> {
 }
 
 async function installCrd(admin: k8s.KubeConfig): Promise<void> {
+  await Promise.all([CRD_FILE, PEASET_CRD_FILE].map((file) => installOneCrd(admin, file)));
+}
+
+async function installOneCrd(admin: k8s.KubeConfig, file: string): Promise<void> {
   // Sent as is, like `kubectl apply`: client-node's typed models would drop keys whose wire
   // names differ from their property names (x-kubernetes-validations, default).
-  const crd = parseYaml(readFileSync(join(ROOT, CRD_FILE), 'utf8')) as k8s.V1CustomResourceDefinition;
+  const crd = parseYaml(readFileSync(join(ROOT, file), 'utf8')) as k8s.V1CustomResourceDefinition;
   await postRaw(admin, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
   const api = admin.makeApiClient(k8s.ApiextensionsV1Api);
   const deadline = Date.now() + 30000;
   for (;;) {
     const got = await api.readCustomResourceDefinition({ name: crd.metadata!.name! });
     if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
-    if (Date.now() > deadline) throw new Error('the Pea CRD was not Established within 30s');
+    if (Date.now() > deadline) throw new Error(`the CRD in ${file} was not Established within 30s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -73,7 +73,7 @@ const finished = (name: string): Promise<Pea> =>
   s.cluster.peaUntil(name, 'the end', (p) => ['Succeeded', 'Failed'].includes(p.status?.phase ?? ''));
 
 describe('how a Pea ended, told from its pod', () => {
-  it("a runtime that exited waits for its sidecar's teardown before the Pea ends; the sidecar's verdict names a preStop call nobody asked for", async () => {
+  it("an exited runtime's Pea ends after its teardown; the verdict names an unasked preStop call", async () => {
     const pod = await readyPea('hooked');
     await writeStatus(pod, ended({ exitCode: 0 }));
     // The runtime exited, the sidecar still tears down: no end yet.

@@ -132,7 +132,7 @@ async function send(c: Case): Promise<{ code: number; message: string }> {
 }
 
 describe(`${COUNT} generated Peas against the API server and the operator (seed ${SEED})`, () => {
-  it('refuses every invalid one naming the field, and reconciles or reports every accepted one; the operator never exits', async () => {
+  it('refuses each invalid one naming the field, reconciles or reports each accepted; never exits', async () => {
     const all = cases();
     const results: Array<Case & { code: number; message: string }> = [];
     let next = 0;

@@ -103,7 +103,7 @@ describe('Pea validation in the API server', () => {
     }
   });
 
-  it('updates and deletes a longer-named Pea made before the rule (a CRD upgrade): it runs on create only', async () => {
+  it('updates and deletes a longer-named Pea made before the rule (CRD upgrade): create only', async () => {
     const ext = s.api.admin.makeApiClient(k8s.ApiextensionsV1Api);
     const JSON_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
     const path = '/spec/versions/0/schema/openAPIV3Schema/x-kubernetes-validations';

@@ -56,8 +56,11 @@ describe('charts/peapods', () => {
     );
   });
 
-  it('ships the CRD that src/api generates', () => {
+  it('ships the CRDs that src/api generates', () => {
     expect(read('charts/peapods/crds/peas.peapods.io.yaml')).toBe(read('deploy/crd/peas.peapods.io.yaml'));
+    expect(read('charts/peapods/crds/peasets.peapods.io.yaml')).toBe(
+      read('deploy/crd/peasets.peapods.io.yaml'),
+    );
   });
 
   it('grants no wildcard', () => {

@@ -4,6 +4,7 @@
 // (schema.ts builds the CRD, `make generate` writes it to deploy/crd), and the phase list
 // the operator checks a status against. Descriptions are for users: Kubernetes words only.
 import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULT_TIMEOUTS } from './defaults.js';
 import type {
   V1Affinity,
   V1ContainerPort,
@@ -50,11 +51,8 @@ export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
 const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
-/**
- * The timeouts of a Pea that sets none, as Timeouts; also the CRD's defaults, so `kubectl get -o yaml` shows them.
- * Not annotated `: Timeouts`: that type derives from the schema that reads these values.
- */
-export const DEFAULT_TIMEOUTS = { readySeconds: 300, cancelSeconds: 10, teardownSeconds: 30 };
+/** The timeouts of a Pea that sets none (defaults.ts: the sidecar reads them without the schemas). */
+export { DEFAULT_TIMEOUTS };
 
 /** Fields a running pod cannot take changes of: refused by the API server instead of ignored. */
 const immutable = (field: string): CelRule[] => [
@@ -180,7 +178,8 @@ const PeaPodTemplateSchema = Type.Object(
 /** spec.pod: what the Pea's user sets on the pod the operator builds. */
 export type PeaPodTemplate = Static<typeof PeaPodTemplateSchema>;
 
-const PeaSpecSchema = Type.Object(
+/** The Pea's spec as declared; PeaSet templates reuse it (peaset.ts). */
+export const PeaSpecSchema = Type.Object(
   {
     image: Type.String({
       description: 'Image of the runtime container.',
@@ -247,7 +246,8 @@ const PeaSpecSchema = Type.Object(
 /** spec: what to run and how its lifecycle is driven. */
 export type PeaSpec = Static<typeof PeaSpecSchema>;
 
-const ConditionSchema = Type.Object({
+/** One condition, as metav1.Condition; PeaSet conditions reuse its fields. */
+export const ConditionSchema = Type.Object({
   type: Type.String({ description: `Condition type: ${either(Object.values(ConditionType))}.` }),
   status: stringEnum(CONDITION_STATUSES, `${either(CONDITION_STATUSES)}.`),
   reason: Type.String({ description: 'Machine-readable reason in CamelCase.' }),

@@ -1,7 +1,7 @@
 // The sidecar's gRPC port: grpc.health.v1 for the kubelet and peapods.v1.Lifecycle for
 // the operator. Health "" mirrors the runtime's readiness; the Lifecycle service's own
-// health entry says whether control calls are taken (the sidecar's postStart hook,
-// `pea-runtime started`, waits for it).
+// health entry says whether control calls are taken (for clients that want to know; the
+// pod's postStart gate waits on the sidecar's --started-file instead, without a gRPC client).
 // grpc.health.v1 and server reflection are open to everyone (the kubelet's probe has no
 // token; reflection only describes); every peapods.v1.Lifecycle method goes through `auth`
 // (see control-auth.ts).

@@ -40,10 +40,12 @@ export async function startHookServer(
   teardownTimeoutMs: number,
   auth: HookAuth,
   log: Logger,
+  preStopHoldMs = 0,
 ): Promise<HookServer> {
-  const server = createServer((req, res) => void route(req, res, supervisor, teardownTimeoutMs, auth, log));
+  const budget = { teardownMs: teardownTimeoutMs, holdMs: preStopHoldMs };
+  const server = createServer((req, res) => void route(req, res, supervisor, budget, auth, log));
   server.headersTimeout = 5000;
-  server.requestTimeout = teardownTimeoutMs + 5000;
+  server.requestTimeout = teardownTimeoutMs + preStopHoldMs + 5000;
   await listen(server, host, port);
   const address = server.address();
   return {
@@ -62,7 +64,7 @@ async function route(
   req: IncomingMessage,
   res: ServerResponse,
   supervisor: Supervisor,
-  teardownTimeoutMs: number,
+  budget: PreStopBudget,
   auth: HookAuth,
   log: Logger,
 ): Promise<void> {
@@ -77,7 +79,7 @@ async function route(
         peer,
       );
       if (refusal) return unauthorized(res, refusal.details);
-      return reply(res, ...(await preStop(supervisor, teardownTimeoutMs, log)));
+      return reply(res, ...(await preStop(supervisor, budget, log)));
     }
     case '/healthz':
       return reply(res, 200, { ok: true });
@@ -95,16 +97,32 @@ async function route(
   }
 }
 
+/** How long /prestop may hold before it cancels, and its teardown budget after that. */
+interface PreStopBudget {
+  holdMs: number;
+  teardownMs: number;
+}
+
 /**
- * cancel → wait for the runtime to exit → teardown, answered within the teardown budget.
- * A second preStop (hooks are delivered at least once) joins the first one's wait.
+ * [hold: NOT_SERVING, and wait for the operator's Cancel] → cancel → wait for the runtime to
+ * exit → teardown, answered within the hold plus the teardown budget. A second preStop
+ * (hooks are delivered at least once) joins the first one's wait.
  */
 async function preStop(
   supervisor: Supervisor,
-  teardownTimeoutMs: number,
+  budget: PreStopBudget,
   log: Logger,
 ): Promise<[number, object]> {
   const started = Date.now();
+  if (budget.holdMs > 0 && !supervisor.cancelled) {
+    supervisor.drain();
+    log.info(
+      { holdSeconds: budget.holdMs / 1000 },
+      "preStop hook: NOT_SERVING, holding for the operator's Cancel",
+    );
+    await cancelledWithin(supervisor, budget.holdMs);
+  }
+  const teardownTimeoutMs = budget.teardownMs;
   const { alreadyCancelled } = supervisor.cancel(PRESTOP_TRIGGER);
   log.info({ alreadyCancelled }, 'preStop hook');
   let timer: NodeJS.Timeout | undefined;
@@ -119,6 +137,24 @@ async function preStop(
     return [504, { done: false, waitedMs: Date.now() - started, status: supervisor.status }];
   }
   return [200, { done: true, waitedMs: Date.now() - started, status: final }];
+}
+
+/** Resolves once a cancel has started (the Cancel RPC, SIGTERM), or after `ms`. */
+function cancelledWithin(supervisor: Supervisor, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (!supervisor.cancelled && supervisor.status.phase !== 'PHASE_EXITED') return;
+      clearTimeout(timer);
+      supervisor.off('change', check);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      supervisor.off('change', check);
+      resolve();
+    }, ms);
+    supervisor.on('change', check);
+    check();
+  });
 }
 
 function isLoopback(address: string | undefined): boolean {

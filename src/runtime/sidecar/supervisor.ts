@@ -65,6 +65,8 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
   private readyTimer: NodeJS.Timeout | undefined;
   private killedByUs = false;
   private cancelReason = '';
+  /** NOT_SERVING until cancelled (drain()): the ready check no longer turns it back. */
+  private draining = false;
   private resolveDone!: (s: SupervisorStatus) => void;
   /** Resolves once, when teardown has finished and the status is final. */
   readonly done = new Promise<SupervisorStatus>((r) => (this.resolveDone = r));
@@ -102,6 +104,18 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
     await this.finish(exit, this.classify(exit));
   }
 
+  /**
+   * Turns health NOT_SERVING without cancelling, so traffic drains before the runtime hears
+   * anything (a preStop hold: the operator cancels once the pod is out of its Service's
+   * endpoints). Idempotent; nothing once cancelled or exited.
+   */
+  drain(): void {
+    if (this.draining || this.cancelled || this.state.exitTime !== undefined) return;
+    this.draining = true;
+    clearTimeout(this.readyTimer);
+    this.update({ ready: false }, 'draining: NOT_SERVING until cancelled');
+  }
+
   /** Idempotent: the first call starts the cancel; later ones only report what they found. */
   cancel(reason: string): CancelResult {
     const found = this.status;
@@ -133,9 +147,9 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
 
   private pollReady(): void {
     const tick = async (): Promise<void> => {
-      if (this.cancelled || this.state.exitTime !== undefined) return;
+      if (this.cancelled || this.draining || this.state.exitTime !== undefined) return;
       const ok = await this.opts.readyCheck.check(Math.min(this.opts.readyPeriodMs, 1000));
-      if (this.cancelled || this.state.exitTime !== undefined) return;
+      if (this.cancelled || this.draining || this.state.exitTime !== undefined) return;
       if (ok !== this.state.ready) this.setReady(ok);
       this.readyTimer = setTimeout(() => void tick(), this.opts.readyPeriodMs);
     };

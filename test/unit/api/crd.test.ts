@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as loadYaml } from 'yaml';
-import { CRD_FILE, crdYaml } from '../../../src/api/v1alpha1/crd.js';
+import { CRD_FILE, crdYaml, PEASET_CRD_FILE, peaSetCrdYaml } from '../../../src/api/v1alpha1/crd.js';
+import { peaSetCrd } from '../../../src/api/v1alpha1/peaset.js';
 import { peaCrd } from '../../../src/api/v1alpha1/schema.js';
 import { ROOT } from '../../helpers/processes.js';
 
@@ -47,5 +48,50 @@ describe('the Pea CRD', () => {
         spec: { image: expect.any(String) },
       });
     }
+  });
+});
+
+describe('the PeaSet CRD', () => {
+  const schema = (
+    peaSetCrd() as { spec: { versions: Array<{ schema: { openAPIV3Schema: Node }; subresources: object }> } }
+  ).spec.versions[0]!;
+
+  it(`${PEASET_CRD_FILE} is what src/api/v1alpha1 generates (run \`make generate\` after changing the API)`, () => {
+    expect(readFileSync(join(ROOT, PEASET_CRD_FILE), 'utf8')).toBe(peaSetCrdYaml());
+  });
+
+  it('describes every field, so `kubectl explain` helps', () => {
+    const root = schema.schema.openAPIV3Schema.properties!;
+    const undocumented = [...fields(root.spec!, 'spec'), ...fields(root.status!, 'status')]
+      .filter(([, n]) => !n.description)
+      .map(([p]) => p);
+    expect(undocumented).toEqual([]);
+  });
+
+  it('has /scale with the pod selector, for kubectl scale and a HorizontalPodAutoscaler', () => {
+    expect(schema.subresources).toEqual({
+      status: {},
+      scale: {
+        specReplicasPath: '.spec.replicas',
+        statusReplicasPath: '.status.replicas',
+        labelSelectorPath: '.status.selector',
+      },
+    });
+  });
+
+  it("keeps the Pea's rules in the template but those that refuse a change (the template changes to roll)", () => {
+    const text = peaSetCrdYaml();
+    expect(text).toContain('spec.ready: set only one of grpc, http, tcp or none');
+    expect(text).not.toContain('oldSelf == self');
+    expect(text.match(/self == oldSelf/g)).toBeNull();
+  });
+
+  it('deploy/samples/peaset.yaml parses as a PeaSet of this API', () => {
+    const set = loadYaml(readFileSync(join(ROOT, 'deploy/samples/peaset.yaml'), 'utf8'));
+    expect(set).toMatchObject({
+      apiVersion: 'peapods.io/v1alpha1',
+      kind: 'PeaSet',
+      spec: { template: { spec: { image: expect.any(String) } } },
+    });
   });
 });

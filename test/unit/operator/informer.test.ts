@@ -35,7 +35,7 @@ function pages(...sizes: number[]): {
 }
 
 describe('pagedList', () => {
-  it('follows the continue token (either spelling) to the last page and keeps the snapshot resourceVersion', async () => {
+  it('follows the continue token (either spelling) to the last page; keeps the snapshot version', async () => {
     const src = pages(LIST_PAGE_SIZE, LIST_PAGE_SIZE, 3);
     const all = await pagedList(src.list)();
     expect(all.items).toHaveLength(2 * LIST_PAGE_SIZE + 3);
@@ -48,10 +48,7 @@ describe('pagedList', () => {
   });
 
   it('trims every object as its page arrives', async () => {
-    const all = await pagedList(pages(2, 1).list, (o: Obj) => {
-      delete o.metadata?.managedFields;
-      delete o.spec;
-    })();
+    const all = await pagedList(pages(2, 1).list, (o: Obj) => ({ metadata: { name: o.metadata?.name } }))();
     expect(all.items).toEqual([
       { metadata: { name: 'o0' } },
       { metadata: { name: 'o1' } },

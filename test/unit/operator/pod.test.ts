@@ -32,15 +32,11 @@ describe('buildPod', () => {
     const s = sidecarOf(buildPod(pea(), HOOK));
     expect(s.restartPolicy).toBe('Always');
     expect(s.startupProbe).toBeUndefined();
-    expect(s.lifecycle?.postStart?.exec?.command).toEqual([
-      'node',
-      '/app/dist/src/runtime/main.js',
-      'started',
-      '--grpc-port',
-      '50051',
-      '--timeout',
-      '60',
-    ]);
+    // The gate waits, in a shell and not in Node, on the file the sidecar is told to write.
+    const gate = s.lifecycle?.postStart?.exec?.command ?? [];
+    expect(gate.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(gate[2]).toContain(`[ -e '${flag(s, '--started-file')}' ]`);
+    expect(gate.join(' ')).not.toContain('node');
     expect(s.readinessProbe).toMatchObject({ grpc: { port: 50051 }, periodSeconds: 1 });
     expect(s.image).toBe(DEFAULT_POD_OPTIONS.sidecarImage);
   });
@@ -185,5 +181,25 @@ describe('buildPod', () => {
     });
     expect(flag(sidecarOf(p), '--token-file')).toBe('/var/run/peapods/token');
     expect(runtimeOf(p).volumeMounts?.map((m) => m.name)).toEqual(['data']);
+  });
+});
+
+describe('buildPod for a PeaSet member (the preStop hold)', () => {
+  const withHold = (value: string): Pea => {
+    const p = pea({ timeouts: { readySeconds: 300, cancelSeconds: 10, teardownSeconds: 30 } });
+    p.metadata.annotations = { 'peapods.io/prestop-hold-seconds': value };
+    return p;
+  };
+
+  it('holds preStop for the drain and lengthens the grace period by as much', () => {
+    const pod = buildPod(withHold('40'), HOOK);
+    expect(flag(sidecarOf(pod), '--prestop-hold-seconds')).toBe('40');
+    expect(pod.spec?.terminationGracePeriodSeconds).toBe(70);
+  });
+
+  it.each(['', 'x', '-3', '1.5', '99999'])('ignores a hold of %j', (value) => {
+    const pod = buildPod(withHold(value), HOOK);
+    expect(sidecarOf(pod).args).not.toContain('--prestop-hold-seconds');
+    expect(pod.spec?.terminationGracePeriodSeconds).toBe(30);
   });
 });

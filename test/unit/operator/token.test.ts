@@ -15,7 +15,7 @@ const pea = (uid: string): Pea => ({
 const key = Buffer.from('0123456789abcdef0123456789abcdef');
 
 describe('the control token', () => {
-  it('is derived from the key and the Pea UID: the same for a restarted operator, different per Pea and per key', () => {
+  it('derives from the key and the Pea UID: same after a restart, different per Pea and per key', () => {
     expect(peaToken(key, pea('u1'))).toBe(peaToken(Buffer.from(key), pea('u1')));
     expect(peaToken(key, pea('u1'))).not.toBe(peaToken(key, pea('u2')));
     expect(peaToken(key, pea('u1'))).not.toBe(
