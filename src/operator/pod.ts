@@ -124,8 +124,15 @@ export function trimPod(pod: V1Pod): V1Pod {
             reason: s.reason,
             message: s.message,
             podIP: s.podIP,
+            // lastTransitionTime: when the pod was scheduled and first ready (status.timeline).
             conditions: s.conditions?.map((c) =>
-              defined({ type: c.type, status: c.status, reason: c.reason, message: c.message }),
+              defined({
+                type: c.type,
+                status: c.status,
+                reason: c.reason,
+                message: c.message,
+                lastTransitionTime: c.lastTransitionTime,
+              }),
             ),
             initContainerStatuses: s.initContainerStatuses?.map(trimContainer),
             containerStatuses: s.containerStatuses?.map(trimContainer),
@@ -149,13 +156,15 @@ function trimState(s: V1ContainerState): V1ContainerState {
   const t = s.terminated;
   return defined({
     waiting: s.waiting && defined({ reason: s.waiting.reason, message: s.waiting.message }),
-    running: s.running && {},
+    // startedAt: when the sidecar and the runtime started (status.timeline).
+    running: s.running && defined({ startedAt: s.running.startedAt }),
     terminated:
       t &&
       defined({
         exitCode: t.exitCode,
         reason: t.reason,
         message: t.message,
+        startedAt: t.startedAt,
         finishedAt: t.finishedAt,
       }),
   });

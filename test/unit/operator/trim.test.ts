@@ -149,7 +149,8 @@ describe('trimPod', () => {
       name: 'runtime',
       ready: true,
       restartCount: 0,
-      state: { running: {} },
+      // When it started: decide() puts it into status.timeline.
+      state: { running: { startedAt: pod.status?.containerStatuses?.[0]?.state?.running?.startedAt } },
     });
     expect(trimmed.metadata?.labels).toEqual({ 'peapods.io/pea': 'p' });
     expect(JSON.stringify(trimmed).length * 4).toBeLessThan(JSON.stringify(pod).length);
