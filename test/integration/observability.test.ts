@@ -6,7 +6,7 @@
 import { describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { operatorSuite } from '../harness/suites.js';
@@ -67,7 +67,13 @@ async function pea(...args: string[]): Promise<{ code: number; out: string; err:
     return { code: x.code, out: x.stdout, err: x.stderr };
   }
 }
-const inTest = (...args: string[]) => pea('--context', 'test', ...args);
+/** `kubectl pea ARGS` in context `test`; with KUBECTL_PEA_TRANSCRIPT=FILE its output is kept there too. */
+async function inTest(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = await pea('--context', 'test', ...args);
+  const file = process.env.KUBECTL_PEA_TRANSCRIPT;
+  if (file) appendFileSync(file, `$ kubectl pea ${args.join(' ')}\n${r.out}${r.err}\n`);
+  return r;
+}
 
 const T = (base: number, s: number) => new Date(base + s * 1000);
 
