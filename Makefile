@@ -10,7 +10,8 @@ $(error hack/node.sh could not install Node 24 (its message is above); the proje
 endif
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: help deps test-binaries build lint typecheck test chaos bench bench-local bench-e2e sidecar generate clean
+.PHONY: help deps test-binaries install build lint typecheck test chaos bench bench-local bench-e2e
+.PHONY: bench-burst sidecar generate clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -23,8 +24,13 @@ deps: node_modules/.package-lock.json ## install Node 24 and the npm packages
 
 # Before jest, not inside it: on a cold machine these builds take minutes, which the first
 # test file's beforeAll would spend and time out on (seen: 243 s against a 120 s limit).
-test-binaries: ## build once (cached) what the tests start: etcd, kube-apiserver, kubectl, helm, kube-controller-manager
+test-binaries: ## build once (cached) what the tests start: Kubernetes parts, helm, promtool, grpcurl
 	hack/k8s-binaries.sh test helm kube-controller-manager >/dev/null
+	hack/go-tools.sh promtool grpcurl >/dev/null
+
+PREFIX ?= /usr/local
+install: build ## put the kubectl plugin on PATH: $(PREFIX)/bin/kubectl-pea (then: kubectl pea --help)
+	hack/install-plugin.sh "$(PREFIX)/bin"
 
 build: deps ## compile TypeScript to dist/
 	npm run --silent build
@@ -41,7 +47,7 @@ test: deps test-binaries ## lint, type check, build, then every jest suite (unit
 chaos: build test-binaries ## operator SIGKILL, API server restart, leader failover on a real API server (prints counts)
 	node --experimental-vm-modules node_modules/jest/bin/jest.js -c jest.chaos.config.js
 
-bench: bench-local bench-e2e ## every benchmark, each against a baseline measured in the same run
+bench: bench-local bench-e2e bench-burst ## every benchmark, each against a baseline measured in the same run
 
 bench-local: build test-binaries ## the sidecar and operator benchmarks (no cluster needed)
 	node dist/bench/sidecar.bench.js
@@ -50,6 +56,9 @@ bench-local: build test-binaries ## the sidecar and operator benchmarks (no clus
 
 bench-e2e: build ## apply → Ready and delete → gone on a real cluster, against bare pods (root for CLUSTER=local)
 	CLUSTER=$(or $(CLUSTER),local) hack/bench-e2e.sh
+
+bench-burst: build ## 10 and 30 Peas at once against as many bare pods: all-Ready, per-pod steps, CPU-seconds (root)
+	CLUSTER=$(or $(CLUSTER),local) hack/bench-e2e.sh --burst
 
 sidecar: build ## run the sidecar locally around an example runtime (Ctrl-C cancels it)
 	PEA_HEALTH_PORT=50061 node dist/src/runtime/main.js sidecar --ready grpc://127.0.0.1:50061 \

@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../src/api/v1alpha1/types.js';
+import { barePod, peaManifest } from './manifests.js';
 import { percentile, printTable } from './stats.js';
 
 const { values } = parseArgs({
@@ -55,51 +56,30 @@ async function watchUntil(
 const runtimeCommand = ['node', '/app/dist/examples/sleeper.js'];
 const runtimeEnv = [{ name: 'PEA_HEALTH_PORT', value: String(HEALTH_PORT) }];
 
-function peaBody(name: string): object {
-  return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'Pea',
-    metadata: { name },
-    spec: {
-      image: IMAGE,
-      command: runtimeCommand,
-      env: runtimeEnv,
-      ready: { grpc: { port: HEALTH_PORT } },
-      timeouts: { readySeconds: 120, cancelSeconds: 10, teardownSeconds: 15 },
-    },
-  };
-}
+const peaBody = (name: string): object =>
+  peaManifest(name, {
+    image: IMAGE,
+    command: runtimeCommand,
+    env: runtimeEnv,
+    ready: { grpc: { port: HEALTH_PORT } },
+    timeouts: { readySeconds: 120, cancelSeconds: 10, teardownSeconds: 15 },
+  });
 
 /**
  * The bare pod: the same image, runtime and gRPC readiness probe (on the runtime's own port),
  * 1 s period like the Pea pod's.
  */
-function barePod(name: string): k8s.V1Pod {
-  return {
-    metadata: { name },
-    spec: {
-      restartPolicy: 'Never',
-      terminationGracePeriodSeconds: 15,
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: 65532,
-        runAsGroup: 65532,
-        seccompProfile: { type: 'RuntimeDefault' },
-      },
-      containers: [
-        {
-          name: 'runtime',
-          image: IMAGE,
-          imagePullPolicy: 'IfNotPresent',
-          command: runtimeCommand,
-          env: runtimeEnv,
-          readinessProbe: { grpc: { port: HEALTH_PORT }, periodSeconds: 1, failureThreshold: 1 },
-          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-        },
-      ],
+const bare = (name: string): k8s.V1Pod =>
+  barePod(
+    name,
+    {
+      image: IMAGE,
+      command: runtimeCommand,
+      env: runtimeEnv,
+      readinessProbe: { grpc: { port: HEALTH_PORT }, periodSeconds: 1, failureThreshold: 1 },
     },
-  };
-}
+    { terminationGracePeriodSeconds: 15 },
+  );
 
 async function timePea(name: string): Promise<{ ready: number; gone: number }> {
   const w = await watchUntil(`/apis/${GROUP}/${VERSION}/namespaces/${NS}/${PLURAL}`, name, (_t, o) =>
@@ -141,7 +121,7 @@ async function timePea(name: string): Promise<{ ready: number; gone: number }> {
 async function timeBare(name: string): Promise<{ ready: number; gone: number }> {
   const w = await watchUntil(`/api/v1/namespaces/${NS}/pods`, name, (_t, o) => isReady(o));
   const t0 = performance.now();
-  await core.createNamespacedPod({ namespace: NS, body: barePod(name) });
+  await core.createNamespacedPod({ namespace: NS, body: bare(name) });
   const ready = (await w.done) - t0;
   w.stop();
   const g = await watchUntil(`/api/v1/namespaces/${NS}/pods`, name, (type) => type === 'DELETED');

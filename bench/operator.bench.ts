@@ -1,17 +1,24 @@
 // `make bench` (operator part), against a real etcd + kube-apiserver started here:
 //  1. N Peas exist; the operator is started and timed until every Pea has its pod and a
-//     written status. Baseline: a bare client doing the same writes (N pod creates + N status
-//     patches) at the same concurrency, against the same server, in the same run; and a
-//     second bare client that also adds the finalizer and the token Secret, as the operator must.
-//  2. The operator's RSS with M Peas and their pods in its caches, per Pea above idle.
-//   node dist/bench/operator.bench.js [--peas 1000] [--cached 10000] [--concurrency 4]
+//     written status. Baseline: a bare client doing the same writes (the pod, the token
+//     Secret, the status) at the same concurrency, against the same server, in the same run;
+//     and one doing only the pod and the status, as issue 3's first baseline did.
+//  2. The rest of each Pea's lifecycle, with this benchmark playing the kubelet: every pod
+//     Ready, then its runtime exited 0, then the Pea deleted. The operator's CPU time over
+//     the whole run (from /proc) per Pea lifecycle, and its API writes per lifecycle.
+//  3. The operator's RSS with M Peas and their pods in its caches, per Pea above idle.
+// With two or more cores, etcd and kube-apiserver are pinned to core 0 and this process and
+// the operators it starts to core 1 (taskset), so that the ratio measures the operator, not
+// the CPU it takes from the API server (--no-pin to turn it off).
+//   node dist/bench/operator.bench.js [--peas 1000] [--cached 10000] [--concurrency 4] [--no-pin]
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { request } from 'node:https';
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type Pea } from '../src/api/v1alpha1/types.js';
-import { FINALIZER } from '../src/operator/decide.js';
 import { buildPod } from '../src/operator/pod.js';
 import { buildTokenSecret } from '../src/operator/token.js';
 import { startApiServer, type ApiServer } from '../test/harness/apiserver.js';
@@ -23,12 +30,14 @@ const { values } = parseArgs({
     peas: { type: 'string', default: '1000' },
     cached: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '4' },
+    'no-pin': { type: 'boolean', default: false },
   },
 });
 const N = Number(values.peas);
 const M = Number(values.cached);
 const C = Number(values.concurrency);
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+const PIN = !values['no-pin'] && cpus().length >= 2;
 /** Node/V8 flags for every operator the benchmark starts, e.g. BENCH_NODE_ARGS='--max-semi-space-size=1'. */
 const NODE_ARGS = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 
@@ -107,30 +116,22 @@ function perPea(before: Map<string, number>, after: Map<string, number>, n: numb
 
 /**
  * The bare client: for each Pea, create its pod and patch its status, C at a time. With
- * `secured`, also the two writes issue 3's baseline predates: the finalizer (cancel on
- * delete) and the control-token Secret (issue 5), in parallel with the pod as the operator
- * sends them. The gap between the operator and this one is the operator's own overhead.
+ * `secured`, also the control-token Secret, in parallel with the pod as the operator sends
+ * it: the same writes as the operator's. The gap between the operator and this one is the
+ * operator's own overhead. Resolves the time and this process's CPU time, in ms.
  */
-async function bare(c: TestCluster, peas: Pea[], secured = false): Promise<number> {
+async function bare(
+  c: TestCluster,
+  peas: Pea[],
+  secured = false,
+): Promise<{ seconds: number; cpuMs: number }> {
   const key = randomBytes(32);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await pool(peas, C, async (pea) => {
-    const name = pea.metadata.name as string;
     await Promise.all([
       c.core.createNamespacedPod({ namespace: c.namespace, body: buildPod(pea, 'bench-hook-token') }),
       secured && c.core.createNamespacedSecret({ namespace: c.namespace, body: buildTokenSecret(pea, key) }),
-      secured &&
-        c.custom.patchNamespacedCustomObject(
-          {
-            group: GROUP,
-            version: VERSION,
-            namespace: c.namespace,
-            plural: PLURAL,
-            name,
-            body: { metadata: { finalizers: [FINALIZER] } },
-          },
-          MERGE,
-        ),
     ]);
     await c.custom.patchNamespacedCustomObjectStatus(
       {
@@ -144,78 +145,219 @@ async function bare(c: TestCluster, peas: Pea[], secured = false): Promise<numbe
       MERGE,
     );
   });
-  return (performance.now() - t0) / 1000;
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { seconds, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 /**
- * Resolves once n pods exist in the namespace and n Peas have a status phase, as one watch
- * per kind sees them. Polling with LISTs of every Pea and pod (as this benchmark first did)
- * loaded the API server that the operator is measured on, and only during its run.
+ * What one watch per kind sees of the namespace: the pods added, each Pea's phase, the Peas
+ * gone. Polling with LISTs of every Pea and pod (as this benchmark first did) loaded the API
+ * server that the operator is measured on, and only during its run.
  */
-async function observe(c: TestCluster, n: number): Promise<{ done: Promise<void>; stop: () => void }> {
-  const watch = new k8s.Watch(c.api.admin);
-  const pods = new Set<string>();
-  const written = new Set<string>();
-  const aborts: AbortController[] = [];
-  let settle: (err?: unknown) => void = () => undefined;
-  const done = new Promise<void>(
-    (resolve, reject) =>
-      (settle = (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve())),
-  );
-  const check = (): void => void (pods.size >= n && written.size >= n && settle());
-  const rv = (
-    (await c.custom.listNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      namespace: c.namespace,
-      plural: PLURAL,
-      limit: 1,
-    })) as { metadata: { resourceVersion: string } }
-  ).metadata.resourceVersion;
-  const ended = (err: unknown): void => void (err && settle(err));
-  aborts.push(
-    await watch.watch(
-      `/apis/${GROUP}/${VERSION}/namespaces/${c.namespace}/${PLURAL}`,
-      { resourceVersion: rv },
-      (_type, pea: Pea) => {
-        if (pea.status?.phase) written.add(pea.metadata.name as string);
-        check();
-      },
-      ended,
-    ),
-  );
-  aborts.push(
-    await watch.watch(
-      `/api/v1/namespaces/${c.namespace}/pods`,
-      { resourceVersion: rv },
-      (type, pod: k8s.V1Pod) => {
-        if (type === 'ADDED') pods.add(pod.metadata?.name as string);
-        check();
-      },
-      ended,
-    ),
-  );
-  return { done, stop: () => aborts.forEach((a) => a.abort()) };
+class Tracker {
+  readonly pods = new Set<string>();
+  readonly phases = new Map<string, string>();
+  readonly gone = new Set<string>();
+  /** When the first pod was seen (performance.now()): the end of the operator's own start. */
+  firstPodAt: number | undefined;
+  private readonly aborts: AbortController[] = [];
+  private stopped = false;
+  private waiters: Array<() => void> = [];
+  private failed: Error | undefined;
+
+  static async start(c: TestCluster): Promise<Tracker> {
+    const t = new Tracker();
+    const rv = (
+      (await c.custom.listNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace: c.namespace,
+        plural: PLURAL,
+        limit: 1,
+      })) as { metadata: { resourceVersion: string } }
+    ).metadata.resourceVersion;
+    const peas = `/apis/${GROUP}/${VERSION}/namespaces/${c.namespace}/${PLURAL}`;
+    await t.follow(c, peas, rv, (type, pea: Pea) => {
+      const name = pea.metadata.name as string;
+      if (type === 'DELETED') t.gone.add(name);
+      else if (pea.status?.phase) t.phases.set(name, pea.status.phase);
+    });
+    await t.follow(c, `/api/v1/namespaces/${c.namespace}/pods`, rv, (type, pod: k8s.V1Pod) => {
+      if (type === 'ADDED') t.pods.add(pod.metadata?.name as string);
+      t.firstPodAt ??= performance.now();
+    });
+    return t;
+  }
+
+  /**
+   * Watches `path` from `rv` until stop(), opening the watch again from the last version
+   * seen whenever it ends (client-node ends a watch quiet for 30 s with a TimeoutError).
+   */
+  private async follow<T extends k8s.KubernetesObject>(
+    c: TestCluster,
+    path: string,
+    rv: string,
+    onEvent: (type: string, obj: T) => void,
+  ): Promise<void> {
+    const watch = new k8s.Watch(c.api.admin);
+    let last = rv;
+    const open = async (): Promise<void> => {
+      const query = { resourceVersion: last, allowWatchBookmarks: true };
+      const event = (type: string, obj: T): void => {
+        last = obj.metadata?.resourceVersion ?? last;
+        if (type !== 'BOOKMARK') onEvent(type, obj);
+        this.changed();
+      };
+      const ended = (): void => {
+        if (this.stopped) return;
+        open().catch((err: unknown) => {
+          this.failed = err instanceof Error ? err : new Error(String(err));
+          this.changed();
+        });
+      };
+      this.aborts.push(await watch.watch(path, query, event, ended));
+    };
+    await open();
+  }
+  /** How many Peas are in `phase` now. */
+  count(phase: string): number {
+    return [...this.phases.values()].filter((p) => p === phase).length;
+  }
+
+  /** Resolves once `done()` holds, as the watches see it. */
+  async until(done: () => boolean): Promise<void> {
+    while (!done()) {
+      if (this.failed) throw this.failed;
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.aborts.forEach((a) => a.abort());
+  }
+
+  private changed(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    w.forEach((f) => f());
+  }
 }
 
-async function operatorRun(
-  c: TestCluster,
-  n: number,
-): Promise<{ seconds: number; writesDone: Map<string, number> }> {
-  const seen = await observe(c, n);
+/** CPU time (user + system) a process has used, in ms, from /proc/PID/stat. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after "pid (comm) ".
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/** What the kubelet would write for a pod: Running and Ready, or its containers exited 0. */
+function podStatus(state: 'ready' | 'exited'): k8s.V1PodStatus {
+  const now = new Date();
+  const ready = state === 'ready';
+  const container = (name: string): k8s.V1ContainerStatus => ({
+    name,
+    image: 'example/runtime:1',
+    imageID: '',
+    ready,
+    restartCount: 0,
+    state: ready
+      ? { running: { startedAt: now } }
+      : { terminated: { exitCode: 0, reason: 'Completed', startedAt: now, finishedAt: now } },
+  });
+  return {
+    phase: ready ? 'Running' : 'Succeeded',
+    podIP: '127.0.0.1',
+    conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: now }],
+    initContainerStatuses: [container('pea-runtime')],
+    containerStatuses: [container('runtime')],
+  };
+}
+
+interface OperatorRun {
+  seconds: number;
+  /** Spawn → its first pod: Node, module loading, the caches' first list. */
+  startupSeconds: number;
+  /** The operator's CPU until every Pea had its pod and status, and for whole lifecycles. */
+  startCpuMs: number;
+  lifecycleCpuMs: number;
+  writesStarted: Map<string, number>;
+  writesEnded: Map<string, number>;
+}
+
+/**
+ * The operator from start until every Pea has its pod and a status; then, this process
+ * playing the kubelet, every pod Ready, then its runtime exited 0; then every Pea deleted
+ * (and gone). The operator's CPU time is read at both ends.
+ */
+async function operatorRun(c: TestCluster, n: number): Promise<OperatorRun> {
+  const seen = await Tracker.start(c);
   const t0 = performance.now();
   const op = c.startOperator(['--max-concurrent-reconciles', String(C), '--log-level', 'warn'], NODE_ARGS);
   const exited = op.exited.then(() =>
     Promise.reject(new Error(`operator exited: ${op.output().slice(-2000)}`)),
   );
-  await Promise.race([seen.done, exited]);
+  const pid = op.child.pid!;
+  const step = (done: () => boolean): Promise<void> => Promise.race([seen.until(done), exited]);
+  await step(() => seen.pods.size >= n && seen.phases.size >= n);
   const seconds = (performance.now() - t0) / 1000;
-  const writesDone = await writes(c.api);
+  const startupSeconds = ((seen.firstPodAt ?? t0) - t0) / 1000;
+  const startCpuMs = cpuMs(pid);
+  const writesStarted = await writes(c.api);
+  const pods = [...seen.pods];
+  const kubelet = (state: 'ready' | 'exited') =>
+    pool(pods, 16, (name) =>
+      c.core.patchNamespacedPodStatus(
+        { name, namespace: c.namespace, body: { status: podStatus(state) } },
+        MERGE,
+      ),
+    );
+  await kubelet('ready');
+  await step(() => seen.count('Ready') >= n);
+  await kubelet('exited');
+  await step(() => seen.count('Succeeded') >= n);
+  const names = [...seen.phases.keys()];
+  await pool(names, 16, (name) =>
+    c.custom.deleteNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: c.namespace,
+      plural: PLURAL,
+      name,
+    }),
+  );
+  await step(() => seen.gone.size >= n);
+  await new Promise((r) => setTimeout(r, 1000)); // what the deletions still cause
+  const lifecycleCpuMs = cpuMs(pid);
+  const writesEnded = await writes(c.api);
   seen.stop();
   exited.catch(() => undefined);
   op.child.kill('SIGTERM');
   await op.exited;
-  return { seconds, writesDone };
+  return { seconds, startupSeconds, startCpuMs, lifecycleCpuMs, writesStarted, writesEnded };
+}
+
+/** Pins a process (every thread) to one core. */
+function pin(pid: number, core: number): void {
+  execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
+}
+
+/** Children of this process whose command is one of `names` (etcd, kube-apiserver). */
+function children(names: string[]): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && names.includes(comm)) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 /** Live heap as the operator's own /metrics reports it (prom-client default metrics). */
@@ -324,46 +466,52 @@ async function main(): Promise<void> {
       `operator node flags: ${NODE_ARGS.join(' ') || 'none'}\n`,
   );
   const api = await startApiServer();
+  if (PIN) {
+    const server = children(['etcd', 'kube-apiserver']);
+    server.forEach((pid) => pin(pid, 0));
+    pin(process.pid, 1); // the operators started from here inherit it
+    process.stdout.write(
+      `pinned: etcd + kube-apiserver (${server.length} processes) to core 0; client and operator to core 1\n`,
+    );
+  }
   try {
     const baseline = new TestCluster(api, 'bench-bare');
     await baseline.createNamespace();
     const barePeas = await createPeas(baseline, N, 'b');
     const w0 = await writes(api);
-    const bareSeconds = await bare(baseline, barePeas);
+    const plain = await bare(baseline, barePeas);
     const w1 = await writes(api);
     const securedBaseline = new TestCluster(api, 'bench-bare-secured');
     await securedBaseline.createNamespace();
     const securedPeas = await createPeas(securedBaseline, N, 's');
     const w4 = await writes(api);
-    const securedSeconds = await bare(securedBaseline, securedPeas, true);
+    const same = await bare(securedBaseline, securedPeas, true);
     const w5 = await writes(api);
     const ours = new TestCluster(api, 'bench-operator');
     await ours.createNamespace();
     await createPeas(ours, N, 'o');
     const w2 = await writes(api);
-    const { seconds: opSeconds, writesDone } = await operatorRun(ours, N);
-    const w3 = await writes(api);
+    const run = await operatorRun(ours, N);
     const rss = await rssPerPea(api);
-    const row = (what: string, v: string): void => void process.stdout.write(`${what.padEnd(52)}${v}\n`);
+    const row = (what: string, v: string): void => void process.stdout.write(`${what.padEnd(56)}${v}\n`);
+    const rate = (seconds: number): string => `${seconds.toFixed(2)} s  (${(N / seconds).toFixed(0)} Peas/s)`;
     process.stdout.write('\n');
-    row(
-      `bare client: ${N} pod creates + ${N} status patches`,
-      `${bareSeconds.toFixed(2)} s  (${(N / bareSeconds).toFixed(0)} Peas/s)`,
-    );
-    row(
-      `operator: ${N} Peas → pods created, status written`,
-      `${opSeconds.toFixed(2)} s  (${(N / opSeconds).toFixed(0)} Peas/s)`,
-    );
-    row('ratio operator / bare (target ≥ 0.7)', (bareSeconds / opSeconds).toFixed(2));
-    row(
-      `bare client, + finalizer + token Secret`,
-      `${securedSeconds.toFixed(2)} s  (${(N / securedSeconds).toFixed(0)} Peas/s)`,
-    );
-    row('ratio operator / bare with the same writes', (securedSeconds / opSeconds).toFixed(2));
+    row(`bare client: ${N} pod creates + ${N} status patches`, rate(plain.seconds));
+    row(`bare client, same writes (+ ${N} token Secrets)`, rate(same.seconds));
+    const working = run.seconds - run.startupSeconds;
+    row(`operator: ${N} Peas → pods created, status written`, rate(run.seconds));
+    row('  of which its own start (spawn → first pod)', `${run.startupSeconds.toFixed(2)} s`);
+    row('  and the rest (first pod → last status)', rate(working));
+    row('ratio operator / bare (pod + status)', (plain.seconds / run.seconds).toFixed(2));
+    row('ratio operator / bare with the same writes', (same.seconds / run.seconds).toFixed(2));
+    row('  the same, after its start (target ≥ 0.9)', (same.seconds / working).toFixed(2));
     row('API writes per Pea, bare client', perPea(w0, w1, N));
-    row('API writes per Pea, bare client + finalizer + Secret', perPea(w4, w5, N));
-    row('API writes per Pea, operator (until all done)', perPea(w2, writesDone, N));
-    row('API writes per Pea, operator (to its exit)', perPea(w2, w3, N));
+    row('API writes per Pea, bare client, same writes', perPea(w4, w5, N));
+    row('API writes per Pea, operator (until all started)', perPea(w2, run.writesStarted, N));
+    row('API writes per Pea lifecycle, operator and kubelet', perPea(w2, run.writesEnded, N));
+    row('CPU ms per Pea, bare client, same writes', (same.cpuMs / N).toFixed(2));
+    row('CPU ms per Pea, operator (until all started)', (run.startCpuMs / N).toFixed(2));
+    row('CPU ms per Pea lifecycle, operator (process total)', (run.lifecycleCpuMs / N).toFixed(2));
     row('operator RSS idle', `${(rss.idle / 1024).toFixed(1)} MiB`);
     row(`operator RSS with ${M} Peas + pods cached`, `${(rss.loaded / 1024).toFixed(1)} MiB`);
     row('RSS per Pea above idle (target ≤ 10 KiB)', `${rss.perPea.toFixed(2)} KiB`);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The e2e part of `make bench`: a cluster (CLUSTER=local|kind), the image, the operator
 # installed with Helm, then bench/e2e.bench.ts. Arguments go to the benchmark (--runs N).
+# `--burst` first runs bench/burst.bench.ts instead (N Peas at once against N bare pods;
+# its other arguments: --sizes 10,30 --settle 5).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/.."
@@ -11,4 +13,13 @@ source "$here/cluster/target.sh"
 target_up
 "$HELM" upgrade --install peapods charts/peapods --namespace peapods-system --create-namespace \
   --set "image.repository=${PEAPODS_IMAGE%:*}" --set "image.tag=${PEAPODS_IMAGE##*:}" --wait --timeout 3m >/dev/null
-exec node dist/bench/e2e.bench.js "$@"
+# The image may have been rebuilt under the same tag since the release was installed (and the
+# operator builds every Pea pod): start the operator afresh from the image as it is now.
+"$KUBECTL" -n peapods-system rollout restart deployment >/dev/null
+"$KUBECTL" -n peapods-system rollout status deployment --timeout 3m >/dev/null
+bench=e2e
+if [[ "${1:-}" == --burst ]]; then
+  bench=burst
+  shift
+fi
+exec node "dist/bench/$bench.bench.js" "$@"

@@ -21,7 +21,8 @@ npm_dir=/usr/lib/node_modules/npm
 bah() { buildah --storage-driver vfs "$@"; }
 
 # The few coreutils a Dockerfile's RUN steps commonly use (the official image has them all).
-tools=(env rm mkdir cp mv ls cat chmod chown ln touch)
+# sleep: the Pea pod's postStart gate (src/shared/started-gate.ts) polls with it.
+tools=(env rm mkdir cp mv ls cat chmod chown ln touch sleep)
 tool_paths=(); for t in "${tools[@]}"; do tool_paths+=("$(readlink -f "$(command -v "$t")")"); done
 libs=$( { ldd "$node"; ldd /bin/dash; for t in "${tool_paths[@]}"; do ldd "$t"; done; } | grep -o '/[^ ]*' | sort -u)
 inputs=$( {

@@ -30,7 +30,7 @@ export class CancelClient {
           ),
         );
         log.info(
-          { address, found: res.status?.phase, alreadyCancelled: res.alreadyCancelled },
+          { address, phase: res.status?.phase, alreadyCancelled: res.alreadyCancelled },
           'Cancel RPC sent',
         );
         return 'sent';

@@ -6,9 +6,10 @@ import { GROUP, PLURAL, VERSION, type Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import { CancelClient } from './cancel.js';
 import { EventRecorder } from './events.js';
+import { JsonCoreApi } from './json-api.js';
 import { resilientInformer, type ResilientInformer } from './informer.js';
 import type { Metrics } from './metrics.js';
-import { LABEL_MANAGED, LABEL_PEA, MANAGER, trimPod, type PodOptions } from './pod.js';
+import { LABEL_MANAGED, LABEL_PEA, MANAGER, trimPea, trimPod, type PodOptions } from './pod.js';
 import { WorkQueue } from './queue.js';
 import { Reconciler } from './reconcile.js';
 import { Workers } from './workers.js';
@@ -41,10 +42,11 @@ export class Controller {
   private readonly peas: ResilientInformer<Pea & k8s.KubernetesObject>;
   private readonly pods: ResilientInformer<k8s.V1Pod>;
   private readonly workers: Workers;
+  private readonly reconciler: Reconciler;
 
   constructor(private readonly o: ControllerOptions) {
     const custom = o.kc.makeApiClient(k8s.CustomObjectsApi);
-    const core = o.kc.makeApiClient(k8s.CoreV1Api);
+    const core = new JsonCoreApi(o.kc);
     const ns = o.namespace;
     this.peas = resilientInformer<Pea & k8s.KubernetesObject>({
       name: 'peas',
@@ -73,7 +75,7 @@ export class Controller {
         this.enqueue(pea.metadata?.namespace, pea.metadata?.name);
         o.alsoOnChange?.pea(pea);
       },
-      trim: (pea) => void delete pea.metadata?.managedFields,
+      trim: trimPea,
     });
     const selector = `${LABEL_MANAGED}=${MANAGER}`;
     this.pods = resilientInformer<k8s.V1Pod>({
@@ -93,19 +95,20 @@ export class Controller {
       },
       trim: trimPod,
     });
-    const reconciler = new Reconciler(
+    const reconciler = (this.reconciler = new Reconciler(
       { pea: (ns, name) => this.peas.get(ns, name), pod: (ns, name) => this.pods.get(ns, name) },
       new PeaWrites(o.kc, o.pod, o.tokenKey),
       new CancelClient(o.cancelRpcTimeoutMs),
       new EventRecorder(core),
       { grpcPort: o.pod.grpcPort, tokenKey: o.tokenKey, networkPolicies: o.networkPolicies, log: o.log },
-    );
+    ));
     this.workers = new Workers(this.queue, reconciler.reconcile, o.log);
   }
 
   /** Set by the caller when metrics are served. */
   set metrics(m: Metrics | undefined) {
     this.workers.metrics = m;
+    this.reconciler.metrics = m;
   }
 
   /** Both caches hold a full list. */

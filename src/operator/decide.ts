@@ -17,19 +17,33 @@ import {
 import { ConditionReason, EndReason, OperatorReason, Reason } from '../shared/words.js';
 import { goneAfterCancel, runEnd, type RunEnd } from './ends.js';
 import { podName, RUNTIME_CONTAINER, SIDECAR_CONTAINER, timeoutsOf } from './pod.js';
+import { mergeTimeline, podTimeline, TIMELINE_KEYS } from './timeline.js';
 import { podWait, sameTrouble, timedOut, type PodWait } from './waits.js';
 
-/** The Pea's finalizer: a deleted Pea stays until its runtime was cancelled and has ended. */
-export const FINALIZER = 'peapods.io/cancel';
 /**
  * A PeaSet's hold on its member (and on itself): while it is on a deleted Pea, the Pea keeps
  * running, and is not cancelled, until the PeaSet has drained it (src/operator/peaset).
  */
 export const DRAIN_FINALIZER = 'peapods.io/drain';
+/**
+ * Set by a PeaSet on a deleted member it has drained: the Pea controller may cancel it now.
+ * The PeaSet's finalizer stays on until the member has ended, so that the member's end is
+ * told (Cancelled, …) and its pod is final before the Pea is gone: Peas carry no finalizer of
+ * the Pea controller's (LEGACY_FINALIZER).
+ */
+export const ANNOTATION_LET_GO = 'peapods.io/let-go';
+/**
+ * The finalizer earlier operators put on every Pea, so that a deleted Pea waited for the
+ * operator's Cancel. It made deletion hang whenever the operator was down or uninstalled; a
+ * Pea's pod runs the same cancel -> teardown through its preStop hook when the garbage
+ * collector deletes it, so the operator now only takes it off Peas that still carry it
+ * (docs/operator-cost.md).
+ */
+export const LEGACY_FINALIZER = 'peapods.io/cancel';
 
 /** A write that moves the world towards the Pea's status; the reconciler (reconcile.ts) makes it. */
 export type Action =
-  | { kind: 'addFinalizer' }
+  /** Takes LEGACY_FINALIZER off a Pea an older operator put it on. */
   | { kind: 'removeFinalizer' }
   | { kind: 'createPod' }
   /** The Pea's token Secret, which its pod mounts: sent once per process (once.ts), and with each new pod. */
@@ -73,9 +87,7 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
         'they are rewritten from what it observes',
     });
   }
-  const deleting = Boolean(pea.metadata.deletionTimestamp);
-  const hasFinalizer = (pea.metadata.finalizers ?? []).includes(FINALIZER);
-  if (!deleting && !hasFinalizer && !isFinished(old.phase)) d.actions.push({ kind: 'addFinalizer' });
+  if ((pea.metadata.finalizers ?? []).includes(LEGACY_FINALIZER)) d.actions.push({ kind: 'removeFinalizer' });
 
   const problem = invalid(pea);
   if (problem && !isFinished(old.phase)) finish(d, 'Failed', OperatorReason.InvalidSpec, problem, now);
@@ -87,7 +99,6 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
   // writing Pending first would cost a write per Pea for a state that lasts milliseconds.
   if (d.actions.some((a) => a.kind === 'createPod')) return { ...d, status: old };
 
-  if (isFinished(d.status.phase) && deleting && hasFinalizer) d.actions.push({ kind: 'removeFinalizer' });
   d.status.observedGeneration = pea.metadata.generation;
   d.status.conditions = conditions(
     old.conditions ?? [],
@@ -97,10 +108,14 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
     d.notReady,
     d.wait,
   );
+  if (pod && d.status.podName === pod.metadata?.name) addTimeline(old, d.status, pod);
   const wasReady = old.conditions?.find((c) => c.type === ConditionType.Ready)?.status === 'True';
   if (d.notReady && wasReady && d.status.phase === old.phase)
     d.events.push({ type: 'Warning', reason: ConditionReason.NotReady, message: d.notReady });
-  if (d.status.phase !== old.phase && !d.events.some((e) => e.reason === ConditionReason.Restarting)) {
+  // No Event for Starting: the pod's own (Scheduled, Pulled, Started) say it better, and it
+  // was a write per Pea. Problems while starting still get their Warning (starting()).
+  const told = d.status.phase === 'Starting' || d.events.some((e) => e.reason === ConditionReason.Restarting);
+  if (d.status.phase !== old.phase && !told) {
     const warn = d.status.phase === 'Failed';
     d.events.push({
       type: warn ? 'Warning' : 'Normal',
@@ -109,6 +124,18 @@ export function decide(pea: Pea, pod: V1Pod | undefined, now: Date): Decision {
     });
   }
   return d;
+}
+
+/**
+ * The steps of the run the pod shows, added to a status that is written anyway: a time costs
+ * no write of its own, and being the pod's own time it is as true written a moment later.
+ */
+function addTimeline(old: PeaStatus, s: PeaStatus, pod: V1Pod): void {
+  // JSON.stringify leaves out undefined: the two compare without their timelines.
+  if (JSON.stringify({ ...s, timeline: undefined }) === JSON.stringify({ ...old, timeline: undefined }))
+    return;
+  const merged = mergeTimeline(old.timeline, podTimeline(pod));
+  if (Object.keys(merged).length > 0) s.timeline = merged;
 }
 
 const PHASES: readonly string[] = PEA_PHASES;
@@ -147,6 +174,10 @@ export function readStatus(raw: unknown): { status: PeaStatus; garbled: string[]
     !Number.isFinite(last.backoffSeconds)
   )
     drop('lastTermination');
+  const tl = status.timeline as Record<string, unknown> | undefined;
+  const okTime = (k: string) => tl?.[k] === undefined || (typeof tl[k] === 'string' && validTime(tl[k]));
+  if (typeof tl !== 'object' || tl === null || Array.isArray(tl) || !TIMELINE_KEYS.every(okTime))
+    drop('timeline');
   return { status: status as PeaStatus, garbled };
 }
 
@@ -194,12 +225,15 @@ export function podRejected(pea: Pea, apiMessage: string, now: Date): Decision {
 
 function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): void {
   const s = d.status;
-  const deleting = Boolean(pea.metadata.deletionTimestamp);
-  // A deleted member of a PeaSet runs on until its PeaSet has drained it and lets go.
-  const held = deleting && (pea.metadata.finalizers ?? []).includes(DRAIN_FINALIZER);
-  const wantsCancel = Boolean(pea.spec.cancel || (deleting && !held));
+  const deleted = beingDeleted(pea);
+  // A deleted member of a PeaSet runs on until its PeaSet has drained it and lets go of it.
+  const held =
+    deleted &&
+    (pea.metadata.finalizers ?? []).includes(DRAIN_FINALIZER) &&
+    !pea.metadata.annotations?.[ANNOTATION_LET_GO];
+  const wantsCancel = Boolean(pea.spec.cancel) || (deleted && !held);
   // A cancel always wins over a restart, also one already sent and since taken back.
-  const restarts = pea.spec.restartPolicy === 'Always' && !wantsCancel && !s.cancelTime && !deleting;
+  const restarts = pea.spec.restartPolicy === 'Always' && !wantsCancel && !s.cancelTime && !deleted;
   const t = timeoutsOf(pea);
   if (!pod) {
     if (s.podName && s.phase !== 'Pending') {
@@ -258,7 +292,10 @@ function progress(pea: Pea, pod: V1Pod | undefined, now: Date, d: Decision): voi
   const end = runEnd(
     pod,
     {
-      cancelTime: s.cancelTime,
+      // A deleted Pea's pod is deleted by the garbage collector, and its preStop hook cancels.
+      cancelTime:
+        s.cancelTime ?? (deleted ? new Date(pea.metadata.deletionTimestamp!).toISOString() : undefined),
+      peaDeleted: deleted,
       cancelDeadlineMs: cancelDeadlineMs(s, t),
       wasReady: s.readyTime !== undefined,
       teardownSeconds: t.teardownSeconds,
@@ -446,6 +483,7 @@ function restart(
     'finishTime',
     'exitCode',
     'reason',
+    'timeline',
   ] as const)
     delete s[k];
   const why = `${last.podName ? `pod ${last.podName} ended` : 'the run ended'} (${reason}: ${last.message})`;
@@ -461,6 +499,14 @@ function restart(
     reason: ConditionReason.Restarting,
     message: s.message as string,
   });
+}
+
+/**
+ * The Pea is being deleted and its pod goes with it: a foreground deletion, or someone
+ * else's finalizer. Not with `--cascade=orphan`, which keeps the pod running unowned.
+ */
+function beingDeleted(pea: Pea): boolean {
+  return Boolean(pea.metadata.deletionTimestamp) && !(pea.metadata.finalizers ?? []).includes('orphan');
 }
 
 function validTime(t: string | undefined): t is string {

@@ -15,6 +15,11 @@ export interface RunRecord {
   cancelTime?: string;
   /** Epoch ms after which a cancelled runtime is past its cancel timeout. */
   cancelDeadlineMs?: number;
+  /**
+   * The Pea itself is being deleted: the garbage collector deletes its pod, and that is the
+   * Pea's own cancel (through the pod's preStop hook), not someone else's deletion.
+   */
+  peaDeleted?: boolean;
   /** The runtime had been ready in this run (status.readyTime). */
   wasReady: boolean;
   teardownSeconds: number;
@@ -112,7 +117,7 @@ function classify(
     if (exitCode === 0 || exitCode === 143)
       return end('Succeeded', Reason.Cancelled, said || 'cancelled', true);
   }
-  const disruption = disruptedBy(pod);
+  const disruption = disruptedBy(pod, run.peaDeleted === true);
   if (disruption)
     return end(
       'Failed',
@@ -148,9 +153,10 @@ function classify(
 /**
  * The pod's end came from outside, as the pod itself says: the API server's DisruptionTarget
  * condition (GA in 1.31) names evictions, preemption and taints; the kubelet's own eviction
- * sets status.reason Evicted; otherwise a deletion is someone's `kubectl delete pod`.
+ * sets status.reason Evicted; otherwise a deletion is someone's `kubectl delete pod`, unless
+ * the Pea itself is being deleted (the garbage collector's cascade).
  */
-function disruptedBy(pod: V1Pod): { reason: string; message: string } | undefined {
+function disruptedBy(pod: V1Pod, peaDeleted: boolean): { reason: string; message: string } | undefined {
   const name = pod.metadata?.name ?? '';
   const target = pod.status?.conditions?.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
   const said = target?.message ? ` (${target.message})` : '';
@@ -183,7 +189,7 @@ function disruptedBy(pod: V1Pod): { reason: string; message: string } | undefine
       reason: EndReason.Evicted,
       message: `pod ${name} was evicted by its node's kubelet: ${pod.status.message ?? ''}`.trimEnd(),
     };
-  if (pod.metadata?.deletionTimestamp)
+  if (pod.metadata?.deletionTimestamp && !peaDeleted)
     return { reason: EndReason.PodDeleted, message: `pod ${name} was deleted by someone else` };
   return undefined;
 }

@@ -1,10 +1,11 @@
 // Events for `kubectl describe pea`, sent apart from the writes that matter: a few at a time
 // and a flood cut short, as client-go's recorder does, so that Events never crowd out the
-// status, pod and finalizer writes a reconcile waits on.
+// status and pod writes a reconcile waits on.
 import type * as k8s from '@kubernetes/client-node';
 import { API_VERSION, KIND } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import type { PeaEvent } from './decide.js';
+import type { JsonCoreApi } from './json-api.js';
 
 /** What an Event is about: a Pea, a PeaSet. */
 type Involved = { metadata: k8s.V1ObjectMeta };
@@ -17,7 +18,8 @@ export class EventRecorder {
   private inFlight = 0;
   private readonly backlog: Array<() => Promise<void>> = [];
 
-  constructor(private readonly core: k8s.CoreV1Api) {}
+  /** `core`: client-node's CoreV1Api, or JsonCoreApi (json-api.ts), which the operator uses. */
+  constructor(private readonly core: Pick<JsonCoreApi, 'createNamespacedEvent'>) {}
 
   /** Queues an Event about a Pea (or another kind of ours); dropped (said at debug) when the backlog is full. */
   record(pea: Involved, ev: PeaEvent, log: Logger, kind: string = KIND): void {

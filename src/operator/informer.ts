@@ -29,11 +29,11 @@ export interface InformerOptions<T extends k8s.KubernetesObject> {
   labelSelector?: string;
   onChange: (obj: T) => void;
   /**
-   * Trims an object in place as it enters the cache (client-node has no cache transform;
-   * handlers receive the cached object itself). Like controller-runtime's TransformFunc:
-   * dropping managedFields and unused parts is most of an operator's memory.
+   * What to cache of each object, as it comes from the list or the watch, before the cache
+   * and the handlers see it: controller-runtime's TransformFunc. Return a new, smaller
+   * object (dropping managedFields and unused parts is most of an operator's memory).
    */
-  trim?: (obj: T) => void;
+  trim?: (obj: T) => T;
   resyncMs: number;
   log: Logger;
   /** Objects per list page; LIST_PAGE_SIZE unless a test wants many pages from few objects. */
@@ -50,7 +50,7 @@ export const LIST_PAGE_SIZE = 500;
  */
 export function pagedList<T extends k8s.KubernetesObject>(
   list: InformerOptions<T>['list'],
-  trim?: (obj: T) => void,
+  trim?: (obj: T) => T,
   pageSize = LIST_PAGE_SIZE,
 ): k8s.ListPromise<T> {
   return async () => {
@@ -59,10 +59,7 @@ export function pagedList<T extends k8s.KubernetesObject>(
     let cont: string | undefined;
     do {
       page = await list({ limit: pageSize, ...(cont ? { _continue: cont } : {}) });
-      for (const item of page.items) {
-        trim?.(item);
-        items.push(item);
-      }
+      for (const item of page.items) items.push(trim ? trim(item) : item);
       // Typed lists (pods) name it `_continue`; custom objects come as plain JSON: `continue`.
       const meta = page.metadata as (k8s.V1ListMeta & { continue?: string }) | undefined;
       cont = meta?._continue || meta?.continue || undefined;
@@ -93,17 +90,10 @@ export function resilientInformer<T extends k8s.KubernetesObject>(
     };
 
   const run = (): void => {
-    informer = k8s.makeInformer(o.kc, o.path, pagedList(o.list, o.trim, o.pageSize), o.labelSelector);
-    for (const ev of [k8s.ADD, k8s.UPDATE] as const) {
-      informer.on(
-        ev,
-        safe((obj) => {
-          o.trim?.(obj);
-          o.onChange(obj);
-        }),
-      );
-    }
-    informer.on(k8s.DELETE, safe(o.onChange));
+    const list = pagedList(o.list, o.trim, o.pageSize);
+    const watch = new TrimmingWatch(o.kc, o.trim ?? ((obj: T) => obj));
+    informer = new k8s.ListWatch(o.path, watch, list, false, o.labelSelector);
+    for (const ev of [k8s.ADD, k8s.UPDATE, k8s.DELETE] as const) informer.on(ev, safe(o.onChange));
     informer.on(k8s.ERROR, (err: unknown) => {
       errors++;
       if (stopped) return;
@@ -150,4 +140,32 @@ export function resilientInformer<T extends k8s.KubernetesObject>(
       void informer?.stop();
     },
   };
+}
+
+/**
+ * A watch whose objects are trimmed before client-node's cache stores them (it has no
+ * transform of its own, and keeps the very object the watch parsed).
+ */
+class TrimmingWatch<T extends k8s.KubernetesObject> extends k8s.Watch {
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly trim: (obj: T) => T,
+  ) {
+    super(kc);
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(
+      path,
+      queryParams,
+      (phase, obj, watchObj) =>
+        callback(phase, phase === 'ERROR' || phase === 'BOOKMARK' ? obj : this.trim(obj as T), watchObj),
+      done,
+    );
+  }
 }

@@ -12,7 +12,7 @@ import { CancelClient } from './cancel.js';
 import { Controller } from './controller.js';
 import { EventRecorder } from './events.js';
 import { LeaderElector } from './leader.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, startingOverdue, type Metrics } from './metrics.js';
 import { loadPolicyTemplate, NetworkPolicies } from './network-policy.js';
 import { PeaSetController } from './peaset/controller.js';
 import { DEFAULT_POD_OPTIONS } from './pod.js';
@@ -237,6 +237,7 @@ async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
     queueDepth: () => c.queue.depth,
     retries: () => c.queue.retries,
     phases: () => countPhases(c.peaList),
+    startingOverdue: () => startingOverdue(c.peaList, Date.now()),
   });
   c.metrics = metrics;
   const identity = `${hostname()}-${process.pid}`;

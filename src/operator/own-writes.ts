@@ -42,8 +42,7 @@ export class OwnWrites {
 
   /** We created this pod; kept (metadata and status only) until the pod cache shows it. */
   created(key: string, pod: V1Pod): void {
-    trimPod(pod);
-    this.pods.set(key, { pod, at: this.now() });
+    this.pods.set(key, { pod: trimPod(pod), at: this.now() });
   }
 
   /** The cached pod; else the one we just created for this very Pea and run, if the cache lags. */

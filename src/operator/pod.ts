@@ -5,6 +5,8 @@
 // container's preStop hook calling the sidecar, so any pod deletion runs cancel → teardown.
 import type {
   V1Container,
+  V1ContainerState,
+  V1ContainerStatus,
   V1OwnerReference,
   V1Pod,
   V1Probe,
@@ -13,12 +15,14 @@ import type {
 import {
   API_VERSION,
   DEFAULT_TIMEOUTS,
+  GROUP,
   KIND,
   type Pea,
   type ReadyProbe,
   type Timeouts,
 } from '../api/v1alpha1/types.js';
 import { SIDECAR_GRPC_PORT, SIDECAR_HTTP_PORT, STARTED_TIMEOUT_SECONDS } from '../shared/sidecar-defaults.js';
+import { STARTED_FILE, startedGate } from '../shared/started-gate.js';
 
 /** The operator's settings for every Pea pod, from its flags (not the Pea's own spec.pod). */
 export interface PodOptions {
@@ -86,12 +90,115 @@ export function podName(pea: Pea): string {
 }
 
 /**
- * Trims a pod in place to what the operator reads of it, metadata and status: decide()
- * needs no more, and its spec is ours and known. Most of a cached pod's memory.
+ * What the operator reads of a pod, as a new compact object: metadata it keys and owns by,
+ * and the status decide() reads; no spec (ours, and known), no managedFields, nothing it
+ * never reads (images, IDs, resources). Cached pods are most of the operator's memory.
  */
-export function trimPod(pod: V1Pod): void {
-  delete pod.metadata?.managedFields;
-  delete (pod as { spec?: unknown }).spec;
+export function trimPod(pod: V1Pod): V1Pod {
+  const m = pod.metadata ?? {};
+  const s = pod.status;
+  return {
+    metadata: defined({
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      creationTimestamp: m.creationTimestamp,
+      deletionTimestamp: m.deletionTimestamp,
+      deletionGracePeriodSeconds: m.deletionGracePeriodSeconds,
+      // Our own labels and annotations only (peapods.io/…): the Pea's, and a PeaSet member's
+      // (its PeaSet, whether it is in the Service, when it was drained).
+      labels: ours(m.labels),
+      annotations: ours(m.annotations),
+      ownerReferences: m.ownerReferences?.map((r) => ({
+        apiVersion: r.apiVersion,
+        kind: r.kind,
+        name: r.name,
+        uid: r.uid,
+      })),
+    }),
+    ...(s
+      ? {
+          status: defined({
+            phase: s.phase,
+            reason: s.reason,
+            message: s.message,
+            podIP: s.podIP,
+            conditions: s.conditions?.map((c) =>
+              defined({
+                type: c.type,
+                status: c.status,
+                reason: c.reason,
+                message: c.message,
+                lastTransitionTime: c.lastTransitionTime,
+              }),
+            ),
+            initContainerStatuses: s.initContainerStatuses?.map(trimContainer),
+            containerStatuses: s.containerStatuses?.map(trimContainer),
+          }),
+        }
+      : {}),
+  };
+}
+
+function trimContainer(c: V1ContainerStatus): V1ContainerStatus {
+  return defined({
+    name: c.name,
+    ready: c.ready,
+    restartCount: c.restartCount,
+    state: c.state && trimState(c.state),
+    lastState: c.lastState?.terminated && trimState(c.lastState),
+  } as V1ContainerStatus);
+}
+
+function trimState(s: V1ContainerState): V1ContainerState {
+  const t = s.terminated;
+  return defined({
+    waiting: s.waiting && defined({ reason: s.waiting.reason, message: s.waiting.message }),
+    // startedAt and finishedAt: the Pea's timeline (timeline.ts) reads them.
+    running: s.running && defined({ startedAt: s.running.startedAt }),
+    terminated:
+      t &&
+      defined({
+        exitCode: t.exitCode,
+        reason: t.reason,
+        message: t.message,
+        startedAt: t.startedAt,
+        finishedAt: t.finishedAt,
+      }),
+  });
+}
+
+/**
+ * The Pea as cached: all of it but managedFields and kubectl's last-applied annotation (a
+ * copy of the whole object), which nothing here reads. A new object rather than deletes, which
+ * would turn V8's compact objects into slower, larger dictionaries.
+ */
+export function trimPea<T extends Pea>(pea: T): T {
+  const metadata = without(pea.metadata ?? {}, ['managedFields', 'annotations']);
+  const annotations = without(pea.metadata?.annotations ?? {}, [LAST_APPLIED]);
+  return {
+    ...pea,
+    metadata: Object.keys(annotations).length > 0 ? { ...metadata, annotations } : metadata,
+  };
+}
+
+/** The entries of a label or annotation map under our own prefix (peapods.io/), if any. */
+function ours(map: Record<string, string> | undefined): Record<string, string> | undefined {
+  const kept = Object.entries(map ?? {}).filter(([k]) => k.startsWith(`${GROUP}/`));
+  return kept.length > 0 ? Object.fromEntries(kept) : undefined;
+}
+
+/** A copy of `o` without `keys`. */
+function without<T extends object>(o: T, keys: string[]): T {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k))) as T;
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** A copy without the undefined keys: an absent key costs no memory, an undefined one does. */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 /**
@@ -144,14 +251,6 @@ function grpcProbe(
   };
 }
 
-/** How the sidecar image starts pea-runtime (its ENTRYPOINT), for the exec hook. */
-const SIDECAR_ENTRYPOINT = ['node', '/app/dist/src/runtime/main.js'] as const;
-
-/** `pea-runtime started`'s flags in the sidecar's postStart hook. */
-function startedFlags(s: PodOptions): string[] {
-  return ['--grpc-port', String(s.grpcPort), '--timeout', String(STARTED_TIMEOUT_SECONDS)];
-}
-
 function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts, hookToken: string): V1Container {
   return {
     name: SIDECAR_CONTAINER,
@@ -174,6 +273,8 @@ function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts, hookToken: strin
       String(t.teardownSeconds),
       '--token-file',
       `${TOKEN_MOUNT}/${TOKEN_FILE}`,
+      '--started-file',
+      STARTED_FILE,
       ...(preStopHoldSeconds(pea) > 0 ? ['--prestop-hold-seconds', String(preStopHoldSeconds(pea))] : []),
     ],
     ports: [
@@ -183,17 +284,17 @@ function sidecarContainer(pea: Pea, s: PodOptions, t: Timeouts, hookToken: strin
     // The runtime container starts only once the sidecar takes control calls. A postStart
     // hook rather than a startupProbe: the kubelet waits for either before it starts the next
     // container, but a probe passes at best on its next 1 s tick and the hook as soon as the
-    // sidecar answers (measured on the local cluster: create → Pod Ready 3.0 s → 2.0 s).
-    lifecycle: { postStart: { exec: { command: [...SIDECAR_ENTRYPOINT, 'started', ...startedFlags(s)] } } },
+    // sidecar answers (measured on the local cluster: create → Pod Ready 3.0 s → 2.0 s). The
+    // hook is a shell loop, not a Node program (src/shared/started-gate.ts).
+    lifecycle: { postStart: { exec: { command: startedGate(STARTED_FILE, STARTED_TIMEOUT_SECONDS) } } },
     // Service "" is SERVING only while the runtime is ready: this is the Pea's readiness.
     readinessProbe: grpcProbe(s.grpcPort, undefined, 1, 1),
     resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '160Mi' } },
     securityContext: { ...restrictedContainer, readOnlyRootFilesystem: true },
     terminationMessagePolicy: 'FallbackToLogsOnError',
-    env: [
-      { name: 'NODE_COMPILE_CACHE', value: '/tmp/node-compile-cache' },
-      { name: HOOK_TOKEN_ENV, value: hookToken },
-    ],
+    // No NODE_COMPILE_CACHE here: the image's own (the Dockerfile fills it at build time)
+    // serves the sidecar's first start, which a fresh cache in /tmp never did.
+    env: [{ name: HOOK_TOKEN_ENV, value: hookToken }],
     // The control token: mounted here only, never in the runtime container.
     volumeMounts: [
       { name: 'pea-runtime-tmp', mountPath: '/tmp' },

@@ -5,9 +5,10 @@ import type { Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import { OperatorReason } from '../shared/words.js';
 import { grpcAddress, type CancelClient } from './cancel.js';
-import { decide, podRejected, type Action, type Decision } from './decide.js';
+import { decide, podRejected, readStatus, type Action, type Decision } from './decide.js';
 import { describe, TerminalError } from './errors.js';
 import type { EventRecorder } from './events.js';
+import type { Metrics } from './metrics.js';
 import { OncePerProcess } from './once.js';
 import { OwnWrites } from './own-writes.js';
 import { podName, tokenSecretName } from './pod.js';
@@ -50,6 +51,8 @@ export class Reconciler {
   private readonly ownWrites = new OwnWrites();
   /** The Cancel and the token Secret of each live Pea, sent once per process (once.ts). */
   private readonly once = new OncePerProcess();
+  /** Set by the caller when metrics are served: told of every status write that went through. */
+  metrics?: Pick<Metrics, 'transition'>;
 
   constructor(
     private readonly caches: Caches,
@@ -75,7 +78,14 @@ export class Reconciler {
     const log = this.o.log.child({ pea: key });
     let pod = this.ownWrites.pod(key, pea, this.ownedPod(pea));
     let d = decide(pea, pod, new Date());
-    if (wants(d, 'addFinalizer') || wants(d, 'createPod')) {
+    if (wants(d, 'removeFinalizer')) {
+      // First: the writes below then carry the resourceVersion it returned.
+      const patched = await this.writes.removeLegacyFinalizer(pea);
+      this.wrote(key, pea, patched);
+      if (!patched) return undefined;
+      pea = patched;
+    }
+    if (wants(d, 'createPod')) {
       const started = await this.startPea(key, pea, d, log);
       if (!started) return undefined;
       ({ pea, pod } = started);
@@ -98,25 +108,19 @@ export class Reconciler {
     if (wants(d, 'cancelRpc')) await this.once.run('cancel', key, uid, () => this.cancel(pea, log));
     if (d.status.phase === 'Succeeded' || d.status.phase === 'Failed') this.once.forget(key);
     for (const ev of d.events) this.events.record(pea, ev, log);
-    if (wants(d, 'removeFinalizer')) await this.writes.setFinalizer(pea, false);
     return d.requeueAfterMs;
   };
 
   /**
-   * Adds the finalizer and creates the pod, in one round trip as they do not depend on each
-   * other (should the Pea be deleted between them, its pod still goes through preStop
-   * teardown). Resolves the Pea and pod as the API server returned them, or undefined when
-   * the pod was refused and the Pea failed.
+   * Creates the pod (no finalizer: a deleted Pea's pod is deleted by the garbage collector
+   * and its preStop hook cancels the runtime). Resolves the Pea and pod as the API server
+   * returned them, or undefined when the pod was refused and the Pea failed.
    */
   private async startPea(key: string, pea: Pea, d: Decision, log: Logger): Promise<Started | undefined> {
     try {
-      const [patched, created] = await Promise.all([
-        wants(d, 'addFinalizer') ? this.writes.setFinalizer(pea, true) : undefined,
-        wants(d, 'createPod') ? this.createPod(key, pea, d, log) : undefined,
-      ]);
-      this.wrote(key, pea, patched);
+      const created = await this.createPod(key, pea, d, log);
       if (created) this.ownWrites.created(key, created);
-      return { pea: patched ?? pea, pod: created ?? this.ownedPod(pea) };
+      return { pea, pod: created ?? this.ownedPod(pea) };
     } catch (err) {
       if (!(err instanceof TerminalError)) throw err;
       const r = podRejected(pea, err.message, new Date());
@@ -155,7 +159,10 @@ export class Reconciler {
   }
 
   private async writeStatus(key: string, pea: Pea, d: Decision): Promise<void> {
-    this.wrote(key, pea, await this.writes.patchStatus(pea, d.status));
+    const written = await this.writes.patchStatus(pea, d.status);
+    this.wrote(key, pea, written);
+    // Counted once the API server took it: a write lost to a conflict is decided (and counted) again.
+    if (written?.status) this.metrics?.transition(readStatus(pea.status).status, written.status);
   }
 
   /** Remembers a write over `pea` until the cache shows it (own-writes.ts). */

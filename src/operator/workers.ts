@@ -12,7 +12,7 @@ export class Workers {
   private readonly inFlight = new Set<Promise<void>>();
   private running = false;
   /** Set by the caller when metrics are served. */
-  metrics?: Metrics;
+  metrics?: Pick<Metrics, 'reconciled'>;
 
   constructor(
     private readonly queue: WorkQueue,

@@ -1,12 +1,14 @@
-// The operator's writes to the API server for one Pea: its finalizer, its pod, its token
-// Secret, its status. Each is one call and keeps no memory; what to write, and when, is the
-// reconciler's (reconcile.ts). Writes that replace state carry the resourceVersion they
-// were decided on, so a decision taken on a stale cache meets 409 and is taken again.
+// The operator's writes to the API server for one Pea: its pod, its token Secret, its
+// status (and an older operator's finalizer, taken off). Each is one call and keeps no
+// memory; what to write, and when, is the reconciler's (reconcile.ts). Writes that replace
+// state carry the resourceVersion they were decided on, so a decision taken on a stale cache
+// meets 409 and is taken again.
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type Pea, type PeaStatus } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
-import { FINALIZER } from './decide.js';
+import { LEGACY_FINALIZER } from './decide.js';
 import { apiMessage, ignoreAlreadyExists, ignoreNotFound, statusCode, TerminalError } from './errors.js';
+import { JsonCoreApi } from './json-api.js';
 import { buildPod, podName, type PodOptions } from './pod.js';
 import { buildTokenSecret, hookToken } from './token.js';
 
@@ -16,6 +18,8 @@ const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
 export class PeaWrites {
   private readonly custom: k8s.CustomObjectsApi;
   private readonly core: k8s.CoreV1Api;
+  /** The pod and the Secret, sent as plain JSON (json-api.ts). */
+  private readonly json: JsonCoreApi;
 
   constructor(
     kc: k8s.KubeConfig,
@@ -24,12 +28,12 @@ export class PeaWrites {
   ) {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.json = new JsonCoreApi(kc);
   }
 
-  /** Adds (`true`) or removes the finalizer; the Pea as it is after the patch (undefined if it is gone). */
-  async setFinalizer(pea: Pea, present: boolean): Promise<Pea | undefined> {
-    const others = (pea.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
-    const finalizers = present ? [...others, FINALIZER] : others;
+  /** Takes LEGACY_FINALIZER off; the Pea as it is after the patch (undefined if it is gone). */
+  async removeLegacyFinalizer(pea: Pea): Promise<Pea | undefined> {
+    const finalizers = (pea.metadata.finalizers ?? []).filter((f) => f !== LEGACY_FINALIZER);
     // resourceVersion makes this a compare-and-swap: a conflict retries with fresh state.
     return (await ignoreNotFound(
       this.custom.patchNamespacedCustomObject(
@@ -49,7 +53,7 @@ export class PeaWrites {
   async createPod(pea: Pea, log: Logger): Promise<k8s.V1Pod | undefined> {
     log.info({ pod: podName(pea) }, 'creating pod');
     const body = buildPod(pea, hookToken(this.tokenKey, pea), this.pod);
-    return ignoreAlreadyExists(this.core.createNamespacedPod({ namespace: where(pea).namespace, body }));
+    return ignoreAlreadyExists(this.json.createNamespacedPod({ namespace: where(pea).namespace, body }));
   }
 
   /** Deletes a pod of the Pea; one already gone is fine. */
@@ -63,7 +67,7 @@ export class PeaWrites {
   async createTokenSecret(pea: Pea): Promise<void> {
     const body = buildTokenSecret(pea, this.tokenKey);
     await ignoreAlreadyExists(
-      this.core.createNamespacedSecret({ namespace: pea.metadata.namespace as string, body }),
+      this.json.createNamespacedSecret({ namespace: pea.metadata.namespace as string, body }),
     );
   }
 
@@ -105,13 +109,16 @@ export class PeaWrites {
 /**
  * A TerminalError saying so when the API server refused the Pea's pod, or the Secret created
  * with it, for the Pea's spec; undefined for a failure that may pass. 422: a field the API
- * server cannot take (a name too long for a label refuses both). 403 from PodSecurity
+ * server cannot take (a name too long for a label refuses both). 400: a body it cannot even
+ * decode (a field of the wrong type, from an older CRD or a hand edit: the pod is sent as
+ * plain JSON, so nothing coerces it on the way). 403 from PodSecurity
  * admission: the Pea asks for more than its namespace allows. Both are facts about the spec,
  * so the Pea fails and says why. Other 403s (RBAC, quota) may pass later and are retried.
  */
 export function refusedForSpec(pea: Pea, err: unknown): TerminalError | undefined {
   const code = statusCode(err);
-  if (code !== 422 && !(code === 403 && /violates PodSecurity/.test(apiMessage(err)))) return undefined;
+  const spec = code === 422 || code === 400 || (code === 403 && /violates PodSecurity/.test(apiMessage(err)));
+  if (!spec) return undefined;
   const message =
     `could not create pod ${podName(pea)}: ${apiMessage(err)}; ` +
     "fix the Pea's spec, then delete it and create it again";

@@ -1,15 +1,21 @@
 // `pea-runtime`: the program inside every Pea pod (and the image's entrypoint; started
 // through main.js). Each subcommand loads only what it needs.
+// Loading, the pattern to keep (every Pea pod waits for the sidecar's start; see
+// docs/performance.md): the static imports here are what parsing the flags needs, and
+// light; what a subcommand runs comes in its action, with `await import(...)`. Nothing on the
+// sidecar's path imports src/api/v1alpha1/types.ts (building its TypeBox schemas cost the
+// sidecar ~80 ms): plain values of the API live in defaults.ts. What the sidecar serves it
+// loads in sidecar/ as before (a new gRPC service, such as reflection, is imported by
+// grpc-server.ts); check the cost with `node dist/bench/sidecar.bench.js`.
 //   pea-runtime sidecar [options] [-- CMD ARGS...]   supervise the runtime, serve lifecycle
 //   pea-runtime run MODULE [ARGS...]                 host a BaseRuntime subclass as a process
 //   pea-runtime prestop                              exec-form preStop: ask the sidecar to tear down
-//   pea-runtime started                              postStart of the sidecar: wait until it takes control calls
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_TIMEOUTS } from '../api/v1alpha1/types.js';
+import { DEFAULT_TIMEOUTS } from '../api/v1alpha1/defaults.js';
 import { createLogger } from '../shared/logger.js';
-import { SIDECAR_GRPC_PORT, SIDECAR_HTTP_PORT, STARTED_TIMEOUT_SECONDS } from '../shared/sidecar-defaults.js';
+import { SIDECAR_GRPC_PORT, SIDECAR_HTTP_PORT } from '../shared/sidecar-defaults.js';
 import { parseReadySpec } from './sidecar/ready-check.js';
 import { parseTeardownCommand } from './sidecar/teardown.js';
 import { DEFAULT_TERMINATION_LOG } from './termination.js';
@@ -169,6 +175,14 @@ export function buildProgram(): Command {
         .env('PEA_TOKEN_FILE'),
     )
     .addOption(
+      new Option(
+        '--started-file <path>',
+        "written once both ports listen, for the pod's postStart hook to wait on (removed at start)",
+      )
+        .argParser(filePath)
+        .env('PEA_STARTED_FILE'),
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info').env('LOG_LEVEL'),
     )
     .addHelpText(
@@ -207,6 +221,7 @@ export function buildProgram(): Command {
           teardownCommand: o.teardown,
           terminationLog: o.terminationLog,
           tokenFile: o.tokenFile,
+          startedFile: o.startedFile,
           hookToken,
         },
         log,
@@ -267,47 +282,6 @@ export function buildProgram(): Command {
         });
       process.stdout.write(`${await res.text()}\n`);
       process.exitCode = res.ok ? 0 : 1;
-    });
-
-  program
-    .command('started')
-    .description(
-      'postStart hook of the sidecar container: exits 0 once the sidecar takes control calls, ' +
-        'so the kubelet starts the runtime container only then.',
-    )
-    .addOption(
-      new Option('--grpc-port <port>', "the sidecar's gRPC port")
-        .default(SIDECAR_GRPC_PORT)
-        .argParser(port)
-        .env('PEA_GRPC_PORT'),
-    )
-    .addOption(
-      new Option('--timeout <seconds>', 'give up after this long')
-        .default(STARTED_TIMEOUT_SECONDS)
-        .argParser(seconds),
-    )
-    .action(async (o) => {
-      const { HealthClient } = await import('../shared/health-client.js');
-      const { LIFECYCLE_SERVICE } = await import('../shared/lifecycle-proto.js');
-      // Reconnect at once: grpc-js otherwise backs off for seconds after each refused dial.
-      const client = new HealthClient(`127.0.0.1:${o.grpcPort}`, undefined, {
-        'grpc.initial_reconnect_backoff_ms': 20,
-        'grpc.max_reconnect_backoff_ms': 100,
-      });
-      const deadline = Date.now() + o.timeout * 1000;
-      // Polled every 20 ms: a startupProbe would do the same at best once a second.
-      while (!(await client.isServing(LIFECYCLE_SERVICE, 500))) {
-        if (Date.now() > deadline) {
-          client.close();
-          return program.error(
-            `error: the sidecar did not serve ${LIFECYCLE_SERVICE} on port ${o.grpcPort} within ${o.timeout}s; ` +
-              'see its log (kubectl logs POD -c pea-runtime)',
-            { exitCode: 1 },
-          );
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      client.close();
     });
 
   return program;

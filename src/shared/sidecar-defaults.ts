@@ -7,5 +7,5 @@ export const SIDECAR_GRPC_PORT = 50051;
 /** The sidecar's HTTP port: /prestop (the preStop hook), /healthz, /readyz, /status. */
 export const SIDECAR_HTTP_PORT = 50052;
 
-/** How long `pea-runtime started`, the sidecar's postStart hook, waits for it to take control calls. */
+/** How long the sidecar's postStart hook (src/shared/started-gate.ts) waits for it to take control calls. */
 export const STARTED_TIMEOUT_SECONDS = 60;

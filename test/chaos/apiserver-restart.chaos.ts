@@ -141,7 +141,7 @@ describe('kube-apiserver restarts and cut watch connections', () => {
       }
     }
 
-    // Then every Pea is deleted: each must go, so its finalizer must come off.
+    // Then every Pea is deleted: each must go, so no finalizer may hold it.
     const present = [...s.recorder.peas.keys()].filter((n) => s.recorder.pea(n));
     await Promise.all(
       present.map((n) =>

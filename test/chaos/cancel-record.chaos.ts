@@ -9,6 +9,7 @@ import * as k8s from '@kubernetes/client-node';
 import { chaosSuite } from '../harness/suites.js';
 import {
   bringUp,
+  collectGarbage,
   Kubelet,
   operatorKubeconfigVia,
   requestCancel,
@@ -67,20 +68,16 @@ describe('an operator that dies right after the Cancel RPC', () => {
         await pea.sidecar.proc.exited;
         await env.kubelet.terminated(pea.pod, ip, 143);
       }
-      const last =
-        ending === 'cancel'
-          ? await s.recorder.when(
-              `${name} finished`,
-              () =>
-                ['Succeeded', 'Failed'].includes(s.recorder.pea(name)?.status?.phase ?? '') &&
-                s.recorder.pea(name),
-              30_000,
-            )
-          : await s.recorder.when(
-              `${name} gone`,
-              () => s.recorder.peas.get(name)?.gone && s.recorder.peas.get(name)?.last,
-              30_000,
-            );
+      const last = await s.recorder.when(
+        `${name} finished`,
+        () =>
+          ['Succeeded', 'Failed'].includes(s.recorder.pea(name)?.status?.phase ?? '') && s.recorder.pea(name),
+        30_000,
+      );
+      if (ending === 'delete') {
+        await collectGarbage(env, name, pea.pod);
+        await s.recorder.when(`${name} gone`, () => s.recorder.peas.get(name)?.gone, 30_000);
+      }
       expect(last?.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled' });
       expect(s.recorder.peas.get(name)?.phases).toContain('Cancelling');
     } finally {

@@ -1,6 +1,6 @@
 // Two operator replicas with --leader-elect; the leader SIGKILLed while it is cancelling a
 // batch of Peas: the standby takes the Lease over once it expires and finishes every cancel
-// in flight (each Pea Cancelled or gone, its finalizer removed, no second pod). Repeated a
+// in flight (each Pea Cancelled, then gone if deleted, no finalizer left, no second pod). Repeated a
 // few rounds, a fresh standby started after each kill. The takeover time is printed next
 // to --lease-duration-seconds, not asserted (it is the machine's).
 import { describe, expect, it } from '@jest/globals';

@@ -5,6 +5,7 @@
 import { describe, expect, test, beforeAll } from '@jest/globals';
 import {
   apply,
+  expectCleanCancel,
   kubectl,
   NAMESPACE,
   pea,
@@ -18,20 +19,6 @@ import {
 
 const MINUTE = 60_000;
 const SIDECAR_HEALTH = ['--report-health', '50051'];
-
-/** The trace of a runtime that was cancelled cleanly: drained first, then cancel, teardown once. */
-async function expectCleanCancel(name: string): Promise<void> {
-  const events = await waitFor(
-    `pea/${name}'s teardown in its trace`,
-    async () => {
-      const e = await runtimeEvents(name);
-      return e.some((x) => x.event === 'teardown') ? e : undefined;
-    },
-    MINUTE,
-  );
-  expect(events.map((e) => e.event)).toEqual(['init', 'ready', 'cancel-saw-health', 'cancel', 'teardown']);
-  expect(events.find((e) => e.event === 'cancel-saw-health')?.status).toBe('NOT_SERVING');
-}
 
 describe('cancelling a running Pea', () => {
   beforeAll(async () => {

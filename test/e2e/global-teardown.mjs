@@ -1,5 +1,5 @@
-// Deletes the suite's namespace while the operator still runs (its Peas carry the operator's
-// finalizer), then uninstalls the release. PEAPODS_E2E_KEEP=1 leaves both for a look around.
+// Deletes the suite's namespace, then uninstalls the release (Peas carry no finalizer, so the
+// order no longer matters). PEAPODS_E2E_KEEP=1 leaves both for a look around.
 import { helm, kubectl, NAMESPACE, OPERATOR_NAMESPACE, RELEASE } from './global-setup.mjs';
 
 export default function globalTeardown() {

@@ -3,6 +3,7 @@
 //   KUBECONFIG      the cluster (required)
 //   KUBECTL, HELM   the binaries (default: on PATH; hack/e2e.sh passes the pinned ones)
 //   PEAPODS_IMAGE   the image of the operator, the sidecar and the example runtimes
+import { expect } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -205,3 +206,17 @@ export const WITH_RECORDER = {
 
 export const condition = (s: PeaStatus | undefined, type: string) =>
   s?.conditions?.find((c) => c.type === type);
+
+/** The trace of a runtime that was cancelled cleanly: drained first, then cancel, teardown once. */
+export async function expectCleanCancel(name: string): Promise<void> {
+  const events = await waitFor(
+    `pea/${name}'s teardown in its trace`,
+    async () => {
+      const e = await runtimeEvents(name);
+      return e.some((x) => x.event === 'teardown') ? e : undefined;
+    },
+    60_000,
+  );
+  expect(events.map((e) => e.event)).toEqual(['init', 'ready', 'cancel-saw-health', 'cancel', 'teardown']);
+  expect(events.find((e) => e.event === 'cancel-saw-health')?.status).toBe('NOT_SERVING');
+}

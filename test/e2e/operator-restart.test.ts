@@ -1,6 +1,6 @@
 // The operator's pod is deleted while Peas are starting and again while they are being
 // cancelled; its Deployment brings a new one. Afterwards every Pea reached the state it
-// should, no Pea ever had two pods, and no finalizer is left behind.
+// should, no Pea ever had two pods, and no Pea carries a finalizer.
 import { describe, expect, test } from '@jest/globals';
 import {
   apply,
@@ -89,8 +89,7 @@ describe('the operator restarted mid-flight', () => {
     await sampler;
     for (const n of NAMES) expect({ name: n, pods: podsSeen.get(n)?.size }).toEqual({ name: n, pods: 1 });
 
-    // The deleted Peas are gone, so their finalizer was removed; the cancelled ones keep it
-    // until they are deleted, and lose it then.
+    // The cancelled ones carry no finalizer either: they go as soon as they are deleted.
     for (const n of NAMES.slice(0, 3)) await kubectl(['delete', '-n', NAMESPACE, 'pea', n, '--wait=false']);
     for (const n of NAMES.slice(0, 3))
       await waitFor(

@@ -663,7 +663,11 @@ async function controlToken(env: LifecycleEnv, pod: k8s.V1Pod): Promise<string |
   return undefined;
 }
 
-/** Sends the cancel: spec.cancel, or a delete (the finalizer makes the operator cancel). */
+/**
+ * Sends the cancel: spec.cancel, or a foreground delete (`kubectl delete --cascade=foreground`):
+ * the Pea stays, being deleted, until the garbage collector saw its pod go, and the operator
+ * cancels it meanwhile. No controller-manager runs here: collectGarbage() plays it.
+ */
 export async function requestCancel(env: LifecycleEnv, name: string, ending: Ending): Promise<void> {
   if (ending === 'cancel') {
     await retrying(`cancel ${name}`, () =>
@@ -689,7 +693,42 @@ export async function requestCancel(env: LifecycleEnv, name: string, ending: End
         namespace: env.namespace,
         plural: PLURAL,
         name,
+        propagationPolicy: 'Foreground',
       })
+      .catch((err: { code?: number }) => {
+        if (err.code === 404) return undefined;
+        throw err;
+      }),
+  );
+}
+
+/**
+ * The garbage collector's part in a foreground deletion, once the kubelet has reported the
+ * pod's containers ended: the pod goes (the kubelet's final delete), then the Pea, whose
+ * `foregroundDeletion` finalizer comes off once it has no pod left.
+ */
+export async function collectGarbage(env: LifecycleEnv, name: string, pod: string): Promise<void> {
+  await retrying(`delete pod ${pod}`, () =>
+    env.kubelet.core
+      .deleteNamespacedPod({ name: pod, namespace: env.namespace, gracePeriodSeconds: 0 })
+      .catch((err: { code?: number }) => {
+        if (err.code === 404) return undefined;
+        throw err;
+      }),
+  );
+  await retrying(`release ${name}`, () =>
+    env.custom
+      .patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace: env.namespace,
+          plural: PLURAL,
+          name,
+          body: { metadata: { finalizers: null } },
+        },
+        MERGE,
+      )
       .catch((err: { code?: number }) => {
         if (err.code === 404) return undefined;
         throw err;
@@ -700,7 +739,7 @@ export async function requestCancel(env: LifecycleEnv, name: string, ending: End
 /**
  * The second half, once the cancel is requested: the operator's Cancel RPC stops the
  * sidecar → the runtime container marked terminated with `exitCode` (the kubelet) → the
- * Pea Cancelled (spec.cancel) or gone (delete). Resolves what went wrong, if anything.
+ * Pea Cancelled; after a delete, then gone (collectGarbage). Resolves what went wrong, if anything.
  */
 export async function finish(
   env: LifecycleEnv,
@@ -727,23 +766,18 @@ export async function finish(
     ]);
     result.sidecarExit = ended.code;
     if (ended.code !== undefined) await kubelet.terminated(r.pod, r.ip, exitCode);
-    if (ending === 'cancel') {
-      const last = await rec.when(
-        `${name} finished`,
-        () => ['Succeeded', 'Failed'].includes(rec.pea(name)?.status?.phase ?? '') && rec.pea(name),
-        stepMs,
-      );
-      if (!isCancelled(last))
-        result.problem =
-          `ended ${last.status?.phase}/${last.status?.reason} (${last.status?.message}), ` +
-          'not Succeeded/Cancelled';
-    } else {
+    const last = await rec.when(
+      `${name} finished`,
+      () => ['Succeeded', 'Failed'].includes(rec.pea(name)?.status?.phase ?? '') && rec.pea(name),
+      stepMs,
+    );
+    if (!isCancelled(last))
+      result.problem =
+        `ended ${last.status?.phase}/${last.status?.reason} (${last.status?.message}), ` +
+        'not Succeeded/Cancelled';
+    if (ending === 'delete') {
+      await collectGarbage(env, name, r.pod);
       await rec.when(`${name} gone`, () => rec.peas.get(name)?.gone, stepMs);
-      const last = rec.peas.get(name)?.last;
-      if (!isCancelled(last))
-        result.problem =
-          `gone, but its last status was ${last?.status?.phase}/${last?.status?.reason} ` +
-          `(${last?.status?.message}), not Succeeded/Cancelled`;
     }
     if (result.problem === undefined && ended.code !== 0)
       result.problem = `the sidecar did not exit 0 after Cancel (exit ${ended.code})`;

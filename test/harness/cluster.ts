@@ -146,7 +146,8 @@ export class TestCluster {
     });
   }
 
-  private async podStatus(pod: k8s.V1Pod, status: k8s.V1PodStatus): Promise<void> {
+  /** The kubelet's part, any of it: writes `status` over the pod's (a merge patch: lists are replaced). */
+  async podStatus(pod: k8s.V1Pod, status: k8s.V1PodStatus): Promise<void> {
     await this.core.patchNamespacedPodStatus(
       { name: pod.metadata!.name!, namespace: this.namespace, body: { status } },
       MERGE,

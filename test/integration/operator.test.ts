@@ -36,12 +36,10 @@ describe('the operator', () => {
       blockOwnerDeletion: true,
     });
     expect(pod.spec?.initContainers?.[0]?.args).toContain('grpc://127.0.0.1:50061/');
-    const pending = await s.cluster.peaUntil(
-      'ready',
-      'finalizer and Starting',
-      (p) => (p.metadata.finalizers ?? []).includes('peapods.io/cancel') && p.status?.phase === 'Starting',
-    );
+    const pending = await s.cluster.peaUntil('ready', 'Starting', (p) => p.status?.phase === 'Starting');
     expect(cond(pending, 'Ready')?.status).toBe('False');
+    // No finalizer: deleting a Pea never waits for the operator.
+    expect(pending.metadata.finalizers ?? []).toEqual([]);
     await s.cluster.kubeletRunning(pod, true);
     const ready = await s.cluster.peaUntil('ready', 'Ready', (p) => p.status?.phase === 'Ready');
     expect(cond(ready, 'Ready')).toMatchObject({ status: 'True', observedGeneration: 1 });
@@ -141,7 +139,37 @@ describe('the operator', () => {
     }
   });
 
-  it('cancels on delete through the finalizer, then lets the Pea go', async () => {
+  it('kubectl delete pea: gone at once, whatever the operator does (the garbage collector takes its pod)', async () => {
+    await s.cluster.createPea('deleted');
+    const pod = await s.cluster.podOf('deleted');
+    await s.cluster.kubeletRunning(pod, true);
+    await s.cluster.peaUntil('deleted', 'Ready', (p) => p.status?.phase === 'Ready');
+    await s.cluster.deletePea('deleted');
+    // Not "eventually": the DELETE itself removed it, as no finalizer holds it.
+    await expect(s.cluster.getPea('deleted')).rejects.toMatchObject({ code: 404 });
+  });
+
+  it("takes an older operator's finalizer off, so that such a Pea can be deleted too", async () => {
+    await s.cluster.custom.createNamespacedCustomObject({
+      group: 'peapods.io',
+      version: 'v1alpha1',
+      namespace: 'peas',
+      plural: 'peas',
+      body: {
+        apiVersion: 'peapods.io/v1alpha1',
+        kind: 'Pea',
+        metadata: { name: 'legacy', finalizers: ['peapods.io/cancel', 'example.com/keep'] },
+        spec: { image: 'example/runtime:1' },
+      },
+    });
+    const kept = await s.cluster.peaUntil('legacy', 'the finalizer taken off', (p) =>
+      (p.metadata.finalizers ?? []).every((f) => f !== 'peapods.io/cancel'),
+    );
+    expect(kept.metadata.finalizers).toEqual(['example.com/keep']);
+    await s.cluster.patchPea('legacy', { metadata: { finalizers: null } });
+  });
+
+  it('a foreground deletion cancels through the sidecar and tells the end (Cancelled) first', async () => {
     const sidecar = await startSidecar({ runtime: ['sleep', '600'], grpcPort: sidecarPort });
     const pea = 'cancel-delete';
     try {
@@ -149,10 +177,24 @@ describe('the operator', () => {
       const pod = await s.cluster.podOf(pea);
       await s.cluster.kubeletRunning(pod, true);
       await s.cluster.peaUntil(pea, 'Ready', (p) => p.status?.phase === 'Ready');
-      await s.cluster.deletePea(pea);
+      // kubectl delete pea --cascade=foreground: the garbage collector's finalizer holds the
+      // Pea until its pod is gone. No controller-manager runs here, so the test plays it.
+      await s.cluster.custom.deleteNamespacedCustomObject({
+        group: 'peapods.io',
+        version: 'v1alpha1',
+        namespace: 'peas',
+        plural: 'peas',
+        name: pea,
+        propagationPolicy: 'Foreground',
+      });
       await s.cluster.peaUntil(pea, 'Cancelling', (p) => p.status?.phase === 'Cancelling');
       expect(await sidecar.exited).toBe(0);
       await s.cluster.kubeletTerminated(pod, 0);
+      const ended = await s.cluster.peaUntil(pea, 'Succeeded', (p) => p.status?.phase === 'Succeeded');
+      expect(ended.status).toMatchObject({ reason: 'Cancelled', exitCode: 0 });
+      expect(ended.metadata.finalizers).toEqual(['foregroundDeletion']);
+      await s.cluster.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: 'peas' });
+      await s.cluster.patchPea(pea, { metadata: { finalizers: null } });
       await until('the Pea is gone', async () =>
         s.cluster.getPea(pea).then(
           () => false,

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { CLI, example, freePort, killAll, readEvents, start, tempDir, until } from '../helpers/processes.js';
 import { attachClients, type SidecarUnderTest } from '../helpers/sidecar.js';
+import { startedGate } from '../../src/shared/started-gate.js';
 import { join } from 'node:path';
 
 let sc: SidecarUnderTest | undefined;
@@ -27,6 +28,7 @@ async function podLike(
   const dir = tempDir();
   const eventsFile = join(dir, 'events.jsonl');
   const terminationLog = join(dir, 'termination-log');
+  const startedFile = join(dir, 'started');
   const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
   const sidecar = [
     process.execPath,
@@ -44,6 +46,8 @@ async function podLike(
     `grpc://127.0.0.1:${healthPort}`,
     '--termination-log',
     terminationLog,
+    '--started-file',
+    startedFile,
     ...sidecarFlags,
   ]
     .map(q)
@@ -56,12 +60,10 @@ async function podLike(
     .map(q)
     .join(' ');
   // As in a pod: the sidecar (a native sidecar) starts first and the runtime container only
-  // once the sidecar takes calls (the pod's postStart gate, `pea-runtime started`), then after a
-  // delay, so that the test sees the sidecar without a runtime whatever the machine's speed;
-  // the marker only in the runtime's environment; the shell reaps like pause does.
-  const gate = [process.execPath, CLI, 'started', '--grpc-port', String(grpcPort), '--timeout', '60']
-    .map(q)
-    .join(' ');
+  // once the sidecar takes calls (the pod's own postStart gate), then after a delay, so that
+  // the test sees the sidecar without a runtime whatever the machine's speed; the marker only
+  // in the runtime's environment; the shell reaps like pause does.
+  const gate = startedGate(startedFile, 60).map(q).join(' ');
   const script = `${sidecar} & ${gate} && sleep ${runtimeDelaySeconds}; PEAPODS_RUNTIME=1 ${runtime} & wait`;
   const proc = start(
     'unshare',

@@ -4,6 +4,7 @@
 // (schema.ts builds the CRD, `make generate` writes it to deploy/crd), and the phase list
 // the operator checks a status against. Descriptions are for users: Kubernetes words only.
 import { Type, type Static } from '@sinclair/typebox';
+import { DEFAULT_TIMEOUTS } from './defaults.js';
 import type {
   V1Affinity,
   V1ContainerPort,
@@ -50,11 +51,8 @@ export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
 const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
-/**
- * The timeouts of a Pea that sets none, as Timeouts; also the CRD's defaults, so `kubectl get -o yaml` shows them.
- * Not annotated `: Timeouts`: that type derives from the schema that reads these values.
- */
-export const DEFAULT_TIMEOUTS = { readySeconds: 300, cancelSeconds: 10, teardownSeconds: 30 };
+/** The timeouts of a Pea that sets none (defaults.ts: the sidecar reads them without the schemas). */
+export { DEFAULT_TIMEOUTS };
 
 /** Fields a running pod cannot take changes of: refused by the API server instead of ignored. */
 const immutable = (field: string): CelRule[] => [
@@ -288,6 +286,33 @@ const LastTerminationSchema = Type.Object(
 /** A run that ended and was followed by a restart: the fields the Pea's status had then. */
 export type LastTermination = Static<typeof LastTerminationSchema>;
 
+const TimelineSchema = Type.Object(
+  {
+    podScheduledTime: Type.Optional(dateTime('When the scheduler placed the pod on a node.')),
+    sidecarStartedTime: Type.Optional(dateTime('When the kubelet started the runtime sidecar container.')),
+    runtimeStartedTime: Type.Optional(dateTime('When the kubelet started the runtime container.')),
+    readyCheckTime: Type.Optional(
+      dateTime(
+        'When the pod first turned ready: the runtime passed its ready check (spec.ready) and the ' +
+          "kubelet's probe of the sidecar saw it.",
+      ),
+    ),
+    runtimeExitedTime: Type.Optional(dateTime('When the runtime container exited.')),
+    teardownTime: Type.Optional(
+      dateTime('When the runtime sidecar container exited, its teardown done (or its pod deleted).'),
+    ),
+  },
+  {
+    description:
+      "When each step of the current run happened, from the pod's conditions and container states. Each " +
+      'time is written once, together with a status change the operator writes anyway, so it may appear ' +
+      'a moment after the step; with startTime, readyTime, cancelTime and finishTime it is the timeline ' +
+      'that kubectl pea status shows.',
+  },
+);
+/** status.timeline: when each step of the current run happened, as the pod tells it. */
+export type Timeline = Static<typeof TimelineSchema>;
+
 const PeaStatusSchema = Type.Object(
   {
     phase: Type.Optional(stringEnum(PEA_PHASES, `${either(PEA_PHASES)}.`)),
@@ -327,6 +352,7 @@ const PeaStatusSchema = Type.Object(
       ),
     ),
     lastTermination: Type.Optional(LastTerminationSchema),
+    timeline: Type.Optional(TimelineSchema),
   },
   { description: 'Observed state, written by the operator.' },
 );

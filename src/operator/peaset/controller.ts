@@ -67,7 +67,7 @@ export class PeaSetController {
               ...page,
             })) as Promise<PeaSetList>,
       onChange: (set) => this.enqueue(set.metadata?.namespace, set.metadata?.name),
-      trim: (set) => void delete set.metadata?.managedFields,
+      trim: withoutManagedFields,
     });
     // The EndpointSlice controller copies a Service's labels onto its slices: ours say managed-by.
     const selector = `${LABEL_MANAGED}=${MANAGER}`;
@@ -83,7 +83,7 @@ export class PeaSetController {
           ? discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: selector, ...page })
           : discovery.listEndpointSliceForAllNamespaces({ labelSelector: selector, ...page }),
       onChange: (slice) => this.enqueue(slice.metadata?.namespace, slice.metadata?.labels?.[LABEL_PEASET]),
-      trim: (slice) => void delete slice.metadata?.managedFields,
+      trim: withoutManagedFields,
     });
   }
 
@@ -142,4 +142,10 @@ export class PeaSetController {
     this.sets.stop();
     this.slices.stop();
   }
+}
+
+/** A cached object without its managedFields, which nothing here reads. */
+function withoutManagedFields<T extends { metadata?: { managedFields?: unknown } }>(obj: T): T {
+  delete obj.metadata?.managedFields;
+  return obj;
 }

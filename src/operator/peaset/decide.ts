@@ -13,7 +13,7 @@ import {
 } from '../../api/v1alpha1/peaset.js';
 import type { Pea } from '../../api/v1alpha1/types.js';
 import { PeaSetReason } from '../../shared/words.js';
-import { DRAIN_FINALIZER, type PeaEvent } from '../decide.js';
+import { ANNOTATION_LET_GO, DRAIN_FINALIZER, type PeaEvent } from '../decide.js';
 import {
   ANNOTATION_DRAINED,
   ENDPOINTS_WAIT_SECONDS,
@@ -51,7 +51,9 @@ export type PeaSetAction =
   | { kind: 'leaveService'; name: string }
   /** Drain step 2 is over: no EndpointSlice lists it (or the wait ran out). */
   | { kind: 'markDrained'; name: string }
-  /** Drain steps 3-4: drainSeconds are over; the Pea controller cancels and tears it down. */
+  /** Drain steps 3-4: drainSeconds are over; the Pea controller may cancel it (ANNOTATION_LET_GO). */
+  | { kind: 'letGoMember'; name: string }
+  /** The member has ended: the PeaSet's finalizer comes off, and the Pea is gone. */
   | { kind: 'releaseMember'; name: string }
   /** The same for a member's pod that is being deleted: the mark goes on the pod... */
   | { kind: 'markPodDrained'; name: string }
@@ -145,15 +147,17 @@ function view(v: MemberView, revision: string, minReadyMs: number, t: number): M
   ];
 }
 
-/** The drain of a member being stopped (deleted): its steps, then the release to the Pea controller. */
+/** The drain of a member being stopped (deleted): its steps, the Pea controller's cancel, the release. */
 function drainMember(set: PeaSet, m: Member, t: number, d: PeaSetDecision, wake: (at: number) => void): void {
   if (!(m.pea.metadata.finalizers ?? []).includes(DRAIN_FINALIZER)) return; // released already
   // A member with nothing running has nothing to drain.
   const running = !memberEnded(m.pea) && Boolean(m.pea.status?.podName);
   if (!running) return void d.actions.push({ kind: 'releaseMember', name: m.name });
+  // Let go of: the Pea controller cancels it; its end brings it back here, to be released.
+  if (m.pea.metadata.annotations?.[ANNOTATION_LET_GO]) return;
   const started = new Date(m.pea.metadata.deletionTimestamp as unknown as string).getTime();
   const drained = Date.parse(m.pea.metadata.annotations?.[ANNOTATION_DRAINED] ?? '');
-  drain(set, m, { started, drained, mark: 'markDrained', done: 'releaseMember' }, t, d, wake);
+  drain(set, m, { started, drained, mark: 'markDrained', done: 'letGoMember' }, t, d, wake);
 }
 
 /** The drain of a member's pod that is being deleted while the member is not (an eviction). */
@@ -176,7 +180,7 @@ interface DrainState {
   /** NaN until marked. */
   drained: number;
   mark: 'markDrained' | 'markPodDrained';
-  done: 'releaseMember' | 'cancelPod';
+  done: 'letGoMember' | 'cancelPod';
 }
 
 /** Drain steps: leave the Service, wait for the EndpointSlices (bounded), mark, wait drainSeconds, done. */

@@ -108,7 +108,10 @@ export class PeaSetReconciler {
         if (a.kind === 'markPodDrained')
           return this.writes.markPodDrained(ns, m.status?.podName as string, new Date());
         if (a.kind === 'cancelPod') return this.cancelPod(m, log);
-        log.info({ member: a.name }, 'member drained: cancelling it');
+        if (a.kind === 'letGoMember') {
+          log.info({ member: a.name }, 'member drained: cancelling it');
+          return this.writes.letGoMember(m, new Date());
+        }
         return this.writes.releaseMember(m);
       }),
     );

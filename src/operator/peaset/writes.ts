@@ -10,7 +10,7 @@ import {
   type PeaSetStatus,
 } from '../../api/v1alpha1/peaset.js';
 import { GROUP, PLURAL, VERSION, type Pea } from '../../api/v1alpha1/types.js';
-import { DRAIN_FINALIZER } from '../decide.js';
+import { ANNOTATION_LET_GO, DRAIN_FINALIZER } from '../decide.js';
 import { ignoreAlreadyExists, ignoreNotFound } from '../errors.js';
 import { FIELD_MANAGER } from '../network-policy.js';
 import { LABEL_MANAGED, MANAGER, ownedBy } from '../pod.js';
@@ -101,6 +101,11 @@ export class PeaSetWrites {
   }
 
   /** Lets go of a drained member: the Pea controller then cancels it and tears it down. */
+  letGoMember(member: Pea, now: Date): Promise<Pea | undefined> {
+    return this.patchMember(member, { annotations: { [ANNOTATION_LET_GO]: now.toISOString() } });
+  }
+
+  /** Releases a member that has ended: without the PeaSet's finalizer, the deleted Pea is gone. */
   releaseMember(member: Pea): Promise<Pea | undefined> {
     const finalizers = (member.metadata.finalizers ?? []).filter((f) => f !== DRAIN_FINALIZER);
     return this.patchMember(member, { finalizers });

@@ -1,9 +1,10 @@
 // The sidecar's gRPC port: grpc.health.v1 for the kubelet and peapods.v1.Lifecycle for
 // the operator. Health "" mirrors the runtime's readiness; the Lifecycle service's own
-// health entry says whether control calls are taken (the sidecar's postStart hook,
-// `pea-runtime started`, waits for it).
-// grpc.health.v1 is open to everyone (the kubelet's probe has no token); every
-// peapods.v1.Lifecycle method goes through `auth` (see control-auth.ts).
+// health entry says whether control calls are taken (for clients that want to know; the
+// pod's postStart gate waits on the sidecar's --started-file instead, without a gRPC client).
+// grpc.health.v1 and server reflection are open to everyone (the kubelet's probe has no
+// token; reflection only describes); every peapods.v1.Lifecycle method goes through `auth`
+// (see control-auth.ts).
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '../../shared/logger.js';
@@ -17,6 +18,7 @@ import {
 } from '../../shared/lifecycle-proto.js';
 import { AUTHORIZATION } from '../../shared/bearer.js';
 import type { ControlAuth } from './control-auth.js';
+import { addReflection } from './reflection.js';
 import type { Supervisor, SupervisorStatus } from './supervisor.js';
 
 /** Control messages are tiny; refusing big ones early keeps a flood cheap. */
@@ -60,6 +62,8 @@ export async function startGrpcServer(
   });
   const health = new HealthImplementation({ '': 'NOT_SERVING', [LIFECYCLE_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
+  // Open like health: it describes the services, and acts on nothing (reflection.ts).
+  addReflection(server);
 
   const watchers = new Set<grpc.ServerWritableStream<object, RuntimeStatus>>();
   const onChange = (s: SupervisorStatus): void => {
@@ -84,8 +88,8 @@ export async function startGrpcServer(
       if (refusal) return cb(refusal);
       const reason = typeof call.request.reason === 'string' ? call.request.reason.slice(0, 256) : '';
       log.info({ peer: call.getPeer(), reason }, 'Cancel RPC');
-      const { found, alreadyCancelled } = supervisor.cancel(reason || 'Cancel RPC');
-      cb(null, { status: toRuntimeStatus(found), alreadyCancelled });
+      const { status, alreadyCancelled } = supervisor.cancel(reason || 'Cancel RPC');
+      cb(null, { status: toRuntimeStatus(status), alreadyCancelled });
     },
     Status: (call: grpc.ServerUnaryCall<object, RuntimeStatus>, cb: grpc.sendUnaryData<RuntimeStatus>) => {
       const refusal = refused(call, 'Status');

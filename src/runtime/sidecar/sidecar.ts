@@ -1,4 +1,5 @@
 // `pea-runtime sidecar`: wires the supervisor to its two ports and to the process signals.
+import { rmSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../../shared/logger.js';
 import { writeTerminationMessage } from '../termination.js';
 import { controlAuth, hookAuth } from './control-auth.js';
@@ -30,6 +31,8 @@ export interface SidecarOptions {
   tokenFile?: string;
   /** What /prestop wants in "authorization: Bearer …" (PEA_HOOK_TOKEN); without it /prestop is open. */
   hookToken?: string;
+  /** Written once both ports listen, for the pod's postStart gate (src/shared/started-gate.ts). */
+  startedFile?: string;
   /** Called once the ports are open (tests and benchmarks use the bound ports). */
   onListening?: (ports: { grpc: number; http: number }) => void;
 }
@@ -57,6 +60,10 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
   const hook = hookAuth(opts.hookToken, log);
   let servers;
   try {
+    // Left by an earlier run of this container (a restarted sidecar keeps its emptyDir): a
+    // run that never listens must not leave it. (The restarted container's gate may still see
+    // the old file first; by then the runtime container runs anyway, so it holds nothing back.)
+    if (opts.startedFile) rmSync(opts.startedFile, { force: true });
     const grpc = await startGrpcServer(supervisor, opts.host, opts.grpcPort, auth, log);
     const who = { control: auth, hook };
     const http = await startHookServer(
@@ -72,6 +79,16 @@ export async function runSidecar(opts: SidecarOptions, log: Logger): Promise<num
       throw err;
     });
     servers = [grpc, http];
+    if (opts.startedFile) {
+      try {
+        writeFileSync(opts.startedFile, `${process.pid}\n`);
+      } catch (err) {
+        await Promise.all(servers.map((s) => s.close()));
+        throw new Error(`cannot write --started-file ${opts.startedFile}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+    }
     opts.onListening?.({ grpc: grpc.port, http: http.port });
   } catch (err) {
     log.error({ err }, 'sidecar could not start');

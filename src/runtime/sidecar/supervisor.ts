@@ -43,9 +43,9 @@ export interface SupervisorStatus {
   teardownTime?: number;
 }
 
-/** What a cancel found, and whether an earlier one had already started. */
+/** The status once the cancel began (or as an earlier cancel or the runtime's end left it), and whether one had. */
 export interface CancelResult {
-  found: SupervisorStatus;
+  status: SupervisorStatus;
   alreadyCancelled: boolean;
 }
 
@@ -120,7 +120,7 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
   cancel(reason: string): CancelResult {
     const found = this.status;
     if (this.cancelled || found.phase === 'PHASE_TEARING_DOWN' || found.phase === 'PHASE_EXITED') {
-      return { found, alreadyCancelled: true };
+      return { status: found, alreadyCancelled: true };
     }
     this.cancelReason = reason;
     // NOT_SERVING goes out before the runtime hears anything, so traffic drains first.
@@ -131,7 +131,8 @@ export class Supervisor extends EventEmitter<{ change: [SupervisorStatus] }> {
     this.launchAbort.abort();
     if (this.runtime) this.runtime.signal('SIGTERM');
     this.killTimer = setTimeout(() => this.kill(), this.opts.cancelTimeoutMs);
-    return { found, alreadyCancelled: false };
+    // What the caller sees is what it caused (PHASE_CANCELLING, not ready), not the state before.
+    return { status: this.status, alreadyCancelled: false };
   }
 
   private kill(): void {

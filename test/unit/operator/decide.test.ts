@@ -16,7 +16,6 @@ function pea(spec: Partial<Pea['spec']> = {}, status?: PeaStatus, meta: Partial<
       namespace: 'ns',
       uid: 'u',
       generation: 1,
-      finalizers: ['peapods.io/cancel'],
       ...meta,
     },
     spec: { image: 'img', timeouts: { readySeconds: 60, cancelSeconds: 10, teardownSeconds: 30 }, ...spec },
@@ -58,9 +57,9 @@ const writes = (d: ReturnType<typeof decide>): Action[] =>
 const kinds = (d: ReturnType<typeof decide>): string[] => writes(d).map((a) => a.kind);
 
 describe('decide', () => {
-  it('adds the finalizer and creates the pod of a new Pea', () => {
-    const d = decide(pea({}, undefined, { finalizers: [] }), undefined, T0);
-    expect(kinds(d)).toEqual(['addFinalizer', 'createPod']);
+  it('creates the pod of a new Pea, and puts no finalizer on it', () => {
+    const d = decide(pea(), undefined, T0);
+    expect(kinds(d)).toEqual(['createPod']);
     expect(d.status).toEqual({}); // written once the pod is seen
     expect(d.requeueAfterMs).toBe(60_000);
   });
@@ -77,7 +76,7 @@ describe('decide', () => {
     },
   };
   it.each([
-    ['the pod to create', pea({}, undefined, { finalizers: [] }), undefined, true],
+    ['the pod to create', pea(), undefined, true],
     ['a starting pod', pea({}, started), pod(), true],
     ['a cancelling pod', pea({ cancel: true }, { ...started, phase: 'Ready' }), pod({ ready: true }), true],
     ["no pod, in a restart's back-off", pea({ restartPolicy: 'Always' }, backingOff), undefined, false],
@@ -91,7 +90,8 @@ describe('decide', () => {
   it('records the start when the new pod is seen', () => {
     const d = decide(pea(), pod(), at(2));
     expect(d.status).toMatchObject({ phase: 'Starting', podName: 'p-pea', startTime: T0.toISOString() });
-    expect(d.events).toEqual([expect.objectContaining({ type: 'Normal', reason: 'Starting' })]);
+    // No Event: the pod's own Events tell its start (one write per Pea less).
+    expect(d.events).toEqual([]);
   });
 
   it.each([
@@ -244,12 +244,18 @@ describe('decide', () => {
     });
   });
 
-  it("a deleted Pea held by its PeaSet's drain finalizer runs on, uncancelled, until the PeaSet lets go", () => {
+  it("a deleted Pea held by its PeaSet's drain finalizer runs on, uncancelled, until let go of", () => {
     const running = { startTime: T0.toISOString(), phase: 'Ready' as const, readyTime: T0.toISOString() };
-    const finalizers = ['peapods.io/cancel', 'peapods.io/drain'];
+    const finalizers = ['peapods.io/drain'];
     const held = decide(pea({}, running, { deletionTimestamp: T0, finalizers }), pod({ ready: true }), at(1));
     expect(kinds(held)).toEqual([]);
     expect(held.status.phase).toBe('Ready');
+    const letGo = {
+      deletionTimestamp: T0,
+      finalizers,
+      annotations: { 'peapods.io/let-go': T0.toISOString() },
+    };
+    expect(kinds(decide(pea({}, running, letGo), pod({ ready: true }), at(2)))).toEqual(['cancelRpc']);
     const released = decide(pea({}, running, { deletionTimestamp: T0 }), pod({ ready: true }), at(2));
     expect(kinds(released)).toEqual(['cancelRpc']);
     // Held or not, a runtime that ends by itself meanwhile is not restarted: the Pea is going.
@@ -257,13 +263,61 @@ describe('decide', () => {
     expect(decide(always, pod({ exit: 0 }), at(3)).status.phase).toBe('Succeeded');
   });
 
-  it('a deleted Pea that has finished loses its finalizer', () => {
-    const d = decide(
+  it.each([
+    ['a live Pea', pea({}, { phase: 'Starting', startTime: T0.toISOString() }, {})],
+    [
+      'a deleted Pea that has finished',
       pea({}, { phase: 'Succeeded', reason: 'Cancelled' }, { deletionTimestamp: T0 }),
-      undefined,
-      T0,
+    ],
+  ])("takes an older operator's finalizer off %s, and only its own", (_n, p) => {
+    p.metadata.finalizers = ['example.com/keep', 'peapods.io/cancel'];
+    const d = decide(p, p.status?.phase === 'Starting' ? pod() : undefined, at(1));
+    expect(kinds(d)).toContain('removeFinalizer');
+    p.metadata.finalizers = ['example.com/keep'];
+    expect(kinds(decide(p, undefined, at(1)))).not.toContain('removeFinalizer');
+  });
+
+  describe('a Pea deleted in the foreground (its pod goes through the garbage collector)', () => {
+    const ready = {
+      phase: 'Ready' as const,
+      podName: 'p-pea',
+      startTime: T0.toISOString(),
+      readyTime: T0.toISOString(),
+    };
+    const deleted = { deletionTimestamp: at(5), finalizers: ['foregroundDeletion'] };
+    const deleting = (p: V1Pod): V1Pod => ({ ...p, metadata: { ...p.metadata, deletionTimestamp: at(5) } });
+
+    it('is cancelled: Cancelling, with the Cancel RPC', () => {
+      const d = decide(pea({}, ready, deleted), deleting(pod({ ready: true })), at(6));
+      expect(d.status).toMatchObject({
+        phase: 'Cancelling',
+        message: 'cancelling: the Pea is being deleted',
+      });
+      expect(kinds(d)).toEqual(['cancelRpc']);
+    });
+
+    it.each([0, 143])(
+      'ends Cancelled, not PodDeleted, when its preStop hook stopped the runtime (exit %i) before any Cancel',
+      (exit) => {
+        const d = decide(pea({}, ready, deleted), deleting(pod({ exit })), at(7));
+        expect(d.status).toMatchObject({ phase: 'Succeeded', reason: 'Cancelled', exitCode: exit });
+      },
     );
-    expect(kinds(d)).toEqual(['removeFinalizer']);
+
+    it('a runtime that failed on its way out is told as its own failure, not as someone deleting the pod', () => {
+      const d = decide(pea({}, ready, deleted), deleting(pod({ exit: 1 })), at(7));
+      expect(d.status).toMatchObject({ phase: 'Failed', reason: 'RunForeverError', exitCode: 1 });
+    });
+
+    it('with --cascade=orphan the pod is kept running: no cancel', () => {
+      const d = decide(
+        pea({}, ready, { deletionTimestamp: at(5), finalizers: ['orphan'] }),
+        pod({ ready: true }),
+        at(6),
+      );
+      expect(d.status.phase).toBe('Ready');
+      expect(kinds(d)).toEqual([]);
+    });
   });
 
   it('a pod deleted by someone else is reported, not recreated', () => {
@@ -464,7 +518,7 @@ describe('decide', () => {
         startTime: at(11).toISOString(),
         restartCount: 1,
       });
-      expect(d.events).toEqual([expect.objectContaining({ reason: 'Starting' })]);
+      expect(d.events).toEqual([]);
     });
 
     it('a second crash doubles the back-off and deletes the pod before the last one', () => {
@@ -491,7 +545,7 @@ describe('decide', () => {
       ['deletion', { deletionTimestamp: T0 }, {}],
     ])('a cancel by %s during the back-off wins: Cancelled, no pod', (_n, meta, spec) => {
       const d = decide(always(backingOff(1, 10), meta, spec), undefined, at(10));
-      expect(kinds(d).filter((k) => k !== 'removeFinalizer')).toEqual([]);
+      expect(kinds(d)).toEqual([]);
       expect(d.status).toMatchObject({
         phase: 'Succeeded',
         reason: 'Cancelled',
@@ -644,13 +698,10 @@ describe('decide', () => {
       expect(warnings(decide(pea({}, backOff.status), unschedulable, at(5)))).toEqual(['Unschedulable']);
     });
 
-    it('the first status of a new pod already names its wait: Starting (Normal) and the problem (Warning)', () => {
+    it('the first status of a new pod already names its wait: Starting, and the problem (Warning)', () => {
       const d = decide(pea(), unschedulable, at(1));
       expect(d.status.phase).toBe('Starting');
-      expect(d.events.map((e) => [e.type, e.reason])).toEqual([
-        ['Warning', 'Unschedulable'],
-        ['Normal', 'Starting'],
-      ]);
+      expect(d.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'Unschedulable']]);
     });
 
     it('a wait that cannot heal (an image reference that cannot parse) fails the Pea at once, deleting the pod', () => {

@@ -48,10 +48,7 @@ describe('pagedList', () => {
   });
 
   it('trims every object as its page arrives', async () => {
-    const all = await pagedList(pages(2, 1).list, (o: Obj) => {
-      delete o.metadata?.managedFields;
-      delete o.spec;
-    })();
+    const all = await pagedList(pages(2, 1).list, (o: Obj) => ({ metadata: { name: o.metadata?.name } }))();
     expect(all.items).toEqual([
       { metadata: { name: 'o0' } },
       { metadata: { name: 'o1' } },

@@ -45,6 +45,7 @@ interface MemberOpts {
   deletedAt?: number;
   drainedAt?: number;
   released?: boolean;
+  letGo?: boolean;
   phase?: 'Succeeded' | 'Failed';
   finishedAt?: number;
   inService?: boolean;
@@ -56,8 +57,9 @@ function member(set: PeaSet, ordinal: number, o: MemberOpts = {}): MemberView {
   const pea = buildMember(base, ordinal, revisionOf(base));
   pea.metadata.uid = `m${ordinal}`;
   if (o.deletedAt !== undefined) pea.metadata.deletionTimestamp = at(o.deletedAt);
-  if (o.released) pea.metadata.finalizers = ['peapods.io/cancel'];
+  if (o.released) pea.metadata.finalizers = [];
   if (o.drainedAt !== undefined) pea.metadata.annotations = { 'peapods.io/drained': iso(o.drainedAt) };
+  if (o.letGo) pea.metadata.annotations = { ...pea.metadata.annotations, 'peapods.io/let-go': iso(106) };
   pea.status = {
     phase: o.phase ?? (o.readyAt !== undefined ? 'Ready' : 'Starting'),
     podName: `${pea.metadata.name}-pea`,
@@ -79,13 +81,14 @@ const ready = (set: PeaSet, ...ordinals: number[]): MemberView[] =>
   ordinals.map((i) => member(set, i, { readyAt: 0 }));
 const old = (set: PeaSet, ...ordinals: number[]): MemberView[] =>
   ordinals.map((i) => member(set, i, { readyAt: 0, old: true }));
-/** The member writes, as short strings: "+3" create, "-2" delete (drain), "leave 1", "drained 1", "release 1". */
+/** Member writes as short strings: "+3" create, "-2" delete, "leave 1", "drained 1", "let go 1", "release 1". */
 const writes = (d: PeaSetDecision): string[] =>
   d.actions.flatMap((a) => {
     if (a.kind === 'createMember') return [`+${a.ordinal}`];
     if (a.kind === 'deleteMember') return [`-${a.name.split('-')[1]}`];
     if (a.kind === 'leaveService') return [`leave ${a.name.split('-')[1]}`];
     if (a.kind === 'markDrained') return [`drained ${a.name.split('-')[1]}`];
+    if (a.kind === 'letGoMember') return [`let go ${a.name.split('-')[1]}`];
     if (a.kind === 'releaseMember') return [`release ${a.name.split('-')[1]}`];
     if (a.kind === 'markPodDrained') return [`pod drained ${a.name.split('-')[1]}`];
     if (a.kind === 'cancelPod') return [`cancel ${a.name.split('-')[1]}`];
@@ -153,11 +156,12 @@ describe('decidePeaSet: the drain of a member being stopped', () => {
     ],
     ['step 3: drainSeconds not over yet', { inService: false, drainedAt: 101 }, 105, []],
     [
-      'step 4: drainSeconds over, released to be cancelled',
+      'step 4: drainSeconds over, let go of to be cancelled',
       { inService: false, drainedAt: 101 },
       106,
-      ['release 2'],
+      ['let go 2'],
     ],
+    ['let go of and still running: left to the Pea controller', { letGo: true, drainedAt: 101 }, 200, []],
     [
       'a member with nothing running is released at once',
       { phase: 'Failed', inService: false },

@@ -32,15 +32,11 @@ describe('buildPod', () => {
     const s = sidecarOf(buildPod(pea(), HOOK));
     expect(s.restartPolicy).toBe('Always');
     expect(s.startupProbe).toBeUndefined();
-    expect(s.lifecycle?.postStart?.exec?.command).toEqual([
-      'node',
-      '/app/dist/src/runtime/main.js',
-      'started',
-      '--grpc-port',
-      '50051',
-      '--timeout',
-      '60',
-    ]);
+    // The gate waits, in a shell and not in Node, on the file the sidecar is told to write.
+    const gate = s.lifecycle?.postStart?.exec?.command ?? [];
+    expect(gate.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(gate[2]).toContain(`[ -e '${flag(s, '--started-file')}' ]`);
+    expect(gate.join(' ')).not.toContain('node');
     expect(s.readinessProbe).toMatchObject({ grpc: { port: 50051 }, periodSeconds: 1 });
     expect(s.image).toBe(DEFAULT_POD_OPTIONS.sidecarImage);
   });

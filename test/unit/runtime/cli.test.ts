@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { DEFAULT_TIMEOUTS, type Pea } from '../../../src/api/v1alpha1/types.js';
 import { buildPod, DEFAULT_POD_OPTIONS } from '../../../src/operator/pod.js';
 import { buildProgram } from '../../../src/runtime/cli.js';
+import { STARTED_FILE } from '../../../src/shared/started-gate.js';
 
 const pea: Pea = {
   apiVersion: 'peapods.io/v1alpha1',
@@ -28,7 +29,7 @@ describe('pea-runtime program', () => {
       buildProgram()
         .commands.map((c) => c.name())
         .sort(),
-    ).toEqual(['prestop', 'run', 'sidecar', 'started']);
+    ).toEqual(['prestop', 'run', 'sidecar']);
   });
 
   it("defaults the sidecar's timeouts and ports to the Pea's and the operator's", () => {
@@ -36,14 +37,16 @@ describe('pea-runtime program', () => {
     expect(defaultOf(p, 'sidecar', '--cancel-timeout')).toBe(DEFAULT_TIMEOUTS.cancelSeconds);
     expect(defaultOf(p, 'sidecar', '--teardown-timeout')).toBe(DEFAULT_TIMEOUTS.teardownSeconds);
     const { grpcPort, httpPort } = DEFAULT_POD_OPTIONS;
-    for (const cmd of ['sidecar', 'started']) expect(defaultOf(p, cmd, '--grpc-port')).toBe(grpcPort);
+    expect(defaultOf(p, 'sidecar', '--grpc-port')).toBe(grpcPort);
     for (const cmd of ['sidecar', 'prestop']) expect(defaultOf(p, cmd, '--http-port')).toBe(httpPort);
   });
 
-  it("waits in `started` as long by default as the pod's postStart hook asks", () => {
-    const hook =
-      buildPod(pea, 'hook-token').spec?.initContainers?.[0]?.lifecycle?.postStart?.exec?.command ?? [];
-    expect(hook).toContain('started');
-    expect(defaultOf(buildProgram(), 'started', '--timeout')).toBe(Number(after(hook, '--timeout')));
+  it("takes the --started-file that the pod's postStart gate waits on", () => {
+    const sidecar = buildPod(pea, 'hook-token').spec?.initContainers?.[0];
+    const file = after(sidecar?.args ?? [], '--started-file');
+    expect(file).toBe(STARTED_FILE);
+    const options = buildProgram().commands.find((c) => c.name() === 'sidecar')?.options ?? [];
+    expect(options.map((o) => o.long)).toContain('--started-file');
+    expect(sidecar?.lifecycle?.postStart?.exec?.command?.[2]).toContain(`'${file}'`);
   });
 });

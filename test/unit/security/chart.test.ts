@@ -7,47 +7,14 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { Pea } from '../../../src/api/v1alpha1/types.js';
 import { checkTemplate, policyFor } from '../../../src/operator/network-policy.js';
 import { buildPod, LABEL_MANAGED, LABEL_PEA, MANAGER } from '../../../src/operator/pod.js';
-import { ROOT } from '../../helpers/processes.js';
+import { CHART as chart, helm, renderChart, RELEASE_NS, type ChartDoc } from '../../helpers/chart.js';
 
-const helm = join(
-  execFileSync(join(ROOT, 'hack/k8s-binaries.sh'), ['helm'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim(),
-  'helm',
-);
-const chart = join(ROOT, 'charts/peapods');
-const RELEASE_NS = 'peapods-system';
-
-interface Doc {
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  spec?: unknown;
-}
-const render = (...set: string[]): Doc[] =>
-  parseAllDocuments(
-    execFileSync(
-      helm,
-      [
-        'template',
-        'peapods',
-        chart,
-        '--namespace',
-        RELEASE_NS,
-        '--kube-version',
-        '1.34.4',
-        ...set.flatMap((s) => ['--set', s]),
-      ],
-      { encoding: 'utf8', stdio: 'pipe' },
-    ),
-  )
-    .map((d) => d.toJS() as Doc)
-    .filter(Boolean);
+type Doc = ChartDoc;
+const render = renderChart;
 // NetworkPolicy as the YAML spells it (client-node's models rename `from` and `except`).
 interface Peer {
   podSelector?: V1LabelSelector;
