@@ -147,12 +147,26 @@ async function serviceUrl(name: string): Promise<string> {
   return `http://${svc!.spec.clusterIP}:80/`;
 }
 
-/** Evicts one pod through the Eviction API, as `kubectl drain` does. */
+/**
+ * Evicts one pod through the Eviction API, as `kubectl drain` does, 429s included: while the
+ * disruption budget allows none, the API answers TooManyRequests, and drain asks again every 5 s.
+ */
 async function evict(pod: string): Promise<void> {
   const body = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: NAMESPACE } };
-  await kubectl(
-    ['create', '--raw', `/api/v1/namespaces/${NAMESPACE}/pods/${pod}/eviction`, '-f', '-'],
-    JSON.stringify(body),
+  const path = `/api/v1/namespaces/${NAMESPACE}/pods/${pod}/eviction`;
+  await waitFor(
+    `the eviction of ${pod}`,
+    async () => {
+      try {
+        await kubectl(['create', '--raw', path, '-f', '-'], JSON.stringify(body));
+        return true;
+      } catch (e) {
+        if (String(e).includes('TooManyRequests')) return undefined;
+        throw e;
+      }
+    },
+    120_000,
+    5_000,
   );
 }
 
