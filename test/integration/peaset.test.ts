@@ -189,10 +189,12 @@ describe('a PeaSet', () => {
     const pdb = await s.api.admin
       .makeApiClient(k8s.PolicyV1Api)
       .readNamespacedPodDisruptionBudget({ namespace: NS, name: 'web' });
+    // replicas 3 − disruption.maxUnavailable 1: a count the disruption controller needs no scale for.
     expect(pdb.spec).toMatchObject({
-      maxUnavailable: 1,
+      minAvailable: 2,
       selector: { matchLabels: { 'peapods.io/peaset': 'web' } },
     });
+    expect(pdb.spec?.maxUnavailable).toBeUndefined();
     // The real EndpointSlice controller lists every member's pod behind the Service.
     await until('3 endpoints', async () => (await listed('web')).length === 3, 30_000);
 

@@ -161,14 +161,24 @@ export class PeaSetWrites {
     );
   }
 
-  /** Server-side applies the PodDisruptionBudget over the members' pods. */
+  /**
+   * Server-side applies the PodDisruptionBudget over the members' pods, as minAvailable =
+   * replicas − disruption.maxUnavailable (applied again when replicas change: a new
+   * generation). Not maxUnavailable: the disruption controller turns that into a count through
+   * the scale of the pods' controller, and a pod's controller is its Pea, which has none, so
+   * the budget would never sync and allow no eviction at all (seen on kind: every eviction 429).
+   */
   async applyDisruptionBudget(set: PeaSet): Promise<void> {
     const maxUnavailable = set.spec.disruption?.maxUnavailable ?? PEASET_DEFAULTS.disruptionMaxUnavailable;
+    const replicas = set.spec.replicas ?? PEASET_DEFAULTS.replicas;
     const body: k8s.V1PodDisruptionBudget = {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
       metadata: owned(set),
-      spec: { maxUnavailable, selector: { matchLabels: podSelector(set) } },
+      spec: {
+        minAvailable: Math.max(0, replicas - maxUnavailable),
+        selector: { matchLabels: podSelector(set) },
+      },
     };
     const { name, namespace } = body.metadata as { name: string; namespace: string };
     await this.policy.patchNamespacedPodDisruptionBudget(
