@@ -16,10 +16,16 @@ export function duration(ms: number): string {
   return h % 24 ? `${d}d${h % 24}h` : `${d}d`;
 }
 
-/** Milliseconds between two API times (undefined if either is missing). */
+/**
+ * Milliseconds between two API times, each cut to its whole second (undefined if either is
+ * missing). The kubelet's times have seconds only and the operator's have milliseconds: cut
+ * alike, every duration is the difference of the clock times printed beside it, and steps a
+ * second apart never read out of order.
+ */
 export function between(from: string | undefined, to: string | undefined): number | undefined {
   if (!from || !to) return undefined;
-  const ms = new Date(to).getTime() - new Date(from).getTime();
+  const second = (t: string) => Math.floor(new Date(t).getTime() / 1000) * 1000;
+  const ms = second(to) - second(from);
   return Number.isFinite(ms) ? ms : undefined;
 }
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Pea } from '../../../src/api/v1alpha1/types.js';
-import { duration, table, WIDTH, wrap } from '../../../src/cli/format.js';
+import { between, duration, table, WIDTH, wrap } from '../../../src/cli/format.js';
 import { renderList } from '../../../src/cli/list.js';
 import { formatLine, interleave, parseLog } from '../../../src/cli/logs.js';
 import { renderStatus, whyStuck } from '../../../src/cli/status.js';
@@ -60,6 +60,15 @@ describe('kubectl pea output', () => {
       '2h5m',
       '3d4h',
     ]);
+  });
+
+  it('takes durations between whole seconds, so the kubelet and operator times agree', () => {
+    // Seen on kind: created 15.4, cancel sent 21.9 (the operator's), runtime exited 21 (the
+    // kubelet's): +7s and +6s read as if the runtime had exited before the Cancel.
+    const created = '2026-11-29T14:20:15.400Z';
+    expect(between(created, '2026-11-29T14:20:21.900Z')).toBe(6000);
+    expect(between(created, '2026-11-29T14:20:21Z')).toBe(6000);
+    expect(between(created, undefined)).toBeUndefined();
   });
 
   it('wraps and cuts to 100 columns', () => {
