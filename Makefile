@@ -11,7 +11,7 @@ endif
 export PATH := $(NODE_BIN):$(PATH)
 
 .PHONY: help deps test-binaries install build lint typecheck test chaos bench bench-local bench-e2e
-.PHONY: bench-burst sidecar generate clean
+.PHONY: bench-burst bench-peaset sidecar generate clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
@@ -47,7 +47,7 @@ test: deps test-binaries ## lint, type check, build, then every jest suite (unit
 chaos: build test-binaries ## operator SIGKILL, API server restart, leader failover on a real API server (prints counts)
 	node --experimental-vm-modules node_modules/jest/bin/jest.js -c jest.chaos.config.js
 
-bench: bench-local bench-e2e bench-burst ## every benchmark, each against a baseline measured in the same run
+bench: bench-local bench-e2e bench-burst bench-peaset ## every benchmark, each beside a baseline from the same run
 
 bench-local: build test-binaries ## the sidecar and operator benchmarks (no cluster needed)
 	node dist/bench/sidecar.bench.js
@@ -59,6 +59,9 @@ bench-e2e: build ## apply → Ready and delete → gone on a real cluster, again
 
 bench-burst: build ## 10 and 30 Peas at once against as many bare pods: all-Ready, per-pod steps, CPU-seconds (root)
 	CLUSTER=$(or $(CLUSTER),local) hack/bench-e2e.sh --burst
+
+bench-peaset: build ## a PeaSet against a Deployment of the same pods: scale 0 → 20, a rolling update of 10 (root)
+	CLUSTER=$(or $(CLUSTER),local) hack/bench-e2e.sh --peaset
 
 sidecar: build ## run the sidecar locally around an example runtime (Ctrl-C cancels it)
 	PEA_HEALTH_PORT=50061 node dist/src/runtime/main.js sidecar --ready grpc://127.0.0.1:50061 \
