@@ -370,13 +370,19 @@ function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 }
 
+/** An anonymous mapping's kind, told by its size: V8 maps its heap 256 KiB a page. */
+function anonymousKind(bytes: number): string {
+  if (bytes === 256 * 1024) return '[anonymous, 256 KiB each: V8 heap pages]';
+  return bytes >= 1024 * 1024 ? '[anonymous, 1 MiB or more]' : '[anonymous, under 1 MiB]';
+}
+
 /** Where the RSS is, by kind of mapping: anonymous ones are V8's heap pages and malloc's. */
 function rssBreakdown(pid: number): string {
   const groups = new Map<string, { kib: number; n: number }>();
   let what = '';
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (head) what = head[1] || '[anonymous]';
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) what = head[3] || anonymousKind(parseInt(head[2]!, 16) - parseInt(head[1]!, 16));
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
     if (!rss) continue;
     const g = groups.get(what) ?? { kib: 0, n: 0 };
@@ -384,7 +390,7 @@ function rssBreakdown(pid: number): string {
     g.n++;
     groups.set(what, g);
   }
-  const rows = [...groups].sort((a, b) => b[1].kib - a[1].kib).slice(0, 5);
+  const rows = [...groups].sort((a, b) => b[1].kib - a[1].kib).slice(0, 6);
   return [
     'resident memory of the loaded operator, by mapping:',
     ...rows.map(([w, g]) => `  ${(g.kib / 1024).toFixed(1).padStart(7)} MiB  ${w} (${g.n} mappings)`),
