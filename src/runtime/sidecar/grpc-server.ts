@@ -6,7 +6,6 @@
 // token; reflection only describes); every peapods.v1.Lifecycle method goes through `auth`
 // (see control-auth.ts).
 import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '../../shared/logger.js';
 import {
   LIFECYCLE_SERVICE,
@@ -18,6 +17,7 @@ import {
 } from '../../shared/lifecycle-proto.js';
 import { AUTHORIZATION } from '../../shared/bearer.js';
 import type { ControlAuth } from './control-auth.js';
+import { HealthService } from './health.js';
 import { addReflection } from './reflection.js';
 import type { Supervisor, SupervisorStatus } from './supervisor.js';
 
@@ -60,7 +60,7 @@ export async function startGrpcServer(
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_concurrent_streams': 100,
   });
-  const health = new HealthImplementation({ '': 'NOT_SERVING', [LIFECYCLE_SERVICE]: 'NOT_SERVING' });
+  const health = new HealthService({ '': 'NOT_SERVING', [LIFECYCLE_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
   // Open like health: it describes the services, and acts on nothing (reflection.ts).
   addReflection(server);
