@@ -1,11 +1,16 @@
 // Loads the Lifecycle API (proto/peapods/v1/lifecycle.proto) once and gives both programs (the operator, which
 // calls it, and the sidecar, which serves it) the same types and client.
+// protobufjs and proto-loader are required on first use, not imported: loading them is a
+// tenth of the sidecar's start, and the sidecar needs them only for its first control call.
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import protobuf from 'protobufjs';
+import type * as protoLoader from '@grpc/proto-loader';
+import type protobuf from 'protobufjs';
+
+const require = createRequire(import.meta.url);
 
 /** The Lifecycle service's full name, also its grpc.health.v1 entry. */
 export const LIFECYCLE_SERVICE = 'peapods.v1.Lifecycle';
@@ -102,7 +107,8 @@ export const DESCRIPTOR_FILE = 'peapods/v1/lifecycle.descriptor.json';
 
 /** What DESCRIPTOR_FILE must contain: lifecycle.proto and its imports, as JSON. */
 export function lifecycleDescriptorJson(): string {
-  const root = protobuf.loadSync(join(protoDir(), 'peapods/v1/lifecycle.proto'));
+  const { loadSync } = require('protobufjs') as typeof protobuf;
+  const root = loadSync(join(protoDir(), 'peapods/v1/lifecycle.proto'));
   return `${JSON.stringify(root.toJSON(), null, 1)}\n`;
 }
 
@@ -111,10 +117,43 @@ let cached: grpc.ServiceDefinition | undefined;
 /** The Lifecycle service, loaded once from DESCRIPTOR_FILE. */
 export function lifecycleServiceDefinition(): grpc.ServiceDefinition {
   if (!cached) {
-    const json = JSON.parse(readFileSync(join(protoDir(), DESCRIPTOR_FILE), 'utf8')) as protobuf.INamespace;
-    cached = protoLoader.fromJSON(json, LOADER_OPTIONS)[LIFECYCLE_SERVICE] as grpc.ServiceDefinition;
+    const { fromJSON } = require('@grpc/proto-loader') as typeof protoLoader;
+    cached = fromJSON(descriptor(), LOADER_OPTIONS)[LIFECYCLE_SERVICE] as grpc.ServiceDefinition;
   }
   return cached;
+}
+
+let json: protobuf.INamespace | undefined;
+function descriptor(): protobuf.INamespace {
+  json ??= JSON.parse(readFileSync(join(protoDir(), DESCRIPTOR_FILE), 'utf8')) as protobuf.INamespace;
+  return json;
+}
+
+type Methods = Record<string, { responseStream?: boolean; requestStream?: boolean }>;
+
+/**
+ * The Lifecycle service for a server to register at no cost: each method's path and streaming
+ * come from DESCRIPTOR_FILE, and its codecs are lifecycleServiceDefinition()'s, built on the
+ * first call that needs one. The sidecar serves health before any control call comes.
+ */
+export function lazyLifecycleServiceDefinition(): grpc.ServiceDefinition {
+  let ns = descriptor() as { nested?: Record<string, unknown> };
+  for (const part of LIFECYCLE_SERVICE.split('.')) ns = ns.nested?.[part] as typeof ns;
+  const methods = (ns as { methods: Methods }).methods;
+  const real = (m: string) => lifecycleServiceDefinition()[m] as grpc.MethodDefinition<unknown, unknown>;
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [m, { requestStream = false, responseStream = false }] of Object.entries(methods)) {
+    out[m] = {
+      path: `/${LIFECYCLE_SERVICE}/${m}`,
+      requestStream,
+      responseStream,
+      requestSerialize: (v: unknown) => real(m).requestSerialize(v),
+      requestDeserialize: (b: Buffer) => real(m).requestDeserialize(b),
+      responseSerialize: (v: unknown) => real(m).responseSerialize(v),
+      responseDeserialize: (b: Buffer) => real(m).responseDeserialize(b),
+    };
+  }
+  return out as grpc.ServiceDefinition;
 }
 
 const ClientCtor = (): grpc.ServiceClientConstructor =>

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../shared/logger.js';
 import {
   LIFECYCLE_SERVICE,
-  lifecycleServiceDefinition,
+  lazyLifecycleServiceDefinition,
   toTimestamp,
   type CancelRequest,
   type CancelResponse,
@@ -79,7 +79,8 @@ export async function startGrpcServer(
   // Status and Watch need the token as much as Cancel: they show the runtime's pid, exit
   // code and failure message (which may quote the runtime's own errors) to whoever asks,
   // and a Watch stream holds memory in the sidecar for as long as the caller keeps it.
-  server.addService(lifecycleServiceDefinition(), {
+  // Its codecs load on the first control call: the start serves health only (lifecycle-proto.ts).
+  server.addService(lazyLifecycleServiceDefinition(), {
     Cancel: (
       call: grpc.ServerUnaryCall<CancelRequest, CancelResponse>,
       cb: grpc.sendUnaryData<CancelResponse>,
