@@ -1,7 +1,7 @@
 // Loads the Lifecycle API (proto/peapods/v1/lifecycle.proto) once and gives both programs (the operator, which
 // calls it, and the sidecar, which serves it) the same types and client.
 // protobufjs and proto-loader are required on first use, not imported: loading them is a
-// tenth of the sidecar's start, and the sidecar needs them only for its first control call.
+// tenth of the sidecar's start, and the sidecar's server codes its messages without them.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
 import type protobuf from 'protobufjs';
+import { lookup, messageCodec, type JsonNamespace } from './proto-wire.js';
 
 const require = createRequire(import.meta.url);
 
@@ -129,27 +130,29 @@ function descriptor(): protobuf.INamespace {
   return json;
 }
 
-type Methods = Record<string, { responseStream?: boolean; requestStream?: boolean }>;
-
 /**
- * The Lifecycle service for a server to register at no cost: each method's path and streaming
- * come from DESCRIPTOR_FILE, and its codecs are lifecycleServiceDefinition()'s, built on the
- * first call that needs one. The sidecar serves health before any control call comes.
+ * The Lifecycle service for a server to register without loading protobufjs: paths and
+ * streaming come from DESCRIPTOR_FILE, and requests are read and answers written by
+ * proto-wire.ts, which holds them to proto-loader's bytes (test/unit/shared/proto-wire.test.ts).
+ * What it cannot code (and a client's halves, which a server does not use) falls back to
+ * lifecycleServiceDefinition()'s codecs, built on the first call that needs one.
  */
-export function lazyLifecycleServiceDefinition(): grpc.ServiceDefinition {
-  let ns = descriptor() as { nested?: Record<string, unknown> };
-  for (const part of LIFECYCLE_SERVICE.split('.')) ns = ns.nested?.[part] as typeof ns;
-  const methods = (ns as { methods: Methods }).methods;
+export function lifecycleServerDefinition(): grpc.ServiceDefinition {
+  const root = descriptor() as JsonNamespace;
+  const scope = LIFECYCLE_SERVICE.split('.').slice(0, -1);
+  const methods = lookup(root, [], LIFECYCLE_SERVICE).type.methods ?? {};
   const real = (m: string) => lifecycleServiceDefinition()[m] as grpc.MethodDefinition<unknown, unknown>;
   const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  for (const [m, { requestStream = false, responseStream = false }] of Object.entries(methods)) {
+  for (const [m, method] of Object.entries(methods)) {
+    const request = messageCodec(root, lookup(root, scope, method.requestType).path);
+    const response = messageCodec(root, lookup(root, scope, method.responseType).path);
     out[m] = {
       path: `/${LIFECYCLE_SERVICE}/${m}`,
-      requestStream,
-      responseStream,
+      requestStream: method.requestStream ?? false,
+      responseStream: method.responseStream ?? false,
       requestSerialize: (v: unknown) => real(m).requestSerialize(v),
-      requestDeserialize: (b: Buffer) => real(m).requestDeserialize(b),
-      responseSerialize: (v: unknown) => real(m).responseSerialize(v),
+      requestDeserialize: request.decode ?? ((b: Buffer) => real(m).requestDeserialize(b)),
+      responseSerialize: response.encode ?? ((v: unknown) => real(m).responseSerialize(v)),
       responseDeserialize: (b: Buffer) => real(m).responseDeserialize(b),
     };
   }

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../shared/logger.js';
 import {
   LIFECYCLE_SERVICE,
-  lazyLifecycleServiceDefinition,
+  lifecycleServerDefinition,
   toTimestamp,
   type CancelRequest,
   type CancelResponse,
@@ -79,8 +79,8 @@ export async function startGrpcServer(
   // Status and Watch need the token as much as Cancel: they show the runtime's pid, exit
   // code and failure message (which may quote the runtime's own errors) to whoever asks,
   // and a Watch stream holds memory in the sidecar for as long as the caller keeps it.
-  // Its codecs load on the first control call: the start serves health only (lifecycle-proto.ts).
-  server.addService(lazyLifecycleServiceDefinition(), {
+  // Coded by proto-wire.ts: building proto-loader's definition would hold the port back.
+  server.addService(lifecycleServerDefinition(), {
     Cancel: (
       call: grpc.ServerUnaryCall<CancelRequest, CancelResponse>,
       cb: grpc.sendUnaryData<CancelResponse>,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import {
   DESCRIPTOR_FILE,
-  lazyLifecycleServiceDefinition,
+  lifecycleServerDefinition,
   lifecycleDescriptorJson,
   lifecycleServiceDefinition,
   protoDir,
@@ -52,7 +52,7 @@ describe('the Lifecycle proto', () => {
   it('the stand-in the sidecar registers has the same methods and, once called, the same codecs', () => {
     type Def = protoLoader.MethodDefinition<object, object>;
     const real = lifecycleServiceDefinition() as unknown as Record<string, Def>;
-    const lazy = lazyLifecycleServiceDefinition() as unknown as Record<string, Def>;
+    const lazy = lifecycleServerDefinition() as unknown as Record<string, Def>;
     expect(Object.keys(lazy)).toEqual(Object.keys(real));
     for (const m of Object.keys(real)) {
       const [a, b] = [real[m]!, lazy[m]!];
