@@ -4,6 +4,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { healthService, type ServingStatus } from './health-proto.js';
 
+/** A grpc.health.v1 status (defined with the codecs, in health-proto.ts). */
 export type { ServingStatus };
 
 interface RawHealthClient extends grpc.Client {

@@ -139,6 +139,7 @@ export interface MessageCodec {
   decode?: (buf: Buffer) => Record<string, unknown>;
 }
 
+/** What encode() writes besides enums and messages. */
 const SCALARS = new Set(['string', 'bool', 'int32', 'int64']);
 /** What decode() reads; int64 (a string with longs: String) and messages are not needed yet. */
 const DECODABLE = new Set(['string', 'bool', 'int32']);
@@ -164,7 +165,8 @@ export function messageCodec(root: JsonNamespace, path: string[]): MessageCodec 
 }
 
 function encoder(root: JsonNamespace, path: string[], depth: number): (obj: object) => number[] {
-  if (depth > RECURSION_LIMIT) throw new Error('too deep');
+  // A message that holds itself would recurse for ever here: proto-loader's codec takes it.
+  if (depth > RECURSION_LIMIT) throw new Error(`${path.join('.')}: nested too deep`);
   const type = lookup(root, [], path.join('.')).type;
   const name = path.join('.');
   const fields = Object.entries(type.fields ?? {}).sort((a, b) => a[1].id - b[1].id);
