@@ -1,10 +1,11 @@
-// A grpc.health.v1 client built from the service definition grpc-health-check ships, so
-// the sidecar's ready check, the tests and the benchmarks speak the kubelet's protocol.
+// A grpc.health.v1 client, so that the sidecar's ready check, the tests and the benchmarks
+// speak the kubelet's protocol. Its service definition is health-proto.ts's, which loads no
+// protobuf library: the sidecar imports this module (ready-check.ts) on its start.
 import * as grpc from '@grpc/grpc-js';
-import { service as healthService } from 'grpc-health-check';
+import { healthService, type ServingStatus } from './health-proto.js';
 
-/** A grpc.health.v1 status. */
-export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+/** A grpc.health.v1 status (defined with the codecs, in health-proto.ts). */
+export type { ServingStatus };
 
 interface RawHealthClient extends grpc.Client {
   check(
@@ -18,7 +19,7 @@ interface RawHealthClient extends grpc.Client {
   ): grpc.ClientReadableStream<{ status: ServingStatus }>;
 }
 
-const RawCtor = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, 'Health');
+const RawCtor = grpc.makeGenericClientConstructor(healthService, 'Health');
 
 /** A grpc.health.v1 client: check() once, isServing() for polling. */
 export class HealthClient {

@@ -1,11 +1,17 @@
 // Loads the Lifecycle API (proto/peapods/v1/lifecycle.proto) once and gives both programs (the operator, which
 // calls it, and the sidecar, which serves it) the same types and client.
+// protobufjs and proto-loader are required on first use, not imported: loading them is a
+// tenth of the sidecar's start, and the sidecar's server codes its messages without them.
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import protobuf from 'protobufjs';
+import type * as protoLoader from '@grpc/proto-loader';
+import type protobuf from 'protobufjs';
+import { lookup, messageCodec, type JsonNamespace } from './proto-wire.js';
+
+const require = createRequire(import.meta.url);
 
 /** The Lifecycle service's full name, also its grpc.health.v1 entry. */
 export const LIFECYCLE_SERVICE = 'peapods.v1.Lifecycle';
@@ -102,7 +108,8 @@ export const DESCRIPTOR_FILE = 'peapods/v1/lifecycle.descriptor.json';
 
 /** What DESCRIPTOR_FILE must contain: lifecycle.proto and its imports, as JSON. */
 export function lifecycleDescriptorJson(): string {
-  const root = protobuf.loadSync(join(protoDir(), 'peapods/v1/lifecycle.proto'));
+  const { loadSync } = require('protobufjs') as typeof protobuf;
+  const root = loadSync(join(protoDir(), 'peapods/v1/lifecycle.proto'));
   return `${JSON.stringify(root.toJSON(), null, 1)}\n`;
 }
 
@@ -111,10 +118,45 @@ let cached: grpc.ServiceDefinition | undefined;
 /** The Lifecycle service, loaded once from DESCRIPTOR_FILE. */
 export function lifecycleServiceDefinition(): grpc.ServiceDefinition {
   if (!cached) {
-    const json = JSON.parse(readFileSync(join(protoDir(), DESCRIPTOR_FILE), 'utf8')) as protobuf.INamespace;
-    cached = protoLoader.fromJSON(json, LOADER_OPTIONS)[LIFECYCLE_SERVICE] as grpc.ServiceDefinition;
+    const { fromJSON } = require('@grpc/proto-loader') as typeof protoLoader;
+    cached = fromJSON(descriptor(), LOADER_OPTIONS)[LIFECYCLE_SERVICE] as grpc.ServiceDefinition;
   }
   return cached;
+}
+
+let json: protobuf.INamespace | undefined;
+function descriptor(): protobuf.INamespace {
+  json ??= JSON.parse(readFileSync(join(protoDir(), DESCRIPTOR_FILE), 'utf8')) as protobuf.INamespace;
+  return json;
+}
+
+/**
+ * The Lifecycle service for a server to register without loading protobufjs: paths and
+ * streaming come from DESCRIPTOR_FILE, and requests are read and answers written by
+ * proto-wire.ts, which holds them to proto-loader's bytes (test/unit/shared/proto-wire.test.ts).
+ * What it cannot code (and a client's halves, which a server does not use) falls back to
+ * lifecycleServiceDefinition()'s codecs, built on the first call that needs one.
+ */
+export function lifecycleServerDefinition(): grpc.ServiceDefinition {
+  const root = descriptor() as JsonNamespace;
+  const scope = LIFECYCLE_SERVICE.split('.').slice(0, -1);
+  const methods = lookup(root, [], LIFECYCLE_SERVICE).type.methods ?? {};
+  const real = (m: string) => lifecycleServiceDefinition()[m] as grpc.MethodDefinition<unknown, unknown>;
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [m, method] of Object.entries(methods)) {
+    const request = messageCodec(root, lookup(root, scope, method.requestType).path);
+    const response = messageCodec(root, lookup(root, scope, method.responseType).path);
+    out[m] = {
+      path: `/${LIFECYCLE_SERVICE}/${m}`,
+      requestStream: method.requestStream ?? false,
+      responseStream: method.responseStream ?? false,
+      requestSerialize: (v: unknown) => real(m).requestSerialize(v),
+      requestDeserialize: request.decode ?? ((b: Buffer) => real(m).requestDeserialize(b)),
+      responseSerialize: response.encode ?? ((v: unknown) => real(m).responseSerialize(v)),
+      responseDeserialize: (b: Buffer) => real(m).responseDeserialize(b),
+    };
+  }
+  return out as grpc.ServiceDefinition;
 }
 
 const ClientCtor = (): grpc.ServiceClientConstructor =>

@@ -6,11 +6,10 @@
 // token; reflection only describes); every peapods.v1.Lifecycle method goes through `auth`
 // (see control-auth.ts).
 import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '../../shared/logger.js';
 import {
   LIFECYCLE_SERVICE,
-  lifecycleServiceDefinition,
+  lifecycleServerDefinition,
   toTimestamp,
   type CancelRequest,
   type CancelResponse,
@@ -18,6 +17,7 @@ import {
 } from '../../shared/lifecycle-proto.js';
 import { AUTHORIZATION } from '../../shared/bearer.js';
 import type { ControlAuth } from './control-auth.js';
+import { HealthService } from './health.js';
 import { addReflection } from './reflection.js';
 import type { Supervisor, SupervisorStatus } from './supervisor.js';
 
@@ -60,7 +60,7 @@ export async function startGrpcServer(
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_concurrent_streams': 100,
   });
-  const health = new HealthImplementation({ '': 'NOT_SERVING', [LIFECYCLE_SERVICE]: 'NOT_SERVING' });
+  const health = new HealthService({ '': 'NOT_SERVING', [LIFECYCLE_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
   // Open like health: it describes the services, and acts on nothing (reflection.ts).
   addReflection(server);
@@ -79,7 +79,8 @@ export async function startGrpcServer(
   // Status and Watch need the token as much as Cancel: they show the runtime's pid, exit
   // code and failure message (which may quote the runtime's own errors) to whoever asks,
   // and a Watch stream holds memory in the sidecar for as long as the caller keeps it.
-  server.addService(lifecycleServiceDefinition(), {
+  // Coded by proto-wire.ts: building proto-loader's definition would hold the port back.
+  server.addService(lifecycleServerDefinition(), {
     Cancel: (
       call: grpc.ServerUnaryCall<CancelRequest, CancelResponse>,
       cb: grpc.sendUnaryData<CancelResponse>,

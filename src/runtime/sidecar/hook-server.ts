@@ -14,11 +14,16 @@
 // read it too, through /proc, and could as well just exit: no loss. /status shows what the
 // Status RPC shows, so with --token-file it wants the control token from anything but
 // loopback. A refusal is a 401 and a log line that names the caller and why, never a token.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/logger.js';
 import { PRESTOP_TRIGGER } from '../../shared/words.js';
 import type { ControlAuth } from './control-auth.js';
 import type { Supervisor } from './supervisor.js';
+
+// Not `import … from 'node:http'`: its ES module face reads every export, and the WebSocket
+// ones load Node's internal undici, 12–20 ms of the sidecar's start (profiled). grpc-js has
+// loaded the CommonJS module already, so this costs nothing.
+const { createServer } = process.getBuiltinModule('node:http');
 
 /** The running HTTP server: its bound port, and how to stop it. */
 export interface HookServer {

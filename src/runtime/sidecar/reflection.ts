@@ -8,7 +8,6 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { protoDir } from '../../shared/lifecycle-proto.js';
 
 const require = createRequire(import.meta.url);
@@ -63,6 +62,8 @@ function servedFiles(): Uint8Array[] {
     FileDescriptorProto: { encode(f: object): { finish(): Uint8Array } };
   };
   const root = new protobuf.Root();
+  // Required here, not imported: grpc-health-check parses its .proto when loaded.
+  const { protoPath: healthProtoPath } = require('grpc-health-check') as typeof import('grpc-health-check');
   root.loadSync([join(protoDir(), 'peapods/v1/lifecycle.proto'), healthProtoPath], { keepCase: true });
   root.resolveAll();
   const files = (root as unknown as { toDescriptor(s: string): { file: FileProto[] } }).toDescriptor(

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import {
   DESCRIPTOR_FILE,
+  lifecycleServerDefinition,
   lifecycleDescriptorJson,
   lifecycleServiceDefinition,
   protoDir,
@@ -45,6 +46,31 @@ describe('the Lifecycle proto', () => {
       expect(b.responseStream).toBe(a.responseStream);
       const bytes = a.responseSerialize(m === 'Cancel' ? { status, alreadyCancelled: true } : status);
       expect(b.responseDeserialize(bytes)).toEqual(a.responseDeserialize(bytes));
+    }
+  });
+
+  it('the stand-in the sidecar registers has the same methods and, once called, the same codecs', () => {
+    type Def = protoLoader.MethodDefinition<object, object>;
+    const real = lifecycleServiceDefinition() as unknown as Record<string, Def>;
+    const lazy = lifecycleServerDefinition() as unknown as Record<string, Def>;
+    expect(Object.keys(lazy)).toEqual(Object.keys(real));
+    for (const m of Object.keys(real)) {
+      const [a, b] = [real[m]!, lazy[m]!];
+      expect([b.path, b.requestStream, b.responseStream]).toEqual([
+        a.path,
+        a.requestStream,
+        a.responseStream,
+      ]);
+      const req = m === 'Cancel' ? { reason: 'x' } : {};
+      expect(b.requestSerialize(req)).toEqual(a.requestSerialize(req));
+      expect(b.requestDeserialize(a.requestSerialize(req))).toEqual(
+        a.requestDeserialize(a.requestSerialize(req)),
+      );
+      const res = m === 'Cancel' ? { status: { pid: 3 }, alreadyCancelled: true } : { pid: 3 };
+      expect(b.responseSerialize(res)).toEqual(a.responseSerialize(res));
+      expect(b.responseDeserialize(a.responseSerialize(res))).toEqual(
+        a.responseDeserialize(a.responseSerialize(res)),
+      );
     }
   });
 });
