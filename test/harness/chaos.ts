@@ -594,7 +594,11 @@ export async function bringUp(
     apiVersion: `${GROUP}/${VERSION}`,
     kind: 'Pea',
     metadata: { name },
-    spec: { image: 'example/runtime:1', timeouts: { cancelSeconds: 10, teardownSeconds: 5 }, ...spec },
+    // cancelSeconds well above what a cancel takes here: on a loaded machine (load 20+) a
+    // Cancel, the sidecar's exit and the kubelet's write of it took over the 15 s a
+    // cancelSeconds of 10 allows, and the Pea ended CancelTimeout, which this suite counts as
+    // a wrong end. A slow machine must not read as a lost end; a lost one never arrives at all.
+    spec: { image: 'example/runtime:1', timeouts: { cancelSeconds: 30, teardownSeconds: 5 }, ...spec },
   };
   await retrying(`create ${name}`, () =>
     env.custom
