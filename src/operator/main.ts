@@ -4,6 +4,7 @@
 // work, finishes in-flight reconciles and releases the leader lease.
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import * as k8s from '@kubernetes/client-node';
 import { PooledKubeConfig } from '../shared/kubeconfig.js';
@@ -303,7 +304,21 @@ async function runOperator(f: OperatorFlags, log: Logger): Promise<void> {
   sets.start(c, metrics);
 }
 
+/**
+ * V8 tuned for memory, however the operator was started. With V8's defaults the heap pages of
+ * a burst of reconciles stay resident after the burst (40 KiB of RSS per cached Pea with
+ * 10,000 cached, against 2.7 KiB of live heap); tuned, 5.6 KiB (bench/operator.bench.ts).
+ * V8 reads this flag at each collection, so setting it at start takes effect. A command line
+ * that names it (the chart's does; --no-optimize-for-size to opt out) is left as it is.
+ */
+function optimizeForSize(execArgv: readonly string[] = process.execArgv): boolean {
+  if (execArgv.some((a) => a.endsWith('optimize-for-size') || a.endsWith('optimize_for_size'))) return false;
+  setFlagsFromString('--optimize-for-size');
+  return true;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
+  optimizeForSize();
   const cmd = program();
   cmd.parse(process.argv);
   const flags = cmd.opts<OperatorFlags>();
