@@ -401,10 +401,22 @@ interface Memory {
   idle: number;
   loaded: number;
   perPea: number;
+  /** The same three once V8's memory reducer has run (it starts 8 s after the last busy GC). */
+  idleSettled: number;
+  loadedSettled: number;
+  perPeaSettled: number;
   heapIdle: number;
   heapLoaded: number;
   heapPerPea: number;
 }
+
+/**
+ * How long both operators then stay idle before their RSS is read again: V8's memory reducer
+ * starts 8 s after the last GC of a busy heap (--gc-memory-reducer-start-delay-ms) and runs
+ * up to two GCs that give pooled heap pages back; until it has, RSS still holds the pages of
+ * the reconciles just done. A long-running operator lives in the settled state.
+ */
+const SETTLE_MS = 30_000;
 
 async function rssPerPea(api: ApiServer): Promise<Memory> {
   const empty = new TestCluster(api, 'rss-idle');
@@ -418,6 +430,8 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
   await new Promise((r) => setTimeout(r, 3000));
   const heapIdle = await heapUsedKiB(port);
   const idle = rssKiB(idleOp.child.pid!);
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  const idleSettled = rssKiB(idleOp.child.pid!);
   idleOp.child.kill('SIGTERM');
   await idleOp.exited;
 
@@ -447,6 +461,9 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
   const heapLoaded = await heapUsedKiB(port2);
   const loaded = rssKiB(op.child.pid!);
   process.stdout.write(`${rssBreakdown(op.child.pid!)}\n`);
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  const loadedSettled = rssKiB(op.child.pid!);
+  process.stdout.write(`once settled, ${rssBreakdown(op.child.pid!)}\n`);
   const text = await (await fetch(`http://127.0.0.1:${port2}/metrics`)).text();
   process.stdout.write(
     `${text
@@ -460,6 +477,9 @@ async function rssPerPea(api: ApiServer): Promise<Memory> {
     idle,
     loaded,
     perPea: (loaded - idle) / M,
+    idleSettled,
+    loadedSettled,
+    perPeaSettled: (loadedSettled - idleSettled) / M,
     heapIdle,
     heapLoaded,
     heapPerPea: (heapLoaded - heapIdle) / M,
@@ -521,6 +541,11 @@ async function main(): Promise<void> {
     row('operator RSS idle', `${(rss.idle / 1024).toFixed(1)} MiB`);
     row(`operator RSS with ${M} Peas + pods cached`, `${(rss.loaded / 1024).toFixed(1)} MiB`);
     row('RSS per Pea above idle (target ≤ 10 KiB)', `${rss.perPea.toFixed(2)} KiB`);
+    row(
+      `the same ${SETTLE_MS / 1000} s later: idle → loaded`,
+      `${(rss.idleSettled / 1024).toFixed(1)} → ${(rss.loadedSettled / 1024).toFixed(1)} MiB`,
+    );
+    row('  RSS per Pea above idle, settled (target ≤ 10 KiB)', `${rss.perPeaSettled.toFixed(2)} KiB`);
     row(
       'V8 heap used: idle → loaded',
       `${(rss.heapIdle / 1024).toFixed(1)} → ${(rss.heapLoaded / 1024).toFixed(1)} MiB`,
