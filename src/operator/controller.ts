@@ -2,18 +2,20 @@
 // feed keys to a work queue; the workers (workers.ts) run the reconciler (reconcile.ts)
 // over them, which decides (decide.ts) and writes (writes.ts, cancel.ts, events.ts).
 import * as k8s from '@kubernetes/client-node';
-import { PLURAL, type Pea } from '../api/v1alpha1/types.js';
+import { GROUP, PLURAL, VERSION, type Pea } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 import { CancelClient } from './cancel.js';
 import { EventRecorder } from './events.js';
 import { JsonCoreApi } from './json-api.js';
-import { ownKindSource, resilientInformer, type ResilientInformer } from './informer.js';
+import { resilientInformer, type ResilientInformer } from './informer.js';
 import type { Metrics } from './metrics.js';
 import { LABEL_MANAGED, LABEL_PEA, MANAGER, trimPea, trimPod, type PodOptions } from './pod.js';
 import { WorkQueue } from './queue.js';
 import { Reconciler } from './reconcile.js';
 import { Workers } from './workers.js';
 import { PeaWrites } from './writes.js';
+
+type PeaList = k8s.KubernetesListObject<Pea & k8s.KubernetesObject>;
 
 /** What the operator's flags give the controller. */
 export interface ControllerOptions {
@@ -43,6 +45,7 @@ export class Controller {
   private readonly reconciler: Reconciler;
 
   constructor(private readonly o: ControllerOptions) {
+    const custom = o.kc.makeApiClient(k8s.CustomObjectsApi);
     const core = new JsonCoreApi(o.kc);
     const ns = o.namespace;
     this.peas = resilientInformer<Pea & k8s.KubernetesObject>({
@@ -50,7 +53,24 @@ export class Controller {
       kc: o.kc,
       resyncMs: o.resyncMs,
       log: o.log,
-      ...ownKindSource<Pea & k8s.KubernetesObject>(o.kc, PLURAL, ns),
+      path: ns
+        ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}`
+        : `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      list: (page) =>
+        (ns
+          ? custom.listNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace: ns,
+              plural: PLURAL,
+              ...page,
+            })
+          : custom.listClusterCustomObject({
+              group: GROUP,
+              version: VERSION,
+              plural: PLURAL,
+              ...page,
+            })) as Promise<PeaList>,
       onChange: (pea) => {
         this.enqueue(pea.metadata?.namespace, pea.metadata?.name);
         o.alsoOnChange?.pea(pea);

@@ -3,7 +3,6 @@
 // restarts with backoff, tracks "synced" itself and relists periodically (watches can stall
 // silently). Handlers only hand keys on.
 import * as k8s from '@kubernetes/client-node';
-import { GROUP, VERSION } from '../api/v1alpha1/types.js';
 import type { Logger } from '../shared/logger.js';
 
 /** A cache of one kind of object, kept by list and watch, that restarts itself after any failure. */
@@ -39,28 +38,6 @@ export interface InformerOptions<T extends k8s.KubernetesObject> {
   log: Logger;
   /** Objects per list page; LIST_PAGE_SIZE unless a test wants many pages from few objects. */
   pageSize?: number;
-}
-
-/**
- * Where an informer of this API's kind `plural` lists and watches: in `namespace`, or in every
- * namespace when it is empty. The `path` and `list` of InformerOptions, for Peas and PeaSets alike.
- */
-export function ownKindSource<T extends k8s.KubernetesObject>(
-  kc: k8s.KubeConfig,
-  plural: string,
-  namespace: string | undefined,
-): Pick<InformerOptions<T>, 'path' | 'list'> {
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const kind = { group: GROUP, version: VERSION, plural };
-  return {
-    path: namespace
-      ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`
-      : `/apis/${GROUP}/${VERSION}/${plural}`,
-    list: (page) =>
-      (namespace
-        ? custom.listNamespacedCustomObject({ ...kind, namespace, ...page })
-        : custom.listClusterCustomObject({ ...kind, ...page })) as Promise<k8s.KubernetesListObject<T>>,
-  };
 }
 
 /** Objects per list page: enough to keep round trips few, small enough to bound the peak. */

@@ -3,11 +3,11 @@
 // controller's Pea and pod caches, whose changes it is told of.
 import * as k8s from '@kubernetes/client-node';
 import { PEASET_PLURAL, type PeaSet } from '../../api/v1alpha1/peaset.js';
-import type { Pea } from '../../api/v1alpha1/types.js';
+import { GROUP, VERSION, type Pea } from '../../api/v1alpha1/types.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Controller } from '../controller.js';
 import type { EventRecorder } from '../events.js';
-import { ownKindSource, resilientInformer, type ResilientInformer } from '../informer.js';
+import { resilientInformer, type ResilientInformer } from '../informer.js';
 import type { Metrics } from '../metrics.js';
 import { LABEL_MANAGED, MANAGER } from '../pod.js';
 import { WorkQueue } from '../queue.js';
@@ -15,6 +15,8 @@ import { Workers } from '../workers.js';
 import { LABEL_PEASET } from './members.js';
 import { PeaSetReconciler, type PeaSetReconcilerOptions } from './reconcile.js';
 import { PeaSetWrites } from './writes.js';
+
+type PeaSetList = k8s.KubernetesListObject<PeaSet & k8s.KubernetesObject>;
 
 /** What the operator's flags give the PeaSet controller. */
 export interface PeaSetControllerOptions {
@@ -39,13 +41,31 @@ export class PeaSetController {
   private peas?: Controller;
 
   constructor(private readonly o: PeaSetControllerOptions) {
+    const custom = o.kc.makeApiClient(k8s.CustomObjectsApi);
     const discovery = o.kc.makeApiClient(k8s.DiscoveryV1Api);
     const ns = o.namespace;
     const common = { kc: o.kc, resyncMs: o.resyncMs, log: o.log };
     this.sets = resilientInformer<PeaSet & k8s.KubernetesObject>({
       ...common,
       name: 'peasets',
-      ...ownKindSource<PeaSet & k8s.KubernetesObject>(o.kc, PEASET_PLURAL, ns),
+      path: ns
+        ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PEASET_PLURAL}`
+        : `/apis/${GROUP}/${VERSION}/${PEASET_PLURAL}`,
+      list: (page) =>
+        (ns
+          ? custom.listNamespacedCustomObject({
+              group: GROUP,
+              version: VERSION,
+              namespace: ns,
+              plural: PEASET_PLURAL,
+              ...page,
+            })
+          : custom.listClusterCustomObject({
+              group: GROUP,
+              version: VERSION,
+              plural: PEASET_PLURAL,
+              ...page,
+            })) as Promise<PeaSetList>,
       onChange: (set) => this.enqueue(set.metadata?.namespace, set.metadata?.name),
       trim: withoutManagedFields,
     });
